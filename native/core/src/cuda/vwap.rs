@@ -1,0 +1,99 @@
+//! Launchers of kernels/vwap.cu. Same contract as `crate::vwap` (the spec):
+//! invalid rows are flagged by the kernel and re-validated on the CPU so that
+//! errors are identical across devices.
+
+use cudarc::driver::{LaunchConfig, PushKernelArg};
+
+use super::{driver_error, gpu};
+use crate::error::{CoreError, CoreResult};
+use crate::real::Real;
+use crate::vwap::{self, LossKind, VwapArgs, VwapLoss, ZeroVolumePolicy};
+
+/// Element types with a kernel instantiation.
+pub trait GpuReal: Real + cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits {}
+impl GpuReal for f32 {}
+impl GpuReal for f64 {}
+
+fn unavailable(e: &str) -> CoreError {
+    CoreError::new(crate::error::ErrorCode::CudaUnavailable, format!("CUDA unavailable: {e}"))
+}
+
+fn e(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> CoreError {
+    move |err| driver_error(what, err)
+}
+
+fn cfg(batch: usize) -> LaunchConfig {
+    LaunchConfig::for_num_elems(batch as u32)
+}
+
+/// Forward on the GPU; with `grad` also the gradient (same type as alloc).
+pub fn vwap_loss_cuda<T: GpuReal>(a: &[T], p: &[T], v: &[T], args: &VwapArgs, grad: Option<&mut [T]>) -> CoreResult<VwapLoss> {
+    vwap::check_shapes(args, a.len(), p.len(), v.len())?;
+    if args.batch > u32::MAX as usize / 2 {
+        return Err(CoreError::arg("batch", "too large for one CUDA launch"));
+    }
+    let g = gpu().map_err(unavailable)?;
+    let _guard = g.lock.lock().unwrap_or_else(|p| p.into_inner());
+    let s = &g.stream;
+    let (batch, h) = (args.batch, args.horizon);
+    let da = s.clone_htod(a).map_err(e("copy alloc"))?;
+    let dp = s.clone_htod(p).map_err(e("copy price"))?;
+    let dv = s.clone_htod(v).map_err(e("copy volume"))?;
+    let mut per = s.alloc_zeros::<f64>(batch.max(1)).map_err(e("alloc"))?;
+    let mut flag = s.alloc_zeros::<i32>(batch.max(1)).map_err(e("alloc"))?;
+    let (b64, h32) = (batch as i64, h as i32);
+    if batch > 0 {
+        let f = g.function("vwap", &format!("vwap_forward_{}", T::NAME))?;
+        let mut l = s.launch_builder(&f);
+        l.arg(&da).arg(&dp).arg(&dv).arg(&b64).arg(&h32).arg(&mut per).arg(&mut flag);
+        // SAFETY: argument list matches the kernel signature in vwap.cu.
+        unsafe { l.launch(cfg(batch)) }.map_err(e("launch forward"))?;
+    }
+    let mut per_order = s.clone_dtoh(&per).map_err(e("copy back"))?;
+    let flags = s.clone_dtoh(&flag).map_err(e("copy back"))?;
+    per_order.truncate(batch);
+    if flags.iter().take(batch).any(|&f| f == 2) {
+        // Re-validate on the CPU: produces the exact error (lowest row first).
+        vwap::vwap_loss(a, p, v, args)?;
+    }
+    if args.on_zero_volume == ZeroVolumePolicy::Error {
+        if let Some(b) = flags.iter().take(batch).position(|&f| f == 1) {
+            return Err(vwap::zero_volume_error(b));
+        }
+    }
+    let mut out = VwapLoss { mean: 0.0, per_order, used: 0, skipped: 0 };
+    let mut sum = 0.0;
+    for (chunk, fl) in out.per_order.chunks(vwap::CHUNK).zip(flags.chunks(vwap::CHUNK)) {
+        let mut part = 0.0;
+        for (d, f) in chunk.iter().zip(fl) {
+            if *f == 0 {
+                part += match args.kind {
+                    LossKind::Abs => d.abs(),
+                    LossKind::Quad => d * d,
+                };
+                out.used += 1;
+            } else {
+                out.skipped += 1;
+            }
+        }
+        sum += part;
+    }
+    out.mean = if out.used > 0 { sum / out.used as f64 } else { f64::NAN };
+    if let Some(gout) = grad {
+        if gout.len() != a.len() {
+            return Err(CoreError::shape("grad", a.len(), gout.len(), "[batch, horizon]"));
+        }
+        if batch > 0 {
+            let mut dg = s.alloc_zeros::<T>(a.len()).map_err(e("alloc"))?;
+            let kind: i32 = if args.kind == LossKind::Abs { 0 } else { 1 };
+            let scale = if out.used > 0 { 1.0 / out.used as f64 } else { 0.0 };
+            let f = g.function("vwap", &format!("vwap_grad_{}", T::NAME))?;
+            let mut l = s.launch_builder(&f);
+            l.arg(&da).arg(&dp).arg(&dv).arg(&b64).arg(&h32).arg(&kind).arg(&scale).arg(&mut dg);
+            // SAFETY: argument list matches the kernel signature in vwap.cu.
+            unsafe { l.launch(cfg(batch)) }.map_err(e("launch gradient"))?;
+            s.memcpy_dtoh(&dg, gout).map_err(e("copy back"))?;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,72 @@
+//! backendInfo(), setThreads() and a test hook that panics on purpose.
+
+use napi::bindgen_prelude::AsyncTask;
+use napi::{Env, Task};
+use napi_derive::napi;
+use sigvwap_core::device::cuda_status;
+use sigvwap_core::pool;
+
+use crate::errors::guarded;
+
+#[napi(object)]
+pub struct CudaInfo {
+    pub compiled: bool,
+    pub available: bool,
+    pub devices: Vec<String>,
+    pub reason: Option<String>,
+}
+
+#[napi(object)]
+pub struct BackendInfo {
+    pub version: String,
+    pub simd: String,
+    pub threads: u32,
+    pub cuda: CudaInfo,
+}
+
+#[napi]
+pub fn backend_info() -> napi::Result<BackendInfo> {
+    guarded("backendInfo", || {
+        let c = cuda_status();
+        Ok(BackendInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            simd: sigvwap_core::simd::simd_level().to_string(),
+            threads: pool::threads() as u32,
+            cuda: CudaInfo { compiled: c.compiled, available: c.available, devices: c.devices, reason: c.reason },
+        })
+    })
+}
+
+#[napi]
+pub fn set_threads(n: f64) -> napi::Result<()> {
+    guarded("setThreads", || pool::set_threads(crate::args::size("threads", n)?))
+}
+
+/// Panics inside the native code on purpose, to test that a panic becomes
+/// ERR_PANIC (sync) or a rejected promise (async) and never aborts Node.
+#[napi]
+pub fn debug_panic(message: String) -> napi::Result<()> {
+    guarded("debugPanic", || -> sigvwap_core::CoreResult<()> { panic!("{message}") })
+}
+
+pub struct PanicTask(String);
+
+impl Task for PanicTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> napi::Result<()> {
+        let m = self.0.clone();
+        guarded("debugPanicAsync", move || -> sigvwap_core::CoreResult<()> {
+            // Panic on a rayon worker too: the panic must cross back to this thread.
+            sigvwap_core::pool::install(|| panic!("{m}"))
+        })
+    }
+    fn resolve(&mut self, _env: Env, _out: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+#[napi(ts_return_type = "Promise<void>")]
+pub fn debug_panic_async(message: String) -> AsyncTask<PanicTask> {
+    AsyncTask::new(PanicTask(message))
+}

@@ -1,0 +1,14 @@
+//! N-API boundary of sigvwap: argument checks, error codes, async work.
+//!
+//! Every exported kernel has a sync form and an `...Async` form that runs on
+//! the libuv pool (AsyncTask). Errors cross as napi errors whose reason is
+//! `CODE \u{1} message \u{0} json-data`; src/errors.ts decodes them. A Rust
+//! panic is caught (`catch_unwind`) and becomes ERR_PANIC, never an abort.
+
+mod args;
+mod errors;
+mod info;
+mod vwap;
+
+pub use info::*;
+pub use vwap::*;

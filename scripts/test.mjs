@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// `npm test`: cargo test for the Rust crates, then vitest, and one closing
+// line `N passed, N failed` that sums both. Exits non-zero when anything
+// failed or a runner could not run.
+//
+// The core crate's tests are compiled with the `cuda` feature when nvcc is
+// available (scripts/install-nvcc.sh puts it in .cuda/); its CPU-vs-CUDA
+// parity tests then run and print SKIPPED lines when no GPU is present.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+let passed = 0;
+let failed = 0;
+let broken = [];
+
+function run(cmd, args, opts = {}) {
+  console.error(`\n$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28, ...opts });
+  process.stdout.write(r.stdout ?? '');
+  process.stderr.write(r.stderr ?? '');
+  return r;
+}
+
+function findNvcc(dir, depth = 6) {
+  if (depth === 0 || !existsSync(dir)) return undefined;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name === 'nvcc' && dir.endsWith('bin')) return p;
+    if (statSync(p).isDirectory()) {
+      const hit = findNvcc(p, depth - 1);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+
+// 1. TypeScript build: tests of workers run the compiled dist/.
+const tsc = run('npx', ['tsc', '-p', 'tsconfig.json']);
+if (tsc.status !== 0) broken.push('tsc');
+
+// 2. cargo test.
+const cudaNvcc = process.env.NVCC || findNvcc(join(root, '.cuda'));
+const cargoRuns = [['test', '--workspace', '--release']];
+if (cudaNvcc) {
+  cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', '--test', 'vwap_cuda']);
+  if (existsSync(join(root, 'native/core/tests/signature_cuda.rs'))) {
+    cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', '--test', 'signature_cuda']);
+  }
+} else {
+  console.error('\nCUDA tests SKIPPED: nvcc not found (run `bash scripts/install-nvcc.sh` to compile and run them)');
+}
+for (const args of cargoRuns) {
+  const r = run('cargo', args);
+  let seen = 0;
+  for (const m of `${r.stdout}\n${r.stderr}`.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+    seen++;
+  }
+  if (r.status !== 0 && seen === 0) broken.push(`cargo ${args.join(' ')}`);
+  if (r.status !== 0) failed += 0; // failures already counted from the summary lines
+}
+
+// 3. vitest.
+const out = mkdtempSync(join(tmpdir(), 'sigvwap-vitest-'));
+const report = join(out, 'report.json');
+const v = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], {
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+if (existsSync(report)) {
+  const j = JSON.parse(readFileSync(report, 'utf8'));
+  passed += j.numPassedTests;
+  failed += j.numFailedTests;
+  if (j.numFailedTestSuites > 0 && j.numFailedTests === 0) broken.push('vitest (a test file failed to load)');
+} else {
+  broken.push('vitest (no report)');
+}
+if (v.status !== 0 && failed === 0 && broken.length === 0) broken.push('vitest');
+rmSync(out, { recursive: true, force: true });
+
+if (broken.length) console.error(`\nrunners that failed to run: ${broken.join(', ')}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || broken.length > 0 ? 1 : 0);

@@ -1,0 +1,6 @@
+/**
+ * sigvwap: learned VWAP execution with a Rust/CUDA native core.
+ * Public API of the package root.
+ */
+export * from './errors.js';
+export * from './native/index.js';

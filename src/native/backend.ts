@@ -1,0 +1,36 @@
+/**
+ * Backend facts and settings: version, SIMD level, thread count, CUDA status.
+ */
+import { fromNative, SigvwapError } from '../errors.js';
+import { native, nativePath } from './binding.js';
+import type { BackendInfo } from './binding.js';
+
+export type { BackendInfo };
+
+/** Where kernels run: `auto` = CUDA when available, else CPU. */
+export type DeviceName = 'auto' | 'cpu' | 'cuda';
+
+export interface BackendReport extends BackendInfo {
+  /** Path of the loaded native binary. */
+  binary: string;
+}
+
+export function backendInfo(): BackendReport {
+  try {
+    return { ...native().backendInfo(), binary: nativePath() };
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+/** Size the native thread pool (1..1024). Also settable with env SIGVWAP_THREADS. */
+export function setThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+    throw new SigvwapError('ERR_ARG', `threads: must be an integer in 1..1024, got ${threads}`, { argument: 'threads' });
+  }
+  try {
+    native().setThreads(threads);
+  } catch (e) {
+    throw fromNative(e);
+  }
+}

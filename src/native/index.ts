@@ -1,0 +1,15 @@
+export { backendInfo, setThreads, type BackendReport, type DeviceName } from './backend.js';
+export { loadBinding, platformSuffix, candidatePaths } from './binding.js';
+export type { FloatArray } from './checks.js';
+export {
+  vwapLoss,
+  vwapLossAsync,
+  vwapLossGrad,
+  vwapLossGradAsync,
+  vwapLossAndGrad,
+  vwapLossAndGradAsync,
+  type VwapLossInput,
+  type VwapLossOutput,
+  type VwapLossGradOutput,
+  type VwapLossKind,
+} from './vwapLoss.js';
