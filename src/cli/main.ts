@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The `sigvwap` command. Results go to stdout (`--json` for machines),
+ * logs and progress to stderr; NO_COLOR is honoured by the subcommands.
+ */
+import { readFileSync } from 'node:fs';
+
+import { Command } from '@commander-js/extra-typings';
+
+import { SigvwapError } from '../errors.js';
+import { backendInfo } from '../native/backend.js';
+import { registerCommands } from './commands.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command()
+  .name('sigvwap')
+  .description('Learned VWAP execution: VWAP loss, path signatures, data, models and backtests')
+  .version(pkg.version);
+
+program
+  .command('info')
+  .description('show the native backend: version, SIMD level, threads, CUDA status')
+  .option('--json', 'print JSON')
+  .action((opts) => {
+    const info = backendInfo();
+    if (opts.json) {
+      console.log(JSON.stringify(info, null, 2));
+      return;
+    }
+    console.log(`sigvwap ${pkg.version} (native ${info.version})`);
+    console.log(`binary   ${info.binary}`);
+    console.log(`simd     ${info.simd}`);
+    console.log(`threads  ${info.threads}`);
+    console.log(
+      `cuda     compiled=${info.cuda.compiled} available=${info.cuda.available}` +
+        (info.cuda.devices.length ? ` devices=${info.cuda.devices.join(', ')}` : '') +
+        (info.cuda.reason ? `\n         reason: ${info.cuda.reason}` : ''),
+    );
+  });
+
+await registerCommands(program as unknown as import('commander').Command);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof SigvwapError) {
+    console.error(`sigvwap: ${e.code}: ${e.message}`);
+    process.exitCode = 1;
+  } else {
+    throw e;
+  }
+}
