@@ -44,11 +44,12 @@ if (tsc.status !== 0) broken.push('tsc');
 
 // 2. cargo test.
 const cudaNvcc = process.env.NVCC || findNvcc(join(root, '.cuda'));
-const cargoRuns = [['test', '--workspace', '--release']];
+// --show-output: SKIPPED lines printed by passing tests stay visible.
+const cargoRuns = [['test', '--workspace', '--release', '--', '--show-output']];
 if (cudaNvcc) {
-  cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', '--test', 'vwap_cuda']);
+  cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', '--test', 'vwap_cuda', '--', '--show-output']);
   if (existsSync(join(root, 'native/core/tests/signature_cuda.rs'))) {
-    cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', '--test', 'signature_cuda']);
+    cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', '--test', 'signature_cuda', '--', '--show-output']);
   }
 } else {
   console.error('\nCUDA tests SKIPPED: nvcc not found (run `bash scripts/install-nvcc.sh` to compile and run them)');
