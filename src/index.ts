@@ -4,3 +4,4 @@
  */
 export * from './errors.js';
 export * from './native/index.js';
+export * from './data/index.js';

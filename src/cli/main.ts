@@ -39,7 +39,7 @@ program
     );
   });
 
-await registerCommands(program as unknown as import('commander').Command);
+registerCommands(program as unknown as import("commander").Command);
 
 try {
   await program.parseAsync(process.argv);

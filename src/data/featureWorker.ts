@@ -1,0 +1,43 @@
+/**
+ * Piscina worker: one task = one asset. Reads the asset's Arrow file from the store,
+ * builds its series, features, normalizers and anchors (buildAssetFeatures) and sends
+ * every array back by transfer (Piscina.move: zero copy, the worker gives up the buffers).
+ * Runs as compiled JS (dist/data/featureWorker.js); the pool resolves it relative to
+ * buildDataset's own module.
+ */
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { SigvwapError } from '../errors.js';
+import { buildAssetFeatures, type AssetFeatures, type FeatureConfig } from './buildAssetFeatures.js';
+import { intervalToMs } from './interval.js';
+import { readStoreAsset } from './store.js';
+
+export interface FeatureTask {
+  storeDir: string;
+  symbol: string;
+  file: string;
+  interval: string;
+  config: FeatureConfig;
+}
+
+/** The worker's result: arrays travel in the transfer list. */
+export function transferableFeatures(result: AssetFeatures): unknown {
+  const s = result.series;
+  const a = result.anchors;
+  const buffers = [s.openTimeMs, s.features, s.price, s.volume, s.quoteVolume, s.missing, s.normalizer, a.bar, a.split].map((x) => x.buffer);
+  return move({ [transferableSymbol]: buffers, [valueSymbol]: result } as never);
+}
+
+/** A typed error of the task, sent back as a value (thrown errors lose their code between threads). */
+export interface FeatureTaskError {
+  sigvwapError: { code: string; message: string; data: Record<string, unknown> };
+}
+
+export default function featureTask(task: FeatureTask): unknown {
+  try {
+    const { bars } = readStoreAsset(task.storeDir, { file: task.file });
+    return transferableFeatures(buildAssetFeatures(bars, intervalToMs(task.interval), task.config, task.symbol));
+  } catch (err) {
+    if (err instanceof SigvwapError) return { sigvwapError: { code: err.code, message: err.message, data: err.data } } satisfies FeatureTaskError;
+    throw err;
+  }
+}

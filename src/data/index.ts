@@ -1,0 +1,28 @@
+/**
+ * Market-data layer: ingest exchange files into an Arrow bar store, report data quality,
+ * build causal features and a dataset of anchors whose windows are gathered on demand.
+ */
+export { type BarTable, BAR_COLUMNS } from './barTable.js';
+export { intervalToMs, msToInterval, inferIntervalMs } from './interval.js';
+export { parseSourceName, type SourceName } from './parseSourceName.js';
+export { parseDecimal } from './parseDecimal.js';
+export { parseKlineCsv, sniffKlineCsv, SIGVWAP_HEADER, BINANCE_KLINE_COLUMNS, type ParsedKlines, type KlineLayout } from './parseKlineCsv.js';
+export { readSourceFile, type SourceFile, type SourcePart } from './readSourceFile.js';
+export {
+  DEFAULT_STORE_DIR, MANIFEST_FILE, readManifest, openStoreManifest, readStoreAsset, assetFileName,
+  type StoreManifest, type ManifestAsset, type PolicyChange, type AssetFile,
+} from './store.js';
+export {
+  ingest, collectInputFiles, invalidBarReason, DUPLICATE_POLICIES, UNSORTED_POLICIES, INVALID_BAR_POLICIES,
+  type IngestOptions, type IngestResult, type IngestedAsset, type DuplicatePolicy, type UnsortedPolicy, type InvalidBarPolicy,
+} from './ingest.js';
+export { qualityReport, assetQc, qcReportToJson, type QcOptions, type QcReport, type AssetQc, type QcGap, type QcCount } from './qualityReport.js';
+export {
+  buildAssetFeatures, meanNormalizer, medianNormalizer, checkFeatureConfig, FEATURE_NAMES, DEFAULT_FEATURES, DEFAULT_FEATURE_CONFIG,
+  SPLITS, SPLIT_CODE, DROP_REASONS,
+  type FeatureName, type FeatureConfig, type NormalizerKind, type Split, type AssetSeries, type AssetAnchors, type AssetFeatures, type DropReason,
+} from './buildAssetFeatures.js';
+export {
+  buildDataset, featureConfigFrom, Dataset,
+  type DatasetOptions, type AssetInfo, type GatherOptions, type GatherOutput, type GatherResult, type AnchorSet, type Universe,
+} from './buildDataset.js';
