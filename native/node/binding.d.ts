@@ -27,6 +27,29 @@ export declare function debugPanicAsync(message: string): Promise<void>
 
 export declare function setThreads(n: number): void
 
+export declare function sigLength(channels: number, depth: number): number
+
+export declare function signature(path: Float32Array | Float64Array, options: SignatureOptions): Float32Array | Float64Array
+
+export declare function signatureAsync(path: Float32Array | Float64Array, options: SignatureOptions): Promise<Float32Array | Float64Array>
+
+export declare function signatureBackward(path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions): Float32Array | Float64Array
+
+export declare function signatureBackwardAsync(path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions): Promise<Float32Array | Float64Array>
+
+export interface SignatureOptions {
+  batch: number
+  length: number
+  channels: number
+  depth: number
+  /** Signature of every prefix: output [batch, length' - 1, siglen]. */
+  stream?: boolean
+  /** Prepend a zero point to every path. */
+  basepoint?: boolean
+  /** 'auto' (default), 'cpu' or 'cuda'. */
+  device?: string
+}
+
 export interface VwapGradResult {
   grad: Float32Array | Float64Array
   mean: number

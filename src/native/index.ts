@@ -13,3 +13,14 @@ export {
   type VwapLossGradOutput,
   type VwapLossKind,
 } from './vwapLoss.js';
+export {
+  sigLength,
+  signature,
+  signatureAsync,
+  signatureBackward,
+  signatureBackwardAsync,
+  addTime,
+  leadLag,
+  type SignatureOptions,
+  type PathShape,
+} from './signature.js';

@@ -8,6 +8,7 @@ pub mod cuda;
 pub mod device;
 pub mod error;
 pub mod pool;
+pub mod signature;
 pub mod real;
 pub mod simd;
 pub mod vwap;

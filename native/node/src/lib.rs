@@ -8,7 +8,9 @@
 mod args;
 mod errors;
 mod info;
+mod signature;
 mod vwap;
 
 pub use info::*;
+pub use signature::*;
 pub use vwap::*;

@@ -7,6 +7,7 @@
 //! One context on device 0 and its default stream serve all calls; calls are
 //! serialized by a mutex (the kernels here are bandwidth-bound and large).
 
+pub mod signature;
 pub mod vwap;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,7 +19,10 @@ use crate::device::CudaStatus;
 use crate::error::{CoreError, CoreResult, ErrorCode};
 
 /// Embedded kernel images, by module name.
-pub const MODULES: &[(&str, &[u8])] = &[("vwap", include_bytes!(concat!(env!("OUT_DIR"), "/vwap.fatbin")))];
+pub const MODULES: &[(&str, &[u8])] = &[
+    ("signature", include_bytes!(concat!(env!("OUT_DIR"), "/signature.fatbin"))),
+    ("vwap", include_bytes!(concat!(env!("OUT_DIR"), "/vwap.fatbin"))),
+];
 
 pub struct Gpu {
     pub ctx: Arc<CudaContext>,

@@ -1,0 +1,326 @@
+//! Timing of the CPU signature engine: `signature/cpu/b{batch}-l{length}-c{channels}-m{depth}`.
+//!
+//! Run: `cargo run -p sigvwap-core --release --example sigbench [-- OPTIONS]`
+//!   --runs N        timed runs per measurement (default 15, at least 10 recommended)
+//!   --threads N     pool size (default: all cores)
+//!   --shape b,l,c,m extra shape (repeatable); --only-extra skips the default table
+//!   --lanes N / --chunks N / --portable   override the work plan
+//!   --direction fwd|bwd / --dtype f64|f32  time only these (for profiling)
+//!   --stream        time the stream (every prefix) forward and backward
+//!
+//! Every measurement is preceded by a check against the reference
+//! implementation (`signature::cpu`) on a few paths of the same batch, then a
+//! warm-up run; the figure is the median wall time of the timed runs (the
+//! minimum is printed too, and `cpu`: CPU ms per run summed over the threads,
+//! which other processes on a shared machine do not inflate; GFLOP/s and
+//! paths/s use the median).
+//!
+//! Work counted (multiply-adds, one FLOP pair each) per path and segment, with
+//! d = channels, m = depth (additions of the level-1 / A_1 updates ignored):
+//!   F(m) = Σ_{k=2..m} Σ_{i=2..k} d^i       forward Horner step
+//!   Fr   = Σ_{k=4..m} Σ_{i=2..k-2} d^i     backward: recomputing Horner's A_2..A_{k-2}
+//!   Ft   = Σ_{k=2..m} d^(k-1)              backward: A_{k-1} formed on the fly
+//!   forward  GFLOP = 2 · F(m) · batch · (length - 1)
+//!   backward GFLOP = 2 · (2 F(m-1) + Fr + Ft + 2 F(m)) · batch · (length - 1)
+//!     (forward sweep and undo step to depth m-1, recompute, and the reverse
+//!     sweep's two multiply-adds per adjoint entry of levels >= 2)
+
+// `!(e <= tol)` on purpose: a NaN error must fail.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+use std::time::Instant;
+
+use sigvwap_core::pool;
+use sigvwap_core::signature::{
+    signature_backward_reference, signature_backward_with, signature_reference, signature_with, SigFloat, SigOptions,
+    Simd, Tuning,
+};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+fn walk(batch: usize, length: usize, channels: usize, seed: u64) -> Vec<f64> {
+    let mut rng = Rng(seed);
+    let step = 1.0 / (length as f64).sqrt();
+    let mut out = vec![0.0; batch * length * channels];
+    for b in 0..batch {
+        for c in 0..channels {
+            let mut x = rng.next();
+            for t in 0..length {
+                out[(b * length + t) * channels + c] = x;
+                x += rng.next() * step;
+            }
+        }
+    }
+    out
+}
+
+/// Multiply-adds per path and segment: (forward, backward), see the header.
+fn macs(channels: usize, depth: usize) -> (f64, f64) {
+    let d = channels as f64;
+    let f = |m: usize| -> f64 { (2..=m).map(|k| (2..=k).map(|i| d.powi(i as i32)).sum::<f64>()).sum() };
+    let fr: f64 = (4..=depth).map(|k| (2..=k - 2).map(|i| d.powi(i as i32)).sum::<f64>()).sum();
+    let ft: f64 = (2..=depth).map(|k| d.powi(k as i32 - 1)).sum();
+    (f(depth), 2.0 * f(depth.saturating_sub(1)) + fr + ft + 2.0 * f(depth))
+}
+
+/// CPU time of all threads of this process in ms (Linux schedstat; NaN elsewhere).
+/// Unlike wall time it does not count time lost to other processes.
+fn cpu_ms() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return f64::NAN };
+    let mut ns = 0u64;
+    for entry in dir.flatten() {
+        if let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) {
+            ns += text.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    ns as f64 / 1e6
+}
+
+struct Timing {
+    median_ms: f64,
+    min_ms: f64,
+    /// CPU ms per run summed over threads.
+    cpu_ms: f64,
+}
+
+/// Wall time (median, min) and CPU time per run of `runs` timed runs after one warm-up.
+fn time_ms(runs: usize, mut f: impl FnMut()) -> Timing {
+    f(); // warm-up
+    let cpu0 = cpu_ms();
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let cpu = (cpu_ms() - cpu0) / runs as f64;
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Timing { median_ms: times[times.len() / 2], min_ms: times[0], cpu_ms: cpu }
+}
+
+fn max_rel(got: &[f64], want: &[f64]) -> f64 {
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+    got.iter().zip(want).fold(0.0f64, |m, (g, w)| m.max((g - w).abs())) / scale
+}
+
+/// Check the first `n` paths of the batch against the reference (same plan as timed).
+fn check<T: SigFloat>(path: &[T], grad_out: &[T], opts: &SigOptions, tuning: &Tuning, tol: f64) -> Result<(), String> {
+    let n = opts.batch.min(4);
+    let sub = SigOptions { batch: n, ..*opts };
+    let rows = opts.length * opts.channels;
+    let out_row = sigvwap_core::signature::output_len(opts).unwrap() / opts.batch;
+    let full = signature_with(path, opts, tuning).map_err(|e| e.to_string())?;
+    let want = signature_reference(&path[..n * rows], &sub).map_err(|e| e.to_string())?;
+    let as64 = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
+    let e = max_rel(&as64(&full[..n * out_row]), &as64(&want));
+    if !(e <= tol) {
+        return Err(format!("forward differs from the reference: {e:.3e}"));
+    }
+    let full = signature_backward_with(path, grad_out, opts, tuning).map_err(|e| e.to_string())?;
+    let want = signature_backward_reference(&path[..n * rows], &grad_out[..n * out_row], &sub)
+        .map_err(|e| e.to_string())?;
+    let e = max_rel(&as64(&full[..n * rows]), &as64(&want));
+    if !(e <= tol) {
+        return Err(format!("backward differs from the reference: {e:.3e}"));
+    }
+    Ok(())
+}
+
+struct Row {
+    name: String,
+    dtype: &'static str,
+    fwd_ms: f64,
+    bwd_ms: f64,
+    fwd_min: f64,
+    bwd_min: f64,
+    fwd_cpu: f64,
+    bwd_cpu: f64,
+    fwd_gflops: f64,
+    bwd_gflops: f64,
+    paths_per_s: f64,
+    target: Option<(f64, f64)>,
+}
+
+fn run_shape<T: SigFloat>(
+    dtype: &'static str,
+    shape: Shape,
+    target: Option<(f64, f64)>,
+    runs: usize,
+    tuning: &Tuning,
+    filter: &Filter,
+) -> Row {
+    let (batch, length, channels, depth) = shape;
+    let opts = SigOptions::new(batch, length, channels, depth).with_stream(filter.stream);
+    let path64 = walk(batch, length, channels, 7);
+    let out_len = sigvwap_core::signature::output_len(&opts).unwrap();
+    let mut rng = Rng(11);
+    let grad64: Vec<f64> = (0..out_len).map(|_| rng.next()).collect();
+    let path: Vec<T> = path64.iter().map(|&v| T::from_f64(v)).collect();
+    let grad_out: Vec<T> = grad64.iter().map(|&v| T::from_f64(v)).collect();
+    let tol = if dtype == "f64" { 1e-12 } else { 1e-5 };
+    let name = format!(
+        "signature{}/cpu/b{batch}-l{length}-c{channels}-m{depth}",
+        if filter.stream { "-stream" } else { "" }
+    );
+    if let Err(e) = check(&path, &grad_out, &opts, tuning, tol) {
+        panic!("{name} {dtype}: {e}");
+    }
+    let mut out = vec![T::from_f64(0.0); out_len];
+    let none = Timing { median_ms: f64::NAN, min_ms: f64::NAN, cpu_ms: f64::NAN };
+    let fwd = if filter.direction.as_deref().is_none_or(|d| d == "fwd") {
+        time_ms(runs, || {
+            sigvwap_core::signature::signature_into_with(&path, &opts, &mut out, tuning).unwrap();
+        })
+    } else {
+        Timing { ..none }
+    };
+    let mut grad = vec![T::from_f64(0.0); path.len()];
+    let bwd = if filter.direction.as_deref().is_none_or(|d| d == "bwd") {
+        time_ms(runs, || {
+            sigvwap_core::signature::signature_backward_into_with(&path, &grad_out, &opts, &mut grad, tuning)
+                .unwrap();
+        })
+    } else {
+        Timing { ..none }
+    };
+    let (fwd_ms, bwd_ms) = (fwd.median_ms, bwd.median_ms);
+    let (f, fb) = macs(channels, depth);
+    let work = (batch * (length - 1)) as f64;
+    Row {
+        name,
+        dtype,
+        fwd_ms,
+        bwd_ms,
+        fwd_min: fwd.min_ms,
+        bwd_min: bwd.min_ms,
+        fwd_cpu: fwd.cpu_ms,
+        bwd_cpu: bwd.cpu_ms,
+        fwd_gflops: 2.0 * f * work / (fwd_ms * 1e6),
+        bwd_gflops: 2.0 * fb * work / (bwd_ms * 1e6),
+        paths_per_s: batch as f64 / (fwd_ms * 1e-3),
+        target,
+    }
+}
+
+/// (batch, length, channels, depth)
+type Shape = (usize, usize, usize, usize);
+
+#[derive(Default)]
+struct Filter {
+    direction: Option<String>,
+    dtype: Option<String>,
+    stream: bool,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut filter = Filter::default();
+    let mut runs = 15;
+    let mut tuning = Tuning::default();
+    let mut extra = Vec::new();
+    let mut only_extra = false;
+    while let Some(a) = args.next() {
+        let mut num = |what: &str| -> usize {
+            args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{what} needs a number"))
+        };
+        match a.as_str() {
+            "--runs" => runs = num("--runs").max(1),
+            "--threads" => pool::set_threads(num("--threads")).unwrap(),
+            "--lanes" => tuning.lanes = Some(num("--lanes")),
+            "--chunks" => tuning.chunks = Some(num("--chunks")),
+            "--portable" => tuning.simd = Some(Simd::Portable),
+            "--only-extra" => only_extra = true,
+            "--direction" => filter.direction = args.next(),
+            "--dtype" => filter.dtype = args.next(),
+            "--stream" => filter.stream = true,
+            "--shape" => {
+                let v: Vec<usize> = args
+                    .next()
+                    .expect("--shape b,l,c,m")
+                    .split(',')
+                    .map(|x| x.parse().expect("--shape b,l,c,m"))
+                    .collect();
+                assert_eq!(v.len(), 4, "--shape b,l,c,m");
+                extra.push((v[0], v[1], v[2], v[3]));
+            }
+            "--bench" => {} // passed by `cargo bench`
+            other => panic!("unknown option {other}"),
+        }
+    }
+    let mut shapes: Vec<(Shape, Option<(f64, f64)>)> = Vec::new();
+    if !only_extra {
+        shapes.push(((1024, 400, 3, 3), Some((3.0, 9.0))));
+        shapes.push(((1024, 400, 3, 4), Some((8.0, 24.0))));
+        shapes.push(((256, 128, 8, 4), Some((15.0, 45.0))));
+        shapes.push(((256, 10000, 4, 3), Some((30.0, 90.0))));
+    }
+    shapes.extend(extra.into_iter().map(|s| (s, None)));
+
+    println!(
+        "sigbench: {} threads, simd {:?}, {runs} timed runs (median), plan {:?}",
+        pool::threads(),
+        tuning.simd.unwrap_or_else(Simd::detect),
+        tuning
+    );
+    println!(
+        "{:<38} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}  target fwd/bwd ms (median)",
+        "name",
+        "dtype",
+        "fwd ms",
+        "bwd ms",
+        "fwd min",
+        "bwd min",
+        "fwd cpu",
+        "bwd cpu",
+        "fwd GF/s",
+        "bwd GF/s",
+        "paths/s fwd",
+    );
+    for (shape, target) in shapes {
+        let want = |t: &str| filter.dtype.as_deref().is_none_or(|d| d == t);
+        let mut rows = Vec::new();
+        if want("f64") {
+            rows.push(run_shape::<f64>("f64", shape, target, runs, &tuning, &filter));
+        }
+        if want("f32") {
+            rows.push(run_shape::<f32>("f32", shape, None, runs, &tuning, &filter));
+        }
+        for row in rows {
+            let target = if filter.stream { None } else { row.target };
+            let verdict = match target {
+                Some((tf, tb)) => format!(
+                    "{tf} / {tb} {}",
+                    if row.fwd_ms <= tf && row.bwd_ms <= tb { "met" } else { "NOT MET" }
+                ),
+                None => String::new(),
+            };
+            println!(
+                "{:<38} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>9.2} {:>11.0}  {}",
+                row.name,
+                row.dtype,
+                row.fwd_ms,
+                row.bwd_ms,
+                row.fwd_min,
+                row.bwd_min,
+                row.fwd_cpu,
+                row.bwd_cpu,
+                row.fwd_gflops,
+                row.bwd_gflops,
+                row.paths_per_s,
+                verdict
+            );
+        }
+    }
+}

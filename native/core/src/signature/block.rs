@@ -1,0 +1,581 @@
+//! Block kernels: the forward and backward sweeps of up to `W` tasks (lanes)
+//! through their segments, built on the step functions of `horner.rs`, and
+//! the choice of instruction set and channel specialisation at run time.
+//!
+//! A task is a run of consecutive segments of one path: the whole path, or a
+//! chunk of it when the path is split along its length. Increments are formed
+//! in float64 from the float64 values of the points (whatever `T` is) and
+//! transposed tile by tile (`TILE` segments) into `[segment][channel][lane]`
+//! so that the step functions read contiguous lanes; the gather runs over
+//! (segment, channel) outside and lanes inside, i.e. W steady sequential
+//! streams that the hardware prefetcher follows (2.5x the throughput of
+//! reading one lane's run after the other). Lanes without a task,
+//! and tasks shorter than the block, see zero increments, which leave the
+//! state unchanged exactly (S ⊗ exp(0) = S) and whose gradients are dropped.
+//!
+//! Memory per block: O(W · siglen) (state, adjoint, scratch), independent of
+//! the length: the backward recovers S^{n-1} from S^n (reversibility) instead
+//! of storing prefixes. Work: O(W · segments · siglen).
+//!
+//! Code structure: the sweeps (`forward_sweep`, `backward_sweep`) are generic
+//! only in the channel count (`Dim`), the lanes and FMA, and are compiled once
+//! per instruction set; everything that depends on the element type (reading
+//! points, writing results) sits behind one dynamic call per tile or per
+//! segment, so the number of compiled variants stays small.
+//!
+//! Gradient layout: a task over increments `first..first+count` (1-based,
+//! increment n joins points n-1 and n, point indices counting the basepoint)
+//! writes the full gradient `z̄_n - z̄_{n+1}` of its interior points
+//! `first..first+count-1` and returns the two partials that its boundary
+//! points share with the neighbouring tasks: `-z̄_first` (point first-1) and
+//! `z̄_last` (point first+count-1), see `partials`.
+
+use super::horner::{mul_exp_backward_step, mul_exp_step, mul_exp_step2, Dim, Fixed, Runtime, StepScratch};
+use super::options::SigFloat;
+use super::tensor::TensorShape;
+
+/// Segments per transposed tile of increments.
+pub(crate) const TILE: usize = 64;
+
+/// A run of `count` segments of path `batch_index`, increments
+/// `first..first+count` (1-based, in points counting the basepoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Task {
+    pub batch_index: usize,
+    pub first: usize,
+    pub count: usize,
+}
+
+/// Read access to `path[batch][point][channel]` with the optional zero basepoint.
+pub(crate) struct PathSource<'a, T> {
+    pub data: &'a [T],
+    pub length: usize,
+    pub channels: usize,
+    pub basepoint: bool,
+}
+
+impl<T: SigFloat> PathSource<'_, T> {
+    /// Row of point `p` (point indices count the basepoint), `None` for the basepoint.
+    #[inline(always)]
+    fn row(&self, b: usize, p: usize) -> Option<&[T]> {
+        let bp = usize::from(self.basepoint);
+        if p < bp {
+            None
+        } else {
+            let start = (b * self.length + p - bp) * self.channels;
+            Some(&self.data[start..start + self.channels])
+        }
+    }
+}
+
+/// Fills tiles of increments for a block (the element-type-dependent input).
+pub(crate) trait Increments<const W: usize>: Sync {
+    /// Increments of segments `s0..s0+ns` of every lane into `tile`
+    /// (`[segment][channel][lane]`), zeros past each task's end and for lanes
+    /// without a task. Returns false if an increment is not finite.
+    fn fill(&self, tasks: &[Task], s0: usize, ns: usize, tile: &mut [[f64; W]]) -> bool;
+}
+
+impl<T: SigFloat, const W: usize> Increments<W> for PathSource<'_, T> {
+    fn fill(&self, tasks: &[Task], s0: usize, ns: usize, tile: &mut [[f64; W]]) -> bool {
+        let d = self.channels;
+        let bp = usize::from(self.basepoint);
+        let full = tasks.len() == W && tasks.iter().all(|t| t.count >= s0 + ns && t.first + s0 > bp);
+        if full {
+            // Every lane has all `ns` segments and none starts at the basepoint:
+            // gather lane by lane for each (segment, channel) j, i.e. W steady
+            // sequential streams (which the hardware prefetcher follows) and
+            // whole-row writes. z[j] = x[j + d] - x[j] as below.
+            let rows: [&[T]; W] = std::array::from_fn(|lane| {
+                let t = tasks[lane];
+                let start = (t.batch_index * self.length + t.first + s0 - 1 - bp) * d;
+                &self.data[start..start + ns * d + d]
+            });
+            let mut finite = true;
+            for (j, zv) in tile[..ns * d].iter_mut().enumerate() {
+                let mut v = [0.0; W];
+                for lane in 0..W {
+                    v[lane] = rows[lane][j + d].to_f64() - rows[lane][j].to_f64();
+                }
+                for &x in &v {
+                    finite &= x.is_finite();
+                }
+                *zv = v;
+            }
+            return finite;
+        }
+        for lane in 0..W {
+            let valid = match tasks.get(lane) {
+                Some(t) if t.count > s0 => (t.count - s0).min(ns),
+                _ => 0,
+            };
+            let mut done = 0;
+            if valid > 0 {
+                let t = tasks[lane];
+                // Segment s joins points p0 + s and p0 + s + 1.
+                let mut p0 = t.first + s0 - 1;
+                if p0 < bp {
+                    // The first segment starts at the zero basepoint.
+                    let x = self.row(t.batch_index, p0 + 1).expect("a segment ends at a stored point");
+                    for (zv, v) in tile[..d].iter_mut().zip(x) {
+                        zv[lane] = v.to_f64();
+                    }
+                    done = d;
+                    p0 += 1;
+                }
+                // Flattened over (segment, channel): z[j] = x[j + d] - x[j], so
+                // the loop does not depend on the channel count.
+                let start = (t.batch_index * self.length + p0 - bp) * d;
+                let n = valid * d - done;
+                let x = &self.data[start..start + n + d];
+                for ((zv, hi), lo) in tile[done..done + n].iter_mut().zip(&x[d..]).zip(x) {
+                    zv[lane] = hi.to_f64() - lo.to_f64();
+                }
+            }
+            for zv in &mut tile[valid * d..ns * d] {
+                zv[lane] = 0.0;
+            }
+        }
+        let mut finite = true;
+        for zv in &tile[..ns * d] {
+            for &z in zv {
+                finite &= z.is_finite();
+            }
+        }
+        finite
+    }
+}
+
+/// Workspace of one block of `W` lanes.
+pub(crate) struct BlockState<const W: usize> {
+    /// S, `[siglen][lane]`.
+    pub state: Vec<[f64; W]>,
+    /// ∂L/∂S (backward only).
+    pub adjoint: Vec<[f64; W]>,
+    /// ∂L/∂z of the current segment.
+    pub zbar: Vec<[f64; W]>,
+    /// ∂L/∂z of the segments of the current tile, plus one row: that of the
+    /// segment after the tile (`[TILE + 1][channel][lane]`, backward only).
+    pub zbar_tile: Vec<[f64; W]>,
+    scratch: StepScratch<W>,
+    tile: Vec<[f64; W]>,
+}
+
+impl<const W: usize> BlockState<W> {
+    pub(crate) fn new(shape: &TensorShape, backward: bool) -> Self {
+        let d = shape.channels();
+        let sized = |n: usize| vec![[0.0; W]; if backward { n } else { 0 }];
+        BlockState {
+            state: vec![[0.0; W]; shape.siglen()],
+            adjoint: sized(shape.siglen()),
+            zbar: vec![[0.0; W]; d],
+            zbar_tile: sized((TILE + 1) * d),
+            scratch: StepScratch::new(shape),
+            tile: vec![[0.0; W]; TILE * d],
+        }
+    }
+
+    /// Zero the state (and adjoint) for the next block.
+    fn reset(&mut self) {
+        self.state.iter_mut().for_each(|v| *v = [0.0; W]);
+        self.adjoint.iter_mut().for_each(|v| *v = [0.0; W]);
+    }
+
+    /// Set lane `lane` of `state` (or `adjoint`) from a row of siglen values.
+    fn load_lane<G: SigFloat>(dst: &mut [[f64; W]], lane: usize, row: &[G]) {
+        for (s, v) in dst.iter_mut().zip(row) {
+            s[lane] = v.to_f64();
+        }
+    }
+
+    /// Write lane `lane` of `src` to a row of siglen values.
+    fn store_lane<U: SigFloat>(src: &[[f64; W]], lane: usize, row: &mut [U]) {
+        for (o, s) in row.iter_mut().zip(src) {
+            *o = U::from_f64(s[lane]);
+        }
+    }
+}
+
+/// Float64 elements of workspace one backward block holds (for size checks).
+pub(crate) fn block_workspace_elements(shape: &TensorShape, lanes: usize) -> usize {
+    let (d, siglen) = (shape.channels(), shape.siglen());
+    lanes * (2 * siglen + (TILE + 1) * d + TILE * d + d) + StepScratch::<1>::elements(shape) * lanes
+}
+
+/// Callback after each forward segment: `(segment, state)`.
+pub(crate) type ForwardVisit<'a, const W: usize> = Option<&'a mut dyn FnMut(usize, &[[f64; W]])>;
+/// `tile(s0, ns, zbar_tile)`: ∂L/∂z of segments `s0..s0+ns`.
+pub(crate) type TileVisit<'a, const W: usize> = &'a mut dyn FnMut(usize, usize, &[[f64; W]]);
+/// `segment(n, adjoint)`: called after segment n >= 1 was undone.
+pub(crate) type SegmentVisit<'a, const W: usize> = &'a mut dyn FnMut(usize, &mut [[f64; W]]);
+
+/// Callbacks of the backward sweep: `tile` after each tile (segments
+/// `s0..s0+ns`, rows of `BlockState::zbar_tile`), and, with `stream`,
+/// `segment(n, adjoint)` after each segment n >= 1, when the adjoint has just
+/// become that of S^n (the caller adds the upstream gradient of S^n).
+pub(crate) struct BackwardVisit<'a, const W: usize> {
+    pub tile: TileVisit<'a, W>,
+    pub segment: Option<SegmentVisit<'a, W>>,
+}
+
+pub(crate) type ForwardSweep<const W: usize> =
+    fn(&TensorShape, &dyn Increments<W>, &[Task], &mut BlockState<W>, ForwardVisit<'_, W>, usize) -> bool;
+pub(crate) type BackwardSweep<const W: usize> =
+    fn(&TensorShape, &dyn Increments<W>, &[Task], &mut BlockState<W>, BackwardVisit<'_, W>) -> bool;
+
+/// Run every lane forward through all its segments from `ws.state` (levels
+/// 1..=`top`), calling `visit` after each. Returns false if an increment was
+/// not finite.
+#[inline(always)]
+fn forward_sweep<D: Dim, const W: usize, const FMA: bool>(
+    shape: &TensorShape,
+    inc: &dyn Increments<W>,
+    tasks: &[Task],
+    ws: &mut BlockState<W>,
+    mut visit: ForwardVisit<'_, W>,
+    top: usize,
+) -> bool {
+    let dim = D::from_channels(shape.channels());
+    let d = dim.get();
+    let steps = tasks.iter().map(|t| t.count).max().unwrap_or(0);
+    // Two segments per pass pay off once the top level no longer sits in L1
+    // (>= 16 KiB): then each pass over it is bound by L2 traffic, which the
+    // pairing halves; below that the extra Horner chains cost more.
+    let pair = visit.is_none() && top >= 2 && shape.level_size(top) * W >= 2048;
+    let mut finite = true;
+    let mut s0 = 0;
+    while s0 < steps {
+        let ns = TILE.min(steps - s0);
+        finite &= inc.fill(tasks, s0, ns, &mut ws.tile);
+        let mut s = 0;
+        while s < ns {
+            match visit.as_mut() {
+                None if pair && s + 1 < ns => {
+                    let (z, y) = (&ws.tile[s * d..(s + 1) * d], &ws.tile[(s + 1) * d..(s + 2) * d]);
+                    mul_exp_step2::<D, W, FMA>(dim, shape, &mut ws.state, z, y, &mut ws.scratch, top);
+                    s += 2;
+                }
+                v => {
+                    let z = &ws.tile[s * d..(s + 1) * d];
+                    mul_exp_step::<D, W, FMA>(dim, shape, &mut ws.state, z, 1.0, &mut ws.scratch, top);
+                    if let Some(v) = v {
+                        v(s0 + s, &ws.state);
+                    }
+                    s += 1;
+                }
+            }
+        }
+        s0 += ns;
+    }
+    finite
+}
+
+/// Walk every lane backwards from its final state `ws.state` with adjoint
+/// `ws.adjoint`, collecting ∂L/∂z per tile and calling `visit` (see
+/// [`BackwardVisit`]). Returns false if an increment was not finite.
+#[inline(always)]
+fn backward_sweep<D: Dim, const W: usize, const FMA: bool>(
+    shape: &TensorShape,
+    inc: &dyn Increments<W>,
+    tasks: &[Task],
+    ws: &mut BlockState<W>,
+    visit: BackwardVisit<'_, W>,
+) -> bool {
+    let BackwardVisit { tile: on_tile, segment: mut on_segment } = visit;
+    let dim = D::from_channels(shape.channels());
+    let d = dim.get();
+    let steps = tasks.iter().map(|t| t.count).max().unwrap_or(0);
+    let mut finite = true;
+    let mut tile_end = steps;
+    while tile_end > 0 {
+        let s0 = (tile_end - 1) / TILE * TILE;
+        let ns = tile_end - s0;
+        finite &= inc.fill(tasks, s0, ns, &mut ws.tile);
+        for s in (0..ns).rev() {
+            let z = &ws.tile[s * d..(s + 1) * d];
+            mul_exp_backward_step::<D, W, FMA>(
+                dim,
+                shape,
+                &mut ws.state,
+                &mut ws.adjoint,
+                z,
+                &mut ws.zbar,
+                &mut ws.scratch,
+            );
+            ws.zbar_tile[s * d..(s + 1) * d].copy_from_slice(&ws.zbar);
+            if let Some(v) = on_segment.as_mut() {
+                if s0 + s >= 1 {
+                    v(s0 + s, &mut ws.adjoint);
+                }
+            }
+        }
+        on_tile(s0, ns, &ws.zbar_tile);
+        // Row TILE of the earlier (full) tile is segment s0 of this one.
+        ws.zbar_tile.copy_within(..d, TILE * d);
+        tile_end = s0;
+    }
+    finite
+}
+
+/// Forward block: the signature of each task (`out` = `[lanes, siglen]`), or
+/// with `stream` every prefix (`out` = `[lanes, count, siglen]`, whole paths),
+/// levels 1..=`top` (the others are left zero). `ws` is a workspace from
+/// `BlockState::new(shape, false)`, reused across blocks. Returns false if an
+/// increment was not finite.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_block<T: SigFloat, U: SigFloat, const W: usize>(
+    sweep: ForwardSweep<W>,
+    shape: &TensorShape,
+    src: &PathSource<T>,
+    tasks: &[Task],
+    stream: bool,
+    top: usize,
+    ws: &mut BlockState<W>,
+    out: &mut [U],
+) -> bool {
+    let siglen = shape.siglen();
+    ws.reset();
+    if stream {
+        let mut visit = |step: usize, state: &[[f64; W]]| {
+            for (lane, t) in tasks.iter().enumerate() {
+                if step < t.count {
+                    let row = (lane * t.count + step) * siglen;
+                    BlockState::<W>::store_lane(state, lane, &mut out[row..row + siglen]);
+                }
+            }
+        };
+        sweep(shape, src, tasks, ws, Some(&mut visit), top)
+    } else {
+        let finite = sweep(shape, src, tasks, ws, None, top);
+        for lane in 0..tasks.len() {
+            BlockState::<W>::store_lane(&ws.state, lane, &mut out[lane * siglen..(lane + 1) * siglen]);
+        }
+        finite
+    }
+}
+
+/// Upstream gradient of a backward block.
+#[derive(Clone, Copy)]
+pub(crate) enum Upstream<'a, G> {
+    /// `[lanes, siglen]`: adjoint of each task's final state.
+    End(&'a [G]),
+    /// `[lanes, count, siglen]`: adjoint of every prefix (stream; whole paths).
+    Stream(&'a [G]),
+}
+
+/// Backward block. `init_state` (`[lanes, siglen]`, float64, levels 1..m-1
+/// used) is each task's final state when the caller has it (chunks);
+/// otherwise it is recomputed by a forward sweep to depth m-1 (level m of the
+/// state never matters to the gradient, see `horner.rs`). Writes interior
+/// point gradients into `interiors[lane]` (`(count - 1) · channels` values)
+/// and `partials[lane] = [-z̄_first, z̄_last]` (`2 · channels` values). `ws`
+/// is a workspace from `BlockState::new(shape, true)`, reused across blocks.
+/// Returns false if an increment was not finite.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward_block<T: SigFloat, G: SigFloat, const W: usize>(
+    sweeps: (ForwardSweep<W>, BackwardSweep<W>),
+    shape: &TensorShape,
+    src: &PathSource<T>,
+    tasks: &[Task],
+    upstream: Upstream<G>,
+    init_state: Option<&[f64]>,
+    ws: &mut BlockState<W>,
+    interiors: &mut [&mut [T]],
+    partials: &mut [f64],
+) -> bool {
+    let (d, siglen) = (shape.channels(), shape.siglen());
+    ws.reset();
+    let mut finite = true;
+    match init_state {
+        Some(rows) => {
+            for (lane, row) in rows.chunks_exact(siglen).take(tasks.len()).enumerate() {
+                BlockState::<W>::load_lane(&mut ws.state, lane, row);
+            }
+        }
+        None => finite &= (sweeps.0)(shape, src, tasks, ws, None, shape.depth() - 1),
+    }
+    for (lane, t) in tasks.iter().enumerate() {
+        let row = match upstream {
+            Upstream::End(g) => &g[lane * siglen..(lane + 1) * siglen],
+            Upstream::Stream(g) if t.count > 0 => {
+                let r = (lane * t.count + t.count - 1) * siglen;
+                &g[r..r + siglen]
+            }
+            Upstream::Stream(_) => continue,
+        };
+        BlockState::<W>::load_lane(&mut ws.adjoint, lane, row);
+    }
+
+    let mut on_tile = |s0: usize, ns: usize, zt: &[[f64; W]]| {
+        for (lane, t) in tasks.iter().enumerate() {
+            if t.count <= s0 {
+                continue;
+            }
+            let part = &mut partials[lane * 2 * d..(lane + 1) * 2 * d];
+            // Interior points first+s, s < count-1: z̄_s - z̄_{s+1}, flattened
+            // over (segment, channel) as in `fill`.
+            let interior_end = (t.count - 1).min(s0 + ns);
+            if interior_end > s0 {
+                let n = (interior_end - s0) * d;
+                let out = &mut interiors[lane][s0 * d..s0 * d + n];
+                for ((o, lo), hi) in out.iter_mut().zip(&zt[..n]).zip(&zt[d..n + d]) {
+                    *o = T::from_f64(lo[lane] - hi[lane]);
+                }
+            }
+            if t.count - 1 < s0 + ns {
+                let row = (t.count - 1 - s0) * d;
+                for (p, zb) in part[d..].iter_mut().zip(&zt[row..row + d]) {
+                    *p = zb[lane];
+                }
+            }
+            if s0 == 0 {
+                for (p, zb) in part[..d].iter_mut().zip(&zt[..d]) {
+                    *p = -zb[lane];
+                }
+            }
+        }
+    };
+    let finite_back = match upstream {
+        Upstream::End(_) => (sweeps.1)(shape, src, tasks, ws, BackwardVisit { tile: &mut on_tile, segment: None }),
+        Upstream::Stream(g) => {
+            let mut on_segment = |step: usize, adjoint: &mut [[f64; W]]| {
+                for (lane, t) in tasks.iter().enumerate() {
+                    if step < t.count {
+                        let r = (lane * t.count + step - 1) * siglen;
+                        for (a, v) in adjoint.iter_mut().zip(&g[r..r + siglen]) {
+                            a[lane] += v.to_f64();
+                        }
+                    }
+                }
+            };
+            let visit = BackwardVisit { tile: &mut on_tile, segment: Some(&mut on_segment) };
+            (sweeps.1)(shape, src, tasks, ws, visit)
+        }
+    };
+    finite && finite_back
+}
+
+/// Instruction set of the block kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simd {
+    /// Plain code for the build target (SSE2 on x86-64), separate multiply and add.
+    Portable,
+    /// Fused multiply-add available without extra features (aarch64).
+    Fma,
+    /// x86-64 with AVX2 and FMA, detected at run time.
+    Avx2Fma,
+}
+
+impl Simd {
+    /// Best instruction set of this machine.
+    pub fn detect() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Simd::Avx2Fma;
+            }
+            Simd::Portable
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            Simd::Fma
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            Simd::Portable
+        }
+    }
+
+    /// Whether `self` can run here.
+    pub fn available(self) -> bool {
+        match self {
+            Simd::Portable => true,
+            Simd::Fma => cfg!(target_arch = "aarch64"),
+            Simd::Avx2Fma => Simd::detect() == Simd::Avx2Fma,
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    //! The sweeps compiled with AVX2+FMA (everything below them is
+    //! `#[inline(always)]`, so the whole sweep gets the features).
+    use super::*;
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn forward_avx2<D: Dim, const W: usize>(
+        shape: &TensorShape,
+        inc: &dyn Increments<W>,
+        tasks: &[Task],
+        ws: &mut BlockState<W>,
+        visit: ForwardVisit<'_, W>,
+        top: usize,
+    ) -> bool {
+        forward_sweep::<D, W, true>(shape, inc, tasks, ws, visit, top)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn backward_avx2<D: Dim, const W: usize>(
+        shape: &TensorShape,
+        inc: &dyn Increments<W>,
+        tasks: &[Task],
+        ws: &mut BlockState<W>,
+        visit: BackwardVisit<'_, W>,
+    ) -> bool {
+        backward_sweep::<D, W, true>(shape, inc, tasks, ws, visit)
+    }
+
+    /// Only handed out by `sweeps` after `Simd::Avx2Fma.available()`.
+    pub(super) fn forward_entry<D: Dim, const W: usize>(
+        shape: &TensorShape,
+        inc: &dyn Increments<W>,
+        tasks: &[Task],
+        ws: &mut BlockState<W>,
+        visit: ForwardVisit<'_, W>,
+        top: usize,
+    ) -> bool {
+        // SAFETY: selected only when AVX2 and FMA were detected on this CPU.
+        unsafe { forward_avx2::<D, W>(shape, inc, tasks, ws, visit, top) }
+    }
+
+    /// Only handed out by `sweeps` after `Simd::Avx2Fma.available()`.
+    pub(super) fn backward_entry<D: Dim, const W: usize>(
+        shape: &TensorShape,
+        inc: &dyn Increments<W>,
+        tasks: &[Task],
+        ws: &mut BlockState<W>,
+        visit: BackwardVisit<'_, W>,
+    ) -> bool {
+        // SAFETY: selected only when AVX2 and FMA were detected on this CPU.
+        unsafe { backward_avx2::<D, W>(shape, inc, tasks, ws, visit) }
+    }
+}
+
+/// Lane counts the kernels are compiled for.
+pub const LANE_CHOICES: [usize; 4] = [1, 2, 4, 8];
+
+fn sweeps_for<D: Dim, const W: usize>(simd: Simd) -> (ForwardSweep<W>, BackwardSweep<W>) {
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2Fma if Simd::Avx2Fma.available() => (x86::forward_entry::<D, W>, x86::backward_entry::<D, W>),
+        Simd::Fma if Simd::Fma.available() => (forward_sweep::<D, W, true>, backward_sweep::<D, W, true>),
+        _ => (forward_sweep::<D, W, false>, backward_sweep::<D, W, false>),
+    }
+}
+
+/// The forward and backward sweeps for `channels` and `simd` (portable code
+/// when `simd` is not available here). Channel counts 1..=8 get kernels with
+/// the channel loops unrolled; larger ones a run-time count.
+pub(crate) fn sweeps<const W: usize>(channels: usize, simd: Simd) -> (ForwardSweep<W>, BackwardSweep<W>) {
+    match channels {
+        1 => sweeps_for::<Fixed<1>, W>(simd),
+        2 => sweeps_for::<Fixed<2>, W>(simd),
+        3 => sweeps_for::<Fixed<3>, W>(simd),
+        4 => sweeps_for::<Fixed<4>, W>(simd),
+        5 => sweeps_for::<Fixed<5>, W>(simd),
+        6 => sweeps_for::<Fixed<6>, W>(simd),
+        7 => sweeps_for::<Fixed<7>, W>(simd),
+        8 => sweeps_for::<Fixed<8>, W>(simd),
+        _ => sweeps_for::<Runtime, W>(simd),
+    }
+}

@@ -1,0 +1,630 @@
+//! One segment of the signature recursion for `W` paths at once (lanes):
+//! the fused multiply-exponentiate `S ← S ⊗ exp(z)` in Horner form (one or two
+//! segments per call), and its reverse-mode step (undo the segment, then
+//! backpropagate through it). These are the per-segment step functions a GPU
+//! port mirrors; `block.rs` drives them, `cpu.rs` is their specification.
+//!
+//! Data layout (structure of arrays): a tensor of `W` paths is a slice of
+//! `[f64; W]`, entry `idx` of path `lane` at `[idx][lane]`, levels 1..m
+//! concatenated as in [`TensorShape`]. Every inner loop is a plain
+//! `for lane in 0..W` over contiguous memory, which LLVM turns into SIMD (the
+//! caller compiles these functions with AVX2+FMA where available), and the
+//! channel loops unroll when `d` is a compile-time constant ([`Fixed`]). The
+//! step functions take the raw increment `z` (d entries) and form each
+//! layer's `z/c` in a local array (registers) rather than storing a table of
+//! them every segment.
+//!
+//! Forward, level k (S_0 = 1):
+//!   R_k = Σ_{j=0..k} S_j ⊗ z^{⊗(k-j)}/(k-j)!
+//!       = (((z/k + S_1) ⊗ z/(k-1) + S_2) ⊗ z/(k-2) + ... + S_{k-1}) ⊗ z + S_k,
+//! i.e. A_1 = z/k + S_1, A_{i+1} = A_i ⊗ z/(k-i) + S_{i+1}, R_k = A_k.
+//! R_k needs only S_1..S_k, so the levels are overwritten from k = m down to 1
+//! (in place; A_1..A_{k-2} in two ping-pong buffers of d^(m-2) lanes, the last
+//! two layers fused so that A_{k-1} stays in registers).
+//! Cost per segment and path: Σ_{k=2..m} Σ_{i=2..k} d^i multiply-adds
+//! (~ siglen · d/(d-1)) plus d additions; one load and one store per entry of
+//! S. When the top level outgrows L1, [`mul_exp_step2`] advances two segments
+//! per pass over the top two levels (same operations, half the L2 traffic).
+//!
+//! Backward, given S = S^n, its adjoint T̄ and z = z_n:
+//! (a) undo: S^{n-1} = S^n ⊗ exp(-z) (the same forward step, exact up to
+//! rounding);
+//! (b) for each level k, recompute Horner's A_i from S^{n-1} and run Horner
+//! backwards: Ā_k = T̄_k, and for i = k-1..1
+//!     Ā_i[w] = Σ_a Ā_{i+1}[w a] z_a/(k-i),   S̄_{i+1} += Ā_{i+1},
+//!     z̄_a   += Σ_w Ā_{i+1}[w a] A_i[w]/(k-i),
+//! finally S̄_1 += Ā_1, z̄ += Ā_1/k (A_1..A_{k-2} are stored, A_{k-1} is formed
+//! on the fly in the first reverse layer). Levels go k = 2..m upwards so that
+//! the adjoint is updated in place (level k only receives from levels > k).
+//!
+//! Level m of S^{n-1} is never read by (b) (level k uses S_1..S_{k-1}), and
+//! the adjoint recursion does not involve S at all, so the backward carries
+//! S only to depth m-1: the undo step (and the forward sweep that produces the
+//! final state) skip the top level, which holds (d-1)/d of the entries.
+//! Cost: two depth-(m-1) forward steps (sweep + undo), the recompute of
+//! A_2..A_{k-2}, and two multiply-adds per adjoint entry of levels >= 2 for
+//! the reverse sweep: ~2.5-3.5x the forward.
+
+// Loops over a channel index address several arrays of length d at once;
+// with d a compile-time constant this is the form that unrolls cleanly.
+#![allow(clippy::needless_range_loop)]
+
+use super::tensor::TensorShape;
+
+/// The channel count `d` of the step functions: a compile-time constant
+/// ([`Fixed`], so that the loops over a channel unroll) or a run-time value.
+pub(crate) trait Dim: Copy + Send + Sync + 'static {
+    fn from_channels(channels: usize) -> Self;
+    fn get(self) -> usize;
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fixed<const D: usize>;
+
+impl<const D: usize> Dim for Fixed<D> {
+    #[inline(always)]
+    fn from_channels(channels: usize) -> Self {
+        debug_assert_eq!(channels, D);
+        Fixed
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        D
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Runtime(usize);
+
+impl Dim for Runtime {
+    #[inline(always)]
+    fn from_channels(channels: usize) -> Self {
+        Runtime(channels)
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self.0
+    }
+}
+
+/// `a * b + c`, fused when the target has FMA (the `FMA` kernels are only
+/// compiled with that feature; otherwise `mul_add` would be a libm call).
+#[inline(always)]
+pub(crate) fn fmadd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+// Lane arithmetic by value: whole `[f64; W]` arrays are loaded, combined and
+// stored, so LLVM need not prove that a store cannot alias a later load of
+// the same lane loop (it cannot through slices, and then leaves it scalar).
+
+/// `a * b + c` lane by lane.
+#[inline(always)]
+pub(crate) fn lanes_fma<const W: usize, const FMA: bool>(a: [f64; W], b: [f64; W], c: [f64; W]) -> [f64; W] {
+    let mut r = [0.0; W];
+    for lane in 0..W {
+        r[lane] = fmadd::<FMA>(a[lane], b[lane], c[lane]);
+    }
+    r
+}
+
+/// `a + b` lane by lane.
+#[inline(always)]
+pub(crate) fn lanes_add<const W: usize>(a: [f64; W], b: [f64; W]) -> [f64; W] {
+    let mut r = [0.0; W];
+    for lane in 0..W {
+        r[lane] = a[lane] + b[lane];
+    }
+    r
+}
+
+/// `a * s` lane by lane.
+#[inline(always)]
+pub(crate) fn lanes_scale<const W: usize>(a: [f64; W], s: f64) -> [f64; W] {
+    let mut r = [0.0; W];
+    for lane in 0..W {
+        r[lane] = a[lane] * s;
+    }
+    r
+}
+
+/// Channel counts up to this keep per-channel values (the scaled increment of
+/// a layer, the z̄ accumulators) in a local array, which LLVM holds in
+/// registers when the count is a compile-time constant.
+const LOCAL_CHANNELS: usize = 8;
+
+/// Copy `src[..d]` into a local array (when `d <= LOCAL_CHANNELS`).
+#[inline(always)]
+fn local_copy<const W: usize>(src: &[[f64; W]], d: usize) -> [[f64; W]; LOCAL_CHANNELS] {
+    let mut out = [[0.0; W]; LOCAL_CHANNELS];
+    out[..d].copy_from_slice(&src[..d]);
+    out
+}
+
+/// Scratch of the step functions for one block of `W` lanes.
+pub(crate) struct StepScratch<const W: usize> {
+    /// Horner ping-pong buffers, d^(m-1) each.
+    buf0: Vec<[f64; W]>,
+    buf1: Vec<[f64; W]>,
+    /// Recomputed A_1..A_{m-2} (backward), laid out like levels 1..m-2.
+    horner: Vec<[f64; W]>,
+    /// Scaled increments when d > LOCAL_CHANNELS (rows of d, see `heap_rows`).
+    zc: Vec<[f64; W]>,
+    /// P1, Q1, P2, Q2 of the two-segment step, d^(m-2) each.
+    pair: Vec<[f64; W]>,
+}
+
+impl<const W: usize> StepScratch<W> {
+    pub(crate) fn new(shape: &TensorShape) -> Self {
+        let top = shape.level_size(shape.depth() - 1).max(1);
+        let d = shape.channels();
+        let below_top = shape.level_size(shape.depth().saturating_sub(2));
+        StepScratch {
+            buf0: vec![[0.0; W]; top],
+            buf1: vec![[0.0; W]; top],
+            horner: vec![[0.0; W]; shape.level_start(shape.depth()).max(1)],
+            zc: vec![[0.0; W]; if d > LOCAL_CHANNELS { 5 * d } else { 0 }],
+            pair: vec![[0.0; W]; 4 * below_top],
+        }
+    }
+
+    /// Elements (of `f64`) held, for workspace size checks.
+    pub(crate) fn elements(shape: &TensorShape) -> usize {
+        W * (2 * shape.level_size(shape.depth() - 1).max(1)
+            + shape.level_start(shape.depth()).max(1)
+            + 5 * shape.channels()
+            + 4 * shape.level_size(shape.depth().saturating_sub(2)))
+    }
+}
+
+/// `f · z` (f = ±1/c, the increment of one Horner layer) in `local` when
+/// d <= LOCAL_CHANNELS, else in `heap` (d entries).
+#[inline(always)]
+fn scaled<'a, const W: usize>(
+    z: &[[f64; W]],
+    f: f64,
+    d: usize,
+    local: &'a mut [[f64; W]; LOCAL_CHANNELS],
+    heap: &'a mut [[f64; W]],
+) -> &'a [[f64; W]] {
+    let out: &'a mut [[f64; W]] = if d <= LOCAL_CHANNELS { &mut local[..d] } else { &mut heap[..d] };
+    for (o, zv) in out.iter_mut().zip(&z[..d]) {
+        *o = lanes_scale(*zv, f);
+    }
+    out
+}
+
+/// `N` disjoint rows of d entries of `heap` (the scratch for scaled
+/// increments when d > LOCAL_CHANNELS; empty rows otherwise).
+#[inline(always)]
+fn heap_rows<const W: usize, const N: usize>(heap: &mut [[f64; W]], d: usize) -> [&mut [[f64; W]]; N] {
+    let mut rest = heap;
+    std::array::from_fn(|_| {
+        let take = d.min(rest.len());
+        let (row, tail) = std::mem::take(&mut rest).split_at_mut(take);
+        rest = tail;
+        row
+    })
+}
+
+/// `next[w d + a] = cur[w] · zc[a] + s[w d + a]`, w < cur.len().
+#[inline(always)]
+fn horner_layer<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    cur: &[[f64; W]],
+    zc: &[[f64; W]],
+    s: &[[f64; W]],
+    next: &mut [[f64; W]],
+) {
+    let d = dim.get();
+    let zc = &zc[..d];
+    let (s, next) = (&s[..cur.len() * d], &mut next[..cur.len() * d]);
+    for (w, cw) in cur.iter().enumerate() {
+        let c = *cw;
+        let (srow, nrow) = (&s[w * d..w * d + d], &mut next[w * d..w * d + d]);
+        for a in 0..d {
+            nrow[a] = lanes_fma::<W, FMA>(c, zc[a], srow[a]);
+        }
+    }
+}
+
+/// `A_1 = z/k + S_1` (`zk = ±z/k`).
+#[inline(always)]
+fn horner_first<D: Dim, const W: usize>(dim: D, zk: &[[f64; W]], s1: &[[f64; W]], out: &mut [[f64; W]]) {
+    let d = dim.get();
+    let (zk, s1, out) = (&zk[..d], &s1[..d], &mut out[..d]);
+    for a in 0..d {
+        out[a] = lanes_add(zk[a], s1[a]);
+    }
+}
+
+/// A_1..A_{upto} of level k (Horner's intermediates for `sign · z`) from the
+/// levels of `state`, ping-ponging through `bufs`; returns the buffer holding
+/// A_{upto} (`upto >= 1`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn horner_chain<'a, D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    shape: &TensorShape,
+    state: &[[f64; W]],
+    z: &[[f64; W]],
+    sign: f64,
+    k: usize,
+    upto: usize,
+    bufs: (&'a mut [[f64; W]], &'a mut [[f64; W]]),
+    heap: &mut [[f64; W]],
+) -> &'a [[f64; W]] {
+    let d = dim.get();
+    let (mut cur, mut next) = bufs;
+    let mut zl = [[0.0; W]; LOCAL_CHANNELS];
+    let zk = scaled(z, sign / k as f64, d, &mut zl, heap);
+    horner_first(dim, zk, &state[..d], &mut cur[..d]);
+    for i in 1..upto {
+        let n_i = shape.level_size(i);
+        let zc = scaled(z, sign / (k - i) as f64, d, &mut zl, heap);
+        horner_layer::<D, W, FMA>(dim, &cur[..n_i], zc, &state[shape.level(i + 1)], &mut next[..n_i * d]);
+        std::mem::swap(&mut cur, &mut next);
+    }
+    cur
+}
+
+/// [`horner_chain`] with A_{upto} copied into `out` (d^upto entries).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn horner_chain_into<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    shape: &TensorShape,
+    state: &[[f64; W]],
+    z: &[[f64; W]],
+    k: usize,
+    upto: usize,
+    bufs: (&mut [[f64; W]], &mut [[f64; W]]),
+    heap: &mut [[f64; W]],
+    out: &mut [[f64; W]],
+) {
+    let a = horner_chain::<D, W, FMA>(dim, shape, state, z, 1.0, k, upto, bufs, heap);
+    let n = shape.level_size(upto);
+    out[..n].copy_from_slice(&a[..n]);
+}
+
+/// The last two Horner layers of level k fused, so that the largest
+/// intermediate A_{k-1} is never stored: for each prefix w' (an entry of
+/// `cur` = A_{k-2}; for k = 2, `cur` = [1] standing for A_0),
+///   t_b = A_{k-2}[w'] · z_b/2 + S_{k-1}[w' b]   (= A_{k-1}[w' b], in registers)
+///   S_k[w' b a] += t_b · z_a.
+/// `zc2 = ±z/2`, `z1 = ±z`.
+#[inline(always)]
+fn horner_last_two<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    cur: &[[f64; W]],
+    zc2: &[[f64; W]],
+    z1: &[[f64; W]],
+    s_below: &[[f64; W]],
+    s_top: &mut [[f64; W]],
+) {
+    let d = dim.get();
+    let n = cur.len();
+    let (s_below, s_top, zc2, z1) = (&s_below[..n * d], &mut s_top[..n * d * d], &zc2[..d], &z1[..d]);
+    for (wp, cw) in cur.iter().enumerate() {
+        let c = *cw;
+        let below = &s_below[wp * d..wp * d + d];
+        let top = &mut s_top[wp * d * d..(wp + 1) * d * d];
+        for b in 0..d {
+            let t = lanes_fma::<W, FMA>(c, zc2[b], below[b]);
+            let row = &mut top[b * d..b * d + d];
+            for a in 0..d {
+                row[a] = lanes_fma::<W, FMA>(t, z1[a], row[a]);
+            }
+        }
+    }
+}
+
+/// `S ← S ⊗ exp(sign · z)` for W lanes (see the module header), levels
+/// 1..=`top` only (`top <= m`; level k depends on levels <= k alone, so the
+/// levels above `top` are left alone). A zero increment leaves S unchanged
+/// exactly.
+#[inline(always)]
+pub(crate) fn mul_exp_step<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    shape: &TensorShape,
+    state: &mut [[f64; W]],
+    z: &[[f64; W]],
+    sign: f64,
+    scratch: &mut StepScratch<W>,
+    top: usize,
+) {
+    let d = dim.get();
+    if top == 0 {
+        return;
+    }
+    let [heap1, heap2, heap3] = heap_rows::<W, 3>(&mut scratch.zc, d);
+    let (mut l1, mut l2) = ([[0.0; W]; LOCAL_CHANNELS], [[0.0; W]; LOCAL_CHANNELS]);
+    let z1 = scaled(z, sign, d, &mut l1, heap1);
+    let zc2 = scaled(z, sign * 0.5, d, &mut l2, heap2);
+    for k in (2..=top).rev() {
+        let (lower, upper) = state.split_at_mut(shape.level_start(k));
+        let level_top = &mut upper[..shape.level_size(k)];
+        let below = &lower[shape.level(k - 1)];
+        if k == 2 {
+            horner_last_two::<D, W, FMA>(dim, &[[1.0; W]], zc2, z1, below, level_top);
+        } else {
+            // A_1 .. A_{k-2}, then the fused last two layers.
+            let bufs = (&mut scratch.buf0[..], &mut scratch.buf1[..]);
+            let a = horner_chain::<D, W, FMA>(dim, shape, lower, z, sign, k, k - 2, bufs, heap3);
+            horner_last_two::<D, W, FMA>(dim, &a[..shape.level_size(k - 2)], zc2, z1, below, level_top);
+        }
+    }
+    let s1 = &mut state[..d];
+    for a in 0..d {
+        s1[a] = lanes_add(s1[a], z1[a]);
+    }
+}
+
+/// Two segments at once, `S ← S ⊗ exp(z) ⊗ exp(y)`, levels 1..=`top`
+/// (`top <= m`), with exactly the operations (and roundings) of two
+/// [`mul_exp_step`]s but one pass over the top two levels instead of two
+/// (each pass loads and stores every entry; once the state is in L2 that
+/// traffic is the bound). With
+/// M = `top`, the Horner intermediates P1 = A^(M)_{M-2}(S; z) and
+/// Q1 = A^(M-1)_{M-2}(S; z) are formed, levels < M-1 advanced by z, P2, Q2
+/// formed from them with y, levels < M-1 advanced by y; then for each prefix
+/// w' (d^(M-2)) and letter b, in registers:
+///   s = S_{M-1}[w'b];  t1 = P1[w'] z_b/2 + s;  s1 = Q1[w'] z_b + s;
+///   t2 = P2[w'] y_b/2 + s1;  S_{M-1}[w'b] = Q2[w'] y_b + s1;
+///   S_M[w'ba] = (S_M[w'ba] + t1 z_a) + t2 y_a.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn mul_exp_step2<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    shape: &TensorShape,
+    state: &mut [[f64; W]],
+    z: &[[f64; W]],
+    y: &[[f64; W]],
+    scratch: &mut StepScratch<W>,
+    top: usize,
+) {
+    let d = dim.get();
+    if top <= 1 {
+        mul_exp_step::<D, W, FMA>(dim, shape, state, z, 1.0, scratch, top);
+        mul_exp_step::<D, W, FMA>(dim, shape, state, y, 1.0, scratch, top);
+        return;
+    }
+    let n = shape.level_size(top - 2);
+    if top == 2 {
+        // A_0 = 1 for both levels and both segments.
+        scratch.pair[..4].fill([1.0; W]);
+    } else {
+        // P1, Q1 from S; levels < M-1 advanced by z; P2, Q2 from them; levels
+        // < M-1 advanced by y.
+        for (seg, zz) in [(0, z), (1, y)] {
+            let StepScratch { buf0, buf1, zc: heap, pair, .. } = &mut *scratch;
+            let [heap_row] = heap_rows::<W, 1>(heap, d);
+            let (p, q) = pair[2 * seg * n..(2 * seg + 2) * n].split_at_mut(n);
+            horner_chain_into::<D, W, FMA>(dim, shape, state, zz, top, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, p);
+            horner_chain_into::<D, W, FMA>(dim, shape, state, zz, top - 1, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, q);
+            mul_exp_step::<D, W, FMA>(dim, shape, state, zz, 1.0, scratch, top - 2);
+        }
+    }
+    let StepScratch { zc: heap, pair, .. } = &mut *scratch;
+    let [h1, h2, h3, h4] = heap_rows::<W, 4>(heap, d);
+    let (mut l1, mut l2, mut l3, mut l4) = (
+        [[0.0; W]; LOCAL_CHANNELS],
+        [[0.0; W]; LOCAL_CHANNELS],
+        [[0.0; W]; LOCAL_CHANNELS],
+        [[0.0; W]; LOCAL_CHANNELS],
+    );
+    let z1 = scaled(z, 1.0, d, &mut l1, h1);
+    let z2 = scaled(z, 0.5, d, &mut l2, h2);
+    let y1 = scaled(y, 1.0, d, &mut l3, h3);
+    let y2 = scaled(y, 0.5, d, &mut l4, h4);
+    let (p1, q1, p2, q2) = (&pair[..n], &pair[n..2 * n], &pair[2 * n..3 * n], &pair[3 * n..4 * n]);
+    let (lower, upper) = state.split_at_mut(shape.level_start(top));
+    let below = &mut lower[shape.level(top - 1)];
+    let level_top = &mut upper[..shape.level_size(top)];
+    for wp in 0..n {
+        let (p1w, q1w, p2w, q2w) = (p1[wp], q1[wp], p2[wp], q2[wp]);
+        for b in 0..d {
+            let w = wp * d + b;
+            let s0 = below[w];
+            let t1 = lanes_fma::<W, FMA>(p1w, z2[b], s0);
+            let s1 = lanes_fma::<W, FMA>(q1w, z1[b], s0);
+            let t2 = lanes_fma::<W, FMA>(p2w, y2[b], s1);
+            below[w] = lanes_fma::<W, FMA>(q2w, y1[b], s1);
+            let row = &mut level_top[w * d..w * d + d];
+            for a in 0..d {
+                row[a] = lanes_fma::<W, FMA>(t2, y1[a], lanes_fma::<W, FMA>(t1, z1[a], row[a]));
+            }
+        }
+    }
+}
+
+/// Reverse Horner layer i of level k: from `src` = Ā_{i+1} (n·d entries) and
+/// `a_i` = A_i (n entries) compute `dst` = Ā_i, add it to the adjoint level i
+/// (`adj`), and add `scale · Σ_w Ā_{i+1}[w a] A_i[w]` to `zbar[a]`.
+/// `zc = z/(k-i)`, `scale = 1/(k-i)`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn horner_layer_backward<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    src: &[[f64; W]],
+    a_i: &[[f64; W]],
+    zc: &[[f64; W]],
+    scale: f64,
+    dst: &mut [[f64; W]],
+    adj: &mut [[f64; W]],
+    zbar: &mut [[f64; W]],
+) {
+    let d = dim.get();
+    let n = a_i.len();
+    let (src, zc, zbar) = (&src[..n * d], &zc[..d], &mut zbar[..d]);
+    let (dst, adj) = (&mut dst[..n], &mut adj[..n]);
+    for w in 0..n {
+        let srow = &src[w * d..w * d + d];
+        let mut acc = [0.0; W];
+        let aws = lanes_scale(a_i[w], scale);
+        for a in 0..d {
+            let g = srow[a];
+            acc = lanes_fma::<W, FMA>(g, zc[a], acc);
+            zbar[a] = lanes_fma::<W, FMA>(g, aws, zbar[a]);
+        }
+        dst[w] = acc;
+        adj[w] = lanes_add(adj[w], acc);
+    }
+}
+
+/// Reverse layer i = k-1 of level k, with A_{k-1} recomputed on the fly
+/// instead of stored: for w = w' b, A_{k-1}[w] = A_{k-2}[w'] · z_b/2 + S_{k-1}[w]
+/// (`cur` = A_{k-2}, or [1] for k = 2). From `src` = T̄_k computes `dst` =
+/// Ā_{k-1}, adds it to `adj` (level k-1) and adds Σ_w T̄_k[w a] A_{k-1}[w] to
+/// `zbar[a]` (scale 1/(k-(k-1)) = 1). `zc2 = z/2`, `z1 = z`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn horner_top_backward<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    src: &[[f64; W]],
+    cur: &[[f64; W]],
+    s_below: &[[f64; W]],
+    zc2: &[[f64; W]],
+    z1: &[[f64; W]],
+    dst: &mut [[f64; W]],
+    adj: &mut [[f64; W]],
+    zbar: &mut [[f64; W]],
+) {
+    let d = dim.get();
+    let n = cur.len();
+    let (src, s_below, zc2, z1, zbar) = (&src[..n * d * d], &s_below[..n * d], &zc2[..d], &z1[..d], &mut zbar[..d]);
+    let (dst, adj) = (&mut dst[..n * d], &mut adj[..n * d]);
+    for (wp, cw) in cur.iter().enumerate() {
+        let c = *cw;
+        for b in 0..d {
+            let w = wp * d + b;
+            let aw = lanes_fma::<W, FMA>(c, zc2[b], s_below[w]);
+            let srow = &src[w * d..w * d + d];
+            let mut acc = [0.0; W];
+            for a in 0..d {
+                let g = srow[a];
+                acc = lanes_fma::<W, FMA>(g, z1[a], acc);
+                zbar[a] = lanes_fma::<W, FMA>(g, aw, zbar[a]);
+            }
+            dst[w] = acc;
+            adj[w] = lanes_add(adj[w], acc);
+        }
+    }
+}
+
+/// One reverse step for W lanes (see the module header): on entry `state` =
+/// S^n and `adjoint` = ∂L/∂S^n; on exit `state` = S^{n-1}, `adjoint` =
+/// ∂L/∂S^{n-1} (the part flowing through this segment) and `zbar` = ∂L/∂z_n
+/// (`z` = z_n, d entries). Only levels 1..m-1 of `state` are used and
+/// maintained (level m of any S^n never influences the gradient: it feeds
+/// level m alone, linearly).
+#[inline(always)]
+pub(crate) fn mul_exp_backward_step<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    shape: &TensorShape,
+    state: &mut [[f64; W]],
+    adjoint: &mut [[f64; W]],
+    z: &[[f64; W]],
+    zbar: &mut [[f64; W]],
+    scratch: &mut StepScratch<W>,
+) {
+    let d = dim.get();
+    // Level m of S^{n-1} is never read below (the reverse step of level k
+    // uses levels < k of S^{n-1}), so the undo stops at level m-1.
+    mul_exp_step::<D, W, FMA>(dim, shape, state, z, -1.0, scratch, shape.depth() - 1);
+    // Level 1: T_1 = z + S_1, so z̄ starts as T̄_1. The accumulators live in a
+    // local array (registers) for the whole step.
+    if d <= LOCAL_CHANNELS {
+        let mut acc = local_copy(&adjoint[..d], d);
+        reverse_levels::<D, W, FMA>(dim, shape, state, adjoint, z, &mut acc[..d], scratch);
+        zbar[..d].copy_from_slice(&acc[..d]);
+    } else {
+        zbar[..d].copy_from_slice(&adjoint[..d]);
+        reverse_levels::<D, W, FMA>(dim, shape, state, adjoint, z, zbar, scratch);
+    }
+}
+
+/// Step 2 of the backward (module header) for levels k = 2..m, given S^{n-1}
+/// (levels < m) in `state`; adds to `zbar`.
+#[inline(always)]
+fn reverse_levels<D: Dim, const W: usize, const FMA: bool>(
+    dim: D,
+    shape: &TensorShape,
+    state: &[[f64; W]],
+    adjoint: &mut [[f64; W]],
+    z: &[[f64; W]],
+    zbar: &mut [[f64; W]],
+    scratch: &mut StepScratch<W>,
+) {
+    let d = dim.get();
+    let StepScratch { buf0, buf1, horner, zc: heap, .. } = scratch;
+    let [heap1, heap2, heap3] = heap_rows::<W, 3>(heap, d);
+    let (mut l1, mut l2, mut l3) =
+        ([[0.0; W]; LOCAL_CHANNELS], [[0.0; W]; LOCAL_CHANNELS], [[0.0; W]; LOCAL_CHANNELS]);
+    let z1 = scaled(z, 1.0, d, &mut l1, heap1);
+    let zc2 = scaled(z, 0.5, d, &mut l2, heap2);
+    for k in 2..=shape.depth() {
+        // Recompute A_1..A_{k-2} of level k from S^{n-1}, each at its level's
+        // offset in `horner` (A_{k-1} is formed on the fly by the first
+        // reverse layer).
+        if k >= 3 {
+            let zk = scaled(z, 1.0 / k as f64, d, &mut l3, heap3);
+            horner_first(dim, zk, &state[..d], &mut horner[..d]);
+            for i in 1..k - 2 {
+                let zc = scaled(z, 1.0 / (k - i) as f64, d, &mut l3, heap3);
+                let (done, rest) = horner.split_at_mut(shape.level_start(i + 1));
+                horner_layer::<D, W, FMA>(
+                    dim,
+                    &done[shape.level(i)],
+                    zc,
+                    &state[shape.level(i + 1)],
+                    &mut rest[..shape.level_size(i + 1)],
+                );
+            }
+        }
+        // Reverse sweep i = k-1..1.
+        let (adj_lower, adj_upper) = adjoint.split_at_mut(shape.level_start(k));
+        let top = &adj_upper[..shape.level_size(k)];
+        let mut cur: &mut [[f64; W]] = &mut buf0[..];
+        let mut next: &mut [[f64; W]] = &mut buf1[..];
+        let a_prev: &[[f64; W]] = if k == 2 { &[[1.0; W]] } else { &horner[shape.level(k - 2)] };
+        horner_top_backward::<D, W, FMA>(
+            dim,
+            top,
+            a_prev,
+            &state[shape.level(k - 1)],
+            zc2,
+            z1,
+            &mut next[..shape.level_size(k - 1)],
+            &mut adj_lower[shape.level(k - 1)],
+            zbar,
+        );
+        std::mem::swap(&mut cur, &mut next);
+        for i in (1..k - 1).rev() {
+            let n_i = shape.level_size(i);
+            let scale = 1.0 / (k - i) as f64;
+            let zc = scaled(z, scale, d, &mut l3, heap3);
+            horner_layer_backward::<D, W, FMA>(
+                dim,
+                &cur[..n_i * d],
+                &horner[shape.level(i)],
+                zc,
+                scale,
+                &mut next[..n_i],
+                &mut adj_lower[shape.level(i)],
+                zbar,
+            );
+            std::mem::swap(&mut cur, &mut next);
+        }
+        // A_1 = z/k + S_1: z̄ += Ā_1 / k (S̄_1 += Ā_1 was done above).
+        let inv_k = 1.0 / k as f64;
+        let (zb, a1) = (&mut zbar[..d], &cur[..d]);
+        for a in 0..d {
+            zb[a] = lanes_fma::<W, FMA>(a1[a], [inv_k; W], zb[a]);
+        }
+    }
+}

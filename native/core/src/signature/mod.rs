@@ -1,0 +1,466 @@
+//! Truncated path signatures on the CPU: forward, stream, and backward.
+//!
+//! Math. For a path of points x_0..x_N in R^d (piecewise linear between them;
+//! with `basepoint` a zero point is prepended), the depth-m signature is the
+//! collection of iterated integrals
+//!   S_k[i_1..i_k] = ∫_{0<t_1<...<t_k<T} dX^{i_1}_{t_1} ... dX^{i_k}_{t_k},  k = 1..m,
+//! computed by Chen's identity S^n = S^{n-1} ⊗ exp(z_n), z_n = x_n - x_{n-1},
+//! with a fused multiply-exponentiate in Horner form (`horner.rs`).
+//!
+//! Layout (iisignature's): `[batch, siglen]`, levels 1..m concatenated without
+//! the leading 1, word (i_1..i_k) at `i_1 d^(k-1) + ... + i_k` inside level k.
+//! With `stream`, `[batch, L'-1, siglen]`, entry i the signature of points
+//! 0..=i+1 (the last one equals the plain signature). Inputs `path`
+//! `[batch, length, channels]`, row-major.
+//!
+//! Precision. Increments and all arithmetic are float64, also for float32
+//! paths (the difference of two float32 points is exact in float64, and the
+//! iterated sums accumulate in float64); results are rounded once to the
+//! element type. A float32 path itself holds ~7 significant digits per point:
+//! prices ~1e3 moving by ~1e-2, or increments 1e-6 of the values, lose digits
+//! in the cast to float32 already; rebase such paths (subtract their first
+//! point, in float64) before casting; signatures are translation invariant.
+//!
+//! Cost. Forward O(batch · N · siglen) multiply-adds (exactly
+//! N · Σ_{k=2..m} Σ_{i=2..k} d^i per path), memory O(siglen) per path in
+//! flight. Backward: a forward sweep to the final state and, per segment, an
+//! undo step S^{n-1} = S^n ⊗ exp(-z_n) (both to depth m-1 only: level m of the
+//! state never reaches the gradient) and the reverse Horner sweep (two
+//! multiply-adds per adjoint entry); ~2.5-3.5x the forward's time, memory
+//! again O(siglen) per path, independent of the length (nothing is stored
+//! per segment).
+//!
+//! Parallelism. Blocks of up to 8 paths share SIMD lanes (`block.rs`); blocks
+//! run on the sigvwap pool (`crate::pool`). Few long paths are split along the
+//! length (`plan.rs`) and the chunks glued with Chen's identity here.
+//!
+//! Module map: `options` (types, sizes, checks), `tensor` (scalar tensor
+//! algebra), `cpu` (reference implementation, the specification), `horner`
+//! (per-segment step functions), `block` (sweeps over a block of lanes, SIMD
+//! dispatch), `plan` (blocks and chunks).
+
+mod block;
+pub mod cpu;
+mod horner;
+pub mod options;
+mod plan;
+pub mod tensor;
+
+use rayon::prelude::*;
+
+use crate::error::{CoreError, CoreResult, ErrorCode};
+
+pub use block::Simd;
+pub use cpu::{signature_backward_reference, signature_reference};
+pub use options::{output_len, output_shape, path_len, sig_length, SigFloat, SigOptions, MAX_BYTES};
+pub use plan::Tuning;
+
+use block::{backward_block, block_workspace_elements, forward_block, sweeps, BlockState, PathSource, Task, Upstream};
+use options::{
+    alloc_zeroed, check_alloc, check_call, check_grad_finite, check_out_len, find_non_finite, Checked,
+};
+use plan::Plan;
+use tensor::{left_contract_into, mul_into, right_contract_into, TensorShape};
+
+/// Signature of every path (or, with `opts.stream`, of every prefix).
+///
+/// `path` is `[batch, length, channels]`; the result is `[batch, siglen]` or
+/// `[batch, L'-1, siglen]`. Errors: `ERR_ARG` (channels, depth or length 0, or
+/// sizes too large), `ERR_SHAPE` (`path` of the wrong length), `ERR_NONFINITE`
+/// (NaN/Inf in `path`, with `batch`, `step`, `channel`).
+pub fn signature<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<Vec<T>> {
+    signature_with(path, opts, &Tuning::default())
+}
+
+/// [`signature`] into a caller-provided `out` of [`output_len`] elements
+/// (`ERR_SHAPE` naming `out` otherwise). On error `out` may be partly written.
+pub fn signature_into<T: SigFloat>(path: &[T], opts: &SigOptions, out: &mut [T]) -> CoreResult<()> {
+    signature_into_with(path, opts, out, &Tuning::default())
+}
+
+/// [`signature`] with an explicit work plan (tests, benchmarks).
+pub fn signature_with<T: SigFloat>(path: &[T], opts: &SigOptions, tuning: &Tuning) -> CoreResult<Vec<T>> {
+    let checked = check_call(path, opts)?;
+    let mut out = alloc_zeroed::<T>("output", checked.out_len)?;
+    forward_impl(path, opts, tuning, &mut out, checked)?;
+    Ok(out)
+}
+
+/// [`signature_into`] with an explicit work plan (tests, benchmarks).
+pub fn signature_into_with<T: SigFloat>(
+    path: &[T],
+    opts: &SigOptions,
+    out: &mut [T],
+    tuning: &Tuning,
+) -> CoreResult<()> {
+    let checked = check_call(path, opts)?;
+    check_out_len("out", checked.out_len, out.len(), opts)?;
+    forward_impl(path, opts, tuning, out, checked)
+}
+
+/// Gradient of `Σ gradOut · signature(path)` with respect to `path` (shape of
+/// `path`); `grad_out` has the forward output's shape (stream or not).
+/// Errors as [`signature`], plus `ERR_SHAPE` / `ERR_NONFINITE` naming `gradOut`.
+pub fn signature_backward<T: SigFloat>(path: &[T], grad_out: &[T], opts: &SigOptions) -> CoreResult<Vec<T>> {
+    signature_backward_with(path, grad_out, opts, &Tuning::default())
+}
+
+/// [`signature_backward`] into a caller-provided `grad` of [`path_len`]
+/// elements (`ERR_SHAPE` naming `grad` otherwise).
+pub fn signature_backward_into<T: SigFloat>(
+    path: &[T],
+    grad_out: &[T],
+    opts: &SigOptions,
+    grad: &mut [T],
+) -> CoreResult<()> {
+    signature_backward_into_with(path, grad_out, opts, grad, &Tuning::default())
+}
+
+/// [`signature_backward`] with an explicit work plan (tests, benchmarks).
+pub fn signature_backward_with<T: SigFloat>(
+    path: &[T],
+    grad_out: &[T],
+    opts: &SigOptions,
+    tuning: &Tuning,
+) -> CoreResult<Vec<T>> {
+    let checked = check_call(path, opts)?;
+    let mut grad = alloc_zeroed::<T>("grad", checked.path_len)?;
+    backward_impl(path, grad_out, opts, tuning, &mut grad, checked)?;
+    Ok(grad)
+}
+
+/// [`signature_backward_into`] with an explicit work plan.
+pub fn signature_backward_into_with<T: SigFloat>(
+    path: &[T],
+    grad_out: &[T],
+    opts: &SigOptions,
+    grad: &mut [T],
+    tuning: &Tuning,
+) -> CoreResult<()> {
+    let checked = check_call(path, opts)?;
+    if grad.len() != checked.path_len {
+        return Err(CoreError::shape(
+            "grad",
+            checked.path_len,
+            grad.len(),
+            &format!("[batch={}, length={}, channels={}]", opts.batch, opts.length, opts.channels),
+        ));
+    }
+    backward_impl(path, grad_out, opts, tuning, grad, checked)
+}
+
+/// The error for a non-finite increment found by a kernel.
+fn non_finite_error<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreError {
+    find_non_finite(path, opts)
+        .unwrap_or_else(|| CoreError::new(ErrorCode::NonFinite, "path: an increment is not finite").with("argument", "path"))
+}
+
+/// Refuse plans whose temporaries and per-block workspaces exceed the limit.
+fn check_workspace(shape: &TensorShape, plan: &Plan, temporaries: usize) -> CoreResult<()> {
+    let threads = crate::pool::threads();
+    let per_block = block_workspace_elements(shape, plan.lanes);
+    let total = per_block.saturating_mul(threads).saturating_add(temporaries);
+    check_alloc("workspace", total, std::mem::size_of::<f64>())
+}
+
+fn path_source<'a, T>(path: &'a [T], opts: &SigOptions) -> PathSource<'a, T> {
+    PathSource { data: path, length: opts.length, channels: opts.channels, basepoint: opts.basepoint }
+}
+
+fn forward_impl<T: SigFloat>(
+    path: &[T],
+    opts: &SigOptions,
+    tuning: &Tuning,
+    out: &mut [T],
+    checked: Checked,
+) -> CoreResult<()> {
+    let shape = TensorShape::new(opts.channels, opts.depth)?;
+    let (siglen, segments) = (checked.siglen, opts.segments());
+    if opts.batch == 0 || segments == 0 {
+        // One point per path: the signature is exactly 0 (the path is still checked).
+        if let Some(err) = find_non_finite(path, opts) {
+            return Err(err);
+        }
+        out.iter_mut().for_each(|v| *v = T::from_f64(0.0));
+        return Ok(());
+    }
+    let plan = Plan::new(&shape, opts.batch, segments, opts.stream, false, tuning);
+    let src = path_source(path, opts);
+    let lanes = plan.lanes;
+    let finite = if plan.chunks == 1 {
+        check_workspace(&shape, &plan, 0)?;
+        with_lanes!(lanes, W => forward_blocks::<T, T, W>(&shape, &src, &plan, opts.stream, opts.depth, out))
+    } else {
+        check_workspace(&shape, &plan, plan.tasks.len() * siglen)?;
+        let mut parts = alloc_zeroed::<f64>("workspace", plan.tasks.len() * siglen)?;
+        let finite = chunk_signatures(&shape, &src, &plan, opts.depth, &mut parts);
+        if finite {
+            let chunks = plan.chunks;
+            crate::pool::install(|| {
+                out.par_chunks_mut(siglen).zip(parts.par_chunks(chunks * siglen)).for_each(|(o, p)| {
+                    let mut acc = p[..siglen].to_vec();
+                    let mut next = vec![0.0; siglen];
+                    for c in 1..chunks {
+                        mul_into(&shape, &acc, &p[c * siglen..(c + 1) * siglen], &mut next);
+                        std::mem::swap(&mut acc, &mut next);
+                    }
+                    for (o, &v) in o.iter_mut().zip(&acc) {
+                        *o = T::from_f64(v);
+                    }
+                })
+            });
+        }
+        finite
+    };
+    if !finite {
+        return Err(non_finite_error(path, opts));
+    }
+    Ok(())
+}
+
+/// Run `$body` with the const `$w` equal to `$lanes` (one of the lane choices).
+macro_rules! with_lanes {
+    ($lanes:expr, $w:ident => $body:expr) => {
+        match $lanes {
+            1 => {
+                const $w: usize = 1;
+                $body
+            }
+            2 => {
+                const $w: usize = 2;
+                $body
+            }
+            4 => {
+                const $w: usize = 4;
+                $body
+            }
+            _ => {
+                const $w: usize = 8;
+                $body
+            }
+        }
+    };
+}
+use with_lanes;
+
+/// All forward blocks of `plan` in parallel: `out` is `[tasks, siglen]` or,
+/// with `stream`, `[tasks, count, siglen]`, levels 1..=`top`. Returns false on
+/// a non-finite increment. Workspaces are reused across the blocks a thread runs.
+fn forward_blocks<T: SigFloat, U: SigFloat, const W: usize>(
+    shape: &TensorShape,
+    src: &PathSource<T>,
+    plan: &Plan,
+    stream: bool,
+    top: usize,
+    out: &mut [U],
+) -> bool {
+    let (forward, _) = sweeps::<W>(shape.channels(), plan.simd);
+    let row = if stream { plan.tasks[0].count * shape.siglen() } else { shape.siglen() };
+    crate::pool::install(|| {
+        out.par_chunks_mut(W * row)
+            .zip(plan.tasks.par_chunks(W))
+            .map_init(
+                || BlockState::<W>::new(shape, false),
+                |ws, (o, tasks)| forward_block::<T, U, W>(forward, shape, src, tasks, stream, top, ws, o),
+            )
+            .reduce(|| true, |a, b| a && b)
+    })
+}
+
+/// Signature of every task (chunk) into `parts` (`[tasks, siglen]`, float64),
+/// levels 1..=`top`.
+fn chunk_signatures<T: SigFloat>(
+    shape: &TensorShape,
+    src: &PathSource<T>,
+    plan: &Plan,
+    top: usize,
+    parts: &mut [f64],
+) -> bool {
+    with_lanes!(plan.lanes, W => forward_blocks::<T, f64, W>(shape, src, plan, false, top, parts))
+}
+
+/// All backward blocks of `plan` in parallel (see [`backward_block`]).
+#[allow(clippy::too_many_arguments)]
+fn backward_blocks<T: SigFloat, G: SigFloat, const W: usize>(
+    shape: &TensorShape,
+    src: &PathSource<T>,
+    plan: &Plan,
+    stream: bool,
+    upstream: &[G],
+    init_states: Option<&[f64]>,
+    interiors: &mut [&mut [T]],
+    partials: &mut [f64],
+) -> bool {
+    let sweeps = sweeps::<W>(shape.channels(), plan.simd);
+    let (d, siglen) = (shape.channels(), shape.siglen());
+    let row = if stream { plan.tasks[0].count * siglen } else { siglen };
+    crate::pool::install(|| {
+        let blocks = interiors
+            .par_chunks_mut(W)
+            .zip(partials.par_chunks_mut(W * 2 * d))
+            .zip(plan.tasks.par_chunks(W))
+            .zip(upstream.par_chunks(W * row));
+        let new_ws = || BlockState::<W>::new(shape, true);
+        match init_states {
+            None => blocks
+                .map_init(new_ws, |ws, (((inner, part), tasks), g)| {
+                    let up = if stream { Upstream::Stream(g) } else { Upstream::End(g) };
+                    backward_block::<T, G, W>(sweeps, shape, src, tasks, up, None, ws, inner, part)
+                })
+                .reduce(|| true, |a, b| a && b),
+            Some(states) => blocks
+                .zip(states.par_chunks(W * siglen))
+                .map_init(new_ws, |ws, ((((inner, part), tasks), g), st)| {
+                    backward_block::<T, G, W>(sweeps, shape, src, tasks, Upstream::End(g), Some(st), ws, inner, part)
+                })
+                .reduce(|| true, |a, b| a && b),
+        }
+    })
+}
+
+/// Split `grad` (`[batch, length, channels]`) into the interior rows of each
+/// task (path-major, as `tasks`), skipping the boundary points between tasks
+/// (point first-1 of each task, and the last point), which
+/// [`assemble_boundaries`] writes.
+fn split_interiors<'a, T>(grad: &'a mut [T], tasks: &[Task], opts: &SigOptions) -> Vec<&'a mut [T]> {
+    let d = opts.channels;
+    let bp = usize::from(opts.basepoint);
+    let mut out = Vec::with_capacity(tasks.len());
+    let mut rest: &mut [T] = grad;
+    let mut next_task = 0;
+    for b in 0..opts.batch {
+        let (mut rows, tail) = std::mem::take(&mut rest).split_at_mut(opts.length * d);
+        rest = tail;
+        while next_task < tasks.len() && tasks[next_task].batch_index == b {
+            let t = tasks[next_task];
+            if t.first > bp {
+                rows = &mut std::mem::take(&mut rows)[d..];
+            }
+            let (inner, tail) = std::mem::take(&mut rows).split_at_mut(t.count.saturating_sub(1) * d);
+            out.push(inner);
+            rows = tail;
+            next_task += 1;
+        }
+    }
+    out
+}
+
+/// Write the boundary points of every path from the tasks' partials:
+/// point first-1 of chunk c gets `z̄_last(c-1) - z̄_first(c)`, the last point
+/// `z̄_last` of the last chunk; the basepoint's gradient is dropped.
+fn assemble_boundaries<T: SigFloat>(grad: &mut [T], partials: &[f64], plan: &Plan, opts: &SigOptions) {
+    let d = opts.channels;
+    let bp = usize::from(opts.basepoint);
+    let chunks = plan.chunks;
+    let segments = opts.segments();
+    for b in 0..opts.batch {
+        let base = b * opts.length;
+        let part = |c: usize| &partials[(b * chunks + c) * 2 * d..(b * chunks + c + 1) * 2 * d];
+        for c in 0..chunks {
+            let point = plan.tasks[b * chunks + c].first - 1;
+            if point < bp {
+                continue;
+            }
+            let row = &mut grad[(base + point - bp) * d..(base + point - bp + 1) * d];
+            for (a, g) in row.iter_mut().enumerate() {
+                let before = if c > 0 { part(c - 1)[d + a] } else { 0.0 };
+                *g = T::from_f64(before + part(c)[a]);
+            }
+        }
+        let row = &mut grad[(base + segments - bp) * d..(base + segments - bp + 1) * d];
+        for (g, &v) in row.iter_mut().zip(&part(chunks - 1)[d..]) {
+            *g = T::from_f64(v);
+        }
+    }
+}
+
+/// Adjoint of each chunk's own signature, from the adjoint `g` of the whole
+/// path's: with S = C_0 ⊗ ... ⊗ C_{n-1}, P_c = C_0 ⊗ ... ⊗ C_{c-1} and
+/// H_c = g contracted on the right with C_{c+1} ⊗ ... (recursively, H_{n-1} = g,
+/// H_c = H_{c+1} ◁ C_{c+1}), the adjoint of C_c is P_c ▷ H_c (left contraction).
+fn chunk_adjoints(shape: &TensorShape, g: &[f64], parts: &[f64], adj: &mut [f64]) {
+    let siglen = shape.siglen();
+    let chunks = parts.len() / siglen;
+    adj[(chunks - 1) * siglen..].copy_from_slice(g);
+    for c in (0..chunks - 1).rev() {
+        let (lower, upper) = adj.split_at_mut((c + 1) * siglen);
+        right_contract_into(shape, &upper[..siglen], &parts[(c + 1) * siglen..(c + 2) * siglen], &mut lower[c * siglen..]);
+    }
+    let mut prefix = vec![0.0; siglen];
+    let mut next = vec![0.0; siglen];
+    let mut h = vec![0.0; siglen];
+    for c in 0..chunks {
+        let row = &mut adj[c * siglen..(c + 1) * siglen];
+        if c > 0 {
+            h.copy_from_slice(row);
+            left_contract_into(shape, &prefix, &h, row);
+        }
+        if c + 1 < chunks {
+            mul_into(shape, &prefix, &parts[c * siglen..(c + 1) * siglen], &mut next);
+            std::mem::swap(&mut prefix, &mut next);
+        }
+    }
+}
+
+fn backward_impl<T: SigFloat>(
+    path: &[T],
+    grad_out: &[T],
+    opts: &SigOptions,
+    tuning: &Tuning,
+    grad: &mut [T],
+    checked: Checked,
+) -> CoreResult<()> {
+    check_out_len("gradOut", checked.out_len, grad_out.len(), opts)?;
+    let shape = TensorShape::new(opts.channels, opts.depth)?;
+    let (siglen, segments, d) = (checked.siglen, opts.segments(), opts.channels);
+    check_grad_finite(grad_out, opts, siglen)?;
+    if opts.batch == 0 || segments == 0 {
+        if let Some(err) = find_non_finite(path, opts) {
+            return Err(err);
+        }
+        grad.iter_mut().for_each(|v| *v = T::from_f64(0.0));
+        return Ok(());
+    }
+    let plan = Plan::new(&shape, opts.batch, segments, opts.stream, true, tuning);
+    let src = path_source(path, opts);
+    let lanes = plan.lanes;
+    let mut partials = alloc_zeroed::<f64>("workspace", plan.tasks.len() * 2 * d)?;
+    let finite = if plan.chunks == 1 {
+        check_workspace(&shape, &plan, 0)?;
+        let mut interiors = split_interiors(grad, &plan.tasks, opts);
+        with_lanes!(lanes, W => backward_blocks::<T, T, W>(
+            &shape, &src, &plan, opts.stream, grad_out, None, &mut interiors, &mut partials
+        ))
+    } else {
+        let tasks_len = plan.tasks.len();
+        check_workspace(&shape, &plan, 2 * tasks_len * siglen)?;
+        let mut parts = alloc_zeroed::<f64>("workspace", tasks_len * siglen)?;
+        // Levels 1..m-1 of the chunk signatures are all the glue needs: the
+        // adjoint of a chunk, P_c ▷ (H_{c+1} ◁ C_{c+1}), reads levels < m of
+        // P_c and C_{c+1} only (and so do the products forming P_c at those
+        // levels); level m of `parts` stays zero and the kernels ignore it.
+        if !chunk_signatures(&shape, &src, &plan, opts.depth - 1, &mut parts) {
+            return Err(non_finite_error(path, opts));
+        }
+        let mut adj = alloc_zeroed::<f64>("workspace", tasks_len * siglen)?;
+        let chunks = plan.chunks;
+        crate::pool::install(|| {
+            adj.par_chunks_mut(chunks * siglen)
+                .zip(parts.par_chunks(chunks * siglen))
+                .zip(grad_out.par_chunks(siglen))
+                .for_each(|((a, p), g)| {
+                    let g: Vec<f64> = g.iter().map(|v| v.to_f64()).collect();
+                    chunk_adjoints(&shape, &g, p, a);
+                })
+        });
+        let mut interiors = split_interiors(grad, &plan.tasks, opts);
+        with_lanes!(lanes, W => backward_blocks::<T, f64, W>(
+            &shape, &src, &plan, false, &adj, Some(&parts), &mut interiors, &mut partials
+        ))
+    };
+    if !finite {
+        return Err(non_finite_error(path, opts));
+    }
+    assemble_boundaries(grad, &partials, &plan, opts);
+    Ok(())
+}

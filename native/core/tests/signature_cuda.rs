@@ -1,0 +1,84 @@
+//! CPU-vs-CUDA parity of the signature kernels (feature `cuda`): forward,
+//! stream and backward, f64 and f32, named shapes. Without a usable GPU each
+//! test prints a visible SKIPPED line and returns.
+#![cfg(feature = "cuda")]
+
+use sigvwap_core::cuda::signature::{signature_backward_cuda, signature_cuda};
+use sigvwap_core::device::cuda_status;
+use sigvwap_core::signature::{signature, signature_backward, SigOptions};
+
+fn gpu_or_skip(test: &str) -> bool {
+    let s = cuda_status();
+    if !s.available {
+        println!("SKIPPED {test}: no usable CUDA device ({})", s.reason.unwrap_or_default());
+        return false;
+    }
+    true
+}
+
+fn walk(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+        .collect()
+}
+
+const SHAPES: &[(&str, usize, usize, usize, usize)] = &[
+    ("b1-l1-c3-m2", 1, 1, 3, 2),
+    ("b1-l2-c2-m3", 1, 2, 2, 3),
+    ("b3-l7-c5-m3", 3, 7, 5, 3),
+    ("b2-l9-c1-m4", 2, 9, 1, 4),
+    ("b64-l400-c3-m4", 64, 400, 3, 4),
+    ("b5-l1000-c4-m3", 5, 1000, 4, 3),
+];
+
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    let max = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let err = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+    if max == 0.0 {
+        err
+    } else {
+        err / max
+    }
+}
+
+#[test]
+fn cuda_signature_matches_cpu() {
+    if !gpu_or_skip("cuda_signature_matches_cpu") {
+        return;
+    }
+    for &(name, batch, length, channels, depth) in SHAPES {
+        for (stream, basepoint) in [(false, false), (true, false), (false, true), (true, true)] {
+            let opts = SigOptions { batch, length, channels, depth, stream, basepoint };
+            let path = walk(batch * length * channels, length as u64);
+            let cpu = signature(&path, &opts).unwrap();
+            let gpu = signature_cuda(&path, &opts).unwrap();
+            assert!(rel_err(&gpu, &cpu) <= 1e-12, "{name} stream={stream} basepoint={basepoint}: forward");
+            let w = walk(cpu.len(), 7);
+            let gc = signature_backward(&path, &w, &opts).unwrap();
+            let gg = signature_backward_cuda(&path, &w, &opts).unwrap();
+            assert!(rel_err(&gg, &gc) <= 1e-10, "{name} stream={stream} basepoint={basepoint}: backward");
+            let p32: Vec<f32> = path.iter().map(|&x| x as f32).collect();
+            let c32: Vec<f64> = signature(&p32, &opts).unwrap().iter().map(|&x| x as f64).collect();
+            let g32: Vec<f64> = signature_cuda(&p32, &opts).unwrap().iter().map(|&x| x as f64).collect();
+            assert!(rel_err(&g32, &c32) <= 1e-6, "{name} stream={stream}: f32 forward");
+        }
+    }
+}
+
+#[test]
+fn cuda_signature_errors_match_cpu() {
+    if !gpu_or_skip("cuda_signature_errors_match_cpu") {
+        return;
+    }
+    let opts = SigOptions { batch: 2, length: 3, channels: 2, depth: 2, stream: false, basepoint: false };
+    let mut path = walk(12, 1);
+    path[7] = f64::NAN;
+    assert_eq!(signature_cuda(&path, &opts).unwrap_err(), signature(&path, &opts).unwrap_err());
+    assert_eq!(signature_cuda(&path[..11], &opts).unwrap_err(), signature(&path[..11], &opts).unwrap_err());
+}

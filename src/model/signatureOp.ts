@@ -1,0 +1,51 @@
+/**
+ * `signatureOp`: the truncated path signature as a TensorFlow.js op whose
+ * forward and gradient run in the native engine (tf.customGrad).
+ *
+ * x: tf.Tensor3D [batch, length, channels] (float32) → [batch, siglen], or
+ * [batch, length' − 1, siglen] with `stream`. The gradient with respect to x
+ * is `signatureBackward(x, dy)`, so anything upstream of x (e.g. a learnable
+ * kernel multiplied onto the path, as in GFT-Sig) receives gradients.
+ * Data cross to the native side as Float32Array (tfjs tensors are float32);
+ * the engine forms increments and accumulates in float64.
+ * Cost: one download of x (and dy) from the tfjs backend, the native kernel,
+ * one upload of the result.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; the tfjs umbrella package would.
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+
+import { SigvwapError } from '../errors.js';
+import type { DeviceName } from '../native/backend.js';
+import { signature, signatureBackward, sigLength } from '../native/signature.js';
+
+export interface SignatureOpOptions {
+  stream?: boolean;
+  basepoint?: boolean;
+  device?: DeviceName;
+}
+
+export function signatureOp(x: tf.Tensor3D, depth: number, opts: SignatureOpOptions = {}): tf.Tensor {
+  if (!(x instanceof tf.Tensor) || x.rank !== 3) {
+    throw new SigvwapError('ERR_SHAPE', `x: expected a rank-3 tensor [batch, length, channels], got rank ${(x as tf.Tensor)?.rank}`, { argument: 'x' });
+  }
+  const [batch, length, channels] = x.shape;
+  const shape = { batch, length, channels, depth, stream: !!opts.stream, basepoint: !!opts.basepoint, device: opts.device ?? 'auto' };
+  const siglen = sigLength(channels, depth);
+  const steps = length + (shape.basepoint ? 1 : 0) - 1;
+  const outShape = shape.stream ? [batch, steps, siglen] : [batch, siglen];
+  // customGrad passes the inputs, then the save function, as positional arguments.
+  const forward = (input: tf.Tensor, save: tf.GradSaveFunc) => {
+    const path = input.dataSync() as Float32Array;
+    save([input]);
+    const value = tf.tensor(signature(path, shape), outShape, 'float32');
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const p = saved[0]!.dataSync() as Float32Array;
+      const g = signatureBackward(p, dy.dataSync() as Float32Array, shape);
+      return tf.tensor(g, [batch, length, channels], 'float32');
+    };
+    return { value, gradFunc };
+  };
+  const op = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x);
+}

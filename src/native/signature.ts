@@ -1,0 +1,157 @@
+/**
+ * Truncated path signatures, computed natively.
+ *
+ * A path is `length` points in R^channels, linearly interpolated; row-major
+ * Float32Array | Float64Array [batch, length, channels]. Its truncated
+ * signature of depth m is levels 1..m of the iterated integrals
+ *   S^{i1..ik} = ∫_{0<t1<...<tk<T} dX^{i1}_{t1} ... dX^{ik}_{tk}
+ * concatenated without the leading 1: siglen = d + d² + ... + d^m entries,
+ * word (i1..ik) at position i1·d^(k−1) + ... + ik inside level k (first
+ * letter most significant; iisignature's order). `stream: true` returns the
+ * signature of every prefix [batch, length'−1, siglen]; `basepoint: true`
+ * prepends a zero point (length' = length + 1). Increments are formed in
+ * float64 even for Float32Array input. Cost: O(batch · length · siglen)
+ * work, O(siglen) memory per path, forward and backward (the backward walks
+ * the path in reverse, undoing one segment at a time).
+ */
+import { fromNative, SigvwapError } from '../errors.js';
+import type { DeviceName } from './backend.js';
+import { native } from './binding.js';
+import { assertFloatArray, assertSize, type FloatArray } from './checks.js';
+
+export interface SignatureOptions {
+  batch: number;
+  length: number;
+  channels: number;
+  depth: number;
+  /** Signature of every prefix: output [batch, length' − 1, siglen]. */
+  stream?: boolean;
+  /** Prepend a zero point to every path. */
+  basepoint?: boolean;
+  device?: DeviceName;
+}
+
+/** d + d² + … + d^m. */
+export function sigLength(channels: number, depth: number): number {
+  try {
+    return native().sigLength(channels, depth);
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+function options(o: SignatureOptions) {
+  if (o === null || typeof o !== 'object') throw new SigvwapError('ERR_ARG', 'options: expected an object', { argument: 'options' });
+  for (const k of ['batch', 'length', 'channels', 'depth'] as const) assertSize(k, o[k]);
+  return { batch: o.batch, length: o.length, channels: o.channels, depth: o.depth, stream: !!o.stream, basepoint: !!o.basepoint, device: o.device ?? 'auto' };
+}
+
+/** Signatures [batch, siglen] (or the stream), same float type as `path`. */
+export function signature<T extends FloatArray>(path: T, opts: SignatureOptions): T {
+  assertFloatArray('path', path);
+  try {
+    return native().signature(path, options(opts)) as T;
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+/** Gradient of Σ gradOut · signature with respect to `path` (same shape and type as `path`). */
+export function signatureBackward<T extends FloatArray>(path: T, gradOut: T, opts: SignatureOptions): T {
+  assertFloatArray('path', path);
+  assertFloatArray('gradOut', gradOut);
+  try {
+    return native().signatureBackward(path, gradOut, options(opts)) as T;
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+/** `signature` on the libuv thread pool. */
+export async function signatureAsync<T extends FloatArray>(path: T, opts: SignatureOptions): Promise<T> {
+  assertFloatArray('path', path);
+  try {
+    return (await native().signatureAsync(path, options(opts))) as T;
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+/** `signatureBackward` on the libuv thread pool. */
+export async function signatureBackwardAsync<T extends FloatArray>(path: T, gradOut: T, opts: SignatureOptions): Promise<T> {
+  assertFloatArray('path', path);
+  assertFloatArray('gradOut', gradOut);
+  try {
+    return (await native().signatureBackwardAsync(path, gradOut, options(opts))) as T;
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+export interface PathShape {
+  batch: number;
+  length: number;
+  channels: number;
+}
+
+function checkPath(path: FloatArray, s: PathShape) {
+  assertFloatArray('path', path);
+  assertSize('batch', s.batch);
+  assertSize('length', s.length, 1);
+  assertSize('channels', s.channels, 1);
+  const n = s.batch * s.length * s.channels;
+  if (path.length !== n) {
+    throw new SigvwapError('ERR_SHAPE', `path: expected ${n} elements ([batch=${s.batch}, length=${s.length}, channels=${s.channels}]), got ${path.length}`, {
+      argument: 'path',
+      expected: n,
+      got: path.length,
+    });
+  }
+}
+
+function like(path: FloatArray, n: number): FloatArray {
+  return path instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
+}
+
+/**
+ * Prepend a time channel t_i = i / (length − 1) (0 for length 1):
+ * [batch, length, channels] → [batch, length, channels + 1], channel 0 = time.
+ * Makes the signature injective on paths (no tree-like equivalence).
+ */
+export function addTime<T extends FloatArray>(path: T, s: PathShape): { path: T; shape: PathShape } {
+  checkPath(path, s);
+  const c1 = s.channels + 1;
+  const out = like(path, s.batch * s.length * c1);
+  const dt = s.length > 1 ? 1 / (s.length - 1) : 0;
+  for (let b = 0; b < s.batch; b++) {
+    for (let i = 0; i < s.length; i++) {
+      const src = (b * s.length + i) * s.channels;
+      const dst = (b * s.length + i) * c1;
+      out[dst] = i * dt;
+      out.set(path.subarray(src, src + s.channels), dst + 1);
+    }
+  }
+  return { path: out as T, shape: { ...s, channels: c1 } };
+}
+
+/**
+ * Lead-lag transform: [batch, length, channels] → [batch, 2·length − 1, 2·channels],
+ * points (lead, lag) = (x0,x0), (x1,x0), (x1,x1), (x2,x1), …; lead channels first.
+ * The level-2 antisymmetric part of its signature is the quadratic variation.
+ */
+export function leadLag<T extends FloatArray>(path: T, s: PathShape): { path: T; shape: PathShape } {
+  checkPath(path, s);
+  const L2 = 2 * s.length - 1;
+  const c = s.channels;
+  const out = like(path, s.batch * L2 * 2 * c);
+  for (let b = 0; b < s.batch; b++) {
+    for (let j = 0; j < L2; j++) {
+      const lead = (j + 1) >> 1;
+      const lag = j >> 1;
+      const dst = (b * L2 + j) * 2 * c;
+      out.set(path.subarray((b * s.length + lead) * c, (b * s.length + lead + 1) * c), dst);
+      out.set(path.subarray((b * s.length + lag) * c, (b * s.length + lag + 1) * c), dst + c);
+    }
+  }
+  return { path: out as T, shape: { batch: s.batch, length: L2, channels: 2 * c } };
+}

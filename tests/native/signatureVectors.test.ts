@@ -1,0 +1,104 @@
+/**
+ * The native signature engine, through the N-API boundary, against every case
+ * of ../shared/testvectors/signature (iisignature): signature, gradient and
+ * stream, float64 (≤ 1e-10 of each level's largest magnitude) and float32
+ * input (≤ 1e-4); exact zeros where the reference is all zero.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { sigLength, signature, signatureBackward } from '../../src/index.js';
+import { sharedPath } from '../helpers/sharedDir.js';
+
+interface Arr {
+  shape: number[];
+  data: number[];
+}
+interface Case {
+  name: string;
+  batch: number;
+  length: number;
+  channels: number;
+  depth: number;
+  path: Arr;
+  sig: Arr;
+  weights: Arr;
+  grad: Arr;
+  sig_stream?: Arr;
+}
+
+const dir = sharedPath('testvectors/signature', 'signature test vectors');
+const index: { file: string; name: string }[] = dir ? JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')).cases : [];
+const load = (file: string): Case => JSON.parse(readFileSync(join(dir!, file), 'utf8')) as Case;
+
+/** Max relative error per level, rows of `siglen` (several rows: batch or stream steps). */
+function levelErrors(got: ArrayLike<number>, want: number[], d: number, m: number): { level: number; err: number; max: number }[] {
+  const siglen = sigLength(d, m);
+  const out: { level: number; err: number; max: number }[] = [];
+  let off = 0;
+  for (let k = 1; k <= m; k++) {
+    const n = d ** k;
+    let err = 0, max = 0;
+    for (let row = 0; row < want.length / siglen; row++) {
+      for (let i = off; i < off + n; i++) {
+        const j = row * siglen + i;
+        max = Math.max(max, Math.abs(want[j]!));
+        err = Math.max(err, Math.abs(got[j]! - want[j]!));
+      }
+    }
+    out.push({ level: k, err, max });
+    off += n;
+  }
+  return out;
+}
+
+function expectClose(got: ArrayLike<number>, want: number[], rel: number, what: string) {
+  const max = want.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+  const err = want.reduce((m, x, i) => Math.max(m, Math.abs(got[i]! - x)), 0);
+  if (max === 0) expect(err, `${what}: reference is zero, got ${err}`).toBeLessThanOrEqual(1e-300);
+  else expect(err / max, `${what}: relative error`).toBeLessThanOrEqual(rel);
+}
+
+/**
+ * Float32 input as the README prescribes: each path rebased to its first point
+ * in float64, then cast (signatures are translation invariant). Casting the raw
+ * path instead destroys tiny increments before any engine sees them
+ * (edge_tiny_increments_*: 1e-2), which no engine can undo.
+ */
+function rebasedF32(c: Case): Float32Array {
+  const out = new Float32Array(c.path.data.length);
+  const per = c.length * c.channels;
+  for (let b = 0; b < c.batch; b++) {
+    for (let i = 0; i < per; i++) out[b * per + i] = c.path.data[b * per + i]! - c.path.data[b * per + (i % c.channels)]!;
+  }
+  return out;
+}
+
+describe.skipIf(!dir)('signature test vectors (iisignature)', () => {
+  it.each(index.map((c) => ({ ...c })))('$name', ({ file }) => {
+    const c = load(file);
+    const opts = { batch: c.batch, length: c.length, channels: c.channels, depth: c.depth };
+    for (const [dtype, rel] of [['f64', 1e-10], ['f32', 1e-4]] as const) {
+      const path = dtype === 'f64' ? Float64Array.from(c.path.data) : rebasedF32(c);
+      const got = signature(path, opts);
+      expect(got.length).toBe(c.sig.data.length);
+      for (const l of levelErrors(got, c.sig.data, c.channels, c.depth)) {
+        if (l.max === 0) expect(l.err, `${c.name} ${dtype} level ${l.level} must be exactly zero`).toBeLessThanOrEqual(1e-300);
+        else expect(l.err / l.max, `${c.name} ${dtype} level ${l.level}`).toBeLessThanOrEqual(rel);
+      }
+      const w = dtype === 'f64' ? Float64Array.from(c.weights.data) : Float32Array.from(c.weights.data);
+      const g = signatureBackward(path, w as typeof path, opts);
+      expectClose(g, c.grad.data, rel, `${c.name} ${dtype} gradient`);
+      if (c.sig_stream) {
+        const s = signature(path, { ...opts, stream: true });
+        expect(s.length).toBe(c.sig_stream.data.length);
+        for (const l of levelErrors(s, c.sig_stream.data, c.channels, c.depth)) {
+          if (l.max === 0) expect(l.err).toBeLessThanOrEqual(1e-300);
+          else expect(l.err / l.max, `${c.name} ${dtype} stream level ${l.level}`).toBeLessThanOrEqual(rel);
+        }
+      }
+    }
+  });
+});
