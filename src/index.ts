@@ -5,3 +5,5 @@
 export * from './errors.js';
 export * from './native/index.js';
 export * from './data/index.js';
+export * from './model/index.js';
+export { signatureOp, type SignatureOpOptions } from './model/signatureOp.js';

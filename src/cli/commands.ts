@@ -3,10 +3,16 @@
  */
 import type { Command } from 'commander';
 
+import { registerEvaluateCommand } from './evaluate.js';
 import { registerIngestCommand } from './ingest.js';
 import { registerQcCommand } from './qc.js';
+import { registerScheduleCommand } from './schedule.js';
+import { registerTrainCommand } from './train.js';
 
 export function registerCommands(program: Command): void {
   registerIngestCommand(program);
   registerQcCommand(program);
+  registerTrainCommand(program);
+  registerEvaluateCommand(program);
+  registerScheduleCommand(program);
 }

@@ -1,0 +1,110 @@
+/**
+ * `sigvwap evaluate --models twap histCurve runs/static-seed1.ckpt ... [--out results/]`:
+ * evaluate allocators on the test split of every asset in the store (method.md §2). Checkpoints
+ * with the same label (model kind, plus the lookahead when not causal) are seeds of one model.
+ * TWAP and histCurve are always included. Writes evaluation.json and evaluation.md into --out;
+ * prints the Markdown tables (or the JSON report with --json) to stdout, progress to stderr.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { SigvwapError } from '../errors.js';
+import { DEFAULT_STORE_DIR, SPLITS, type Dataset, type Split } from '../data/index.js';
+import {
+  evaluateAllocators, histCurveAllocator, loadAllocator, reportToMarkdown, twapAllocator,
+  type Allocator, type EvaluationReport,
+} from '../model/index.js';
+import { type CliIo, intOption, listOption, loadDatasetForCli, processIo } from './train.js';
+
+export interface EvaluateCliOptions {
+  models: string[];
+  store: string;
+  out?: string;
+  split: Split;
+  assets?: string[];
+  replicates?: number;
+  blockLength?: number;
+  histDays?: number;
+  lookback?: number;
+  horizon?: number;
+  workers?: number;
+  json?: boolean;
+  progress?: boolean;
+}
+
+/** Allocators named on the command line: twap, histCurve, or checkpoint paths. */
+export function resolveAllocators(names: readonly string[], dataset: Dataset, histDays = 20): Allocator[] {
+  const out: Allocator[] = [];
+  const intervalMs = dataset.assets[0]?.intervalMs;
+  for (const name of names) {
+    if (name === 'twap') out.push(twapAllocator());
+    else if (name === 'histCurve') out.push(histCurveAllocator({ days: histDays }));
+    else out.push(loadAllocator(name, { horizon: dataset.horizon, intervalMs }));
+  }
+  if (!out.some((a) => a.label === 'twap')) out.unshift(twapAllocator());
+  if (!out.some((a) => a.label === 'histCurve')) out.splice(1, 0, histCurveAllocator({ days: histDays }));
+  return out;
+}
+
+export function runEvaluateOnDataset(dataset: Dataset, o: EvaluateCliOptions, io: CliIo = processIo()): EvaluationReport {
+  const allocators = resolveAllocators(o.models, dataset, o.histDays);
+  const bootstrap: { replicates?: number; blockLength?: number } = {};
+  if (o.replicates !== undefined) bootstrap.replicates = o.replicates;
+  if (o.blockLength !== undefined) bootstrap.blockLength = o.blockLength;
+  const tty = o.progress !== false && Boolean(io.stderr.isTTY);
+  const report = evaluateAllocators({
+    dataset,
+    allocators,
+    split: o.split,
+    assets: o.assets,
+    bootstrap,
+    onProgress: tty ? ({ asset, done, total }) => io.stderr.write(`\revaluate ${done}/${total} ${asset.padEnd(12)}`) : undefined,
+  });
+  if (tty) io.stderr.write('\r\x1b[K');
+  io.stderr.write(`evaluate: ${allocators.length} allocators on ${report.assets.length} assets (${(report.elapsedMs / 1000).toFixed(1)} s)\n`);
+  for (const a of allocators) (a as { dispose?: () => void }).dispose?.();
+  return report;
+}
+
+export function writeReport(report: EvaluationReport, dir: string, name = 'evaluation'): { json: string; markdown: string } {
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, `${name}.json`);
+  const markdown = join(dir, `${name}.md`);
+  writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(markdown, `# Evaluation\n\n${reportToMarkdown(report)}`);
+  return { json, markdown };
+}
+
+export async function runEvaluate(o: EvaluateCliOptions, io: CliIo = processIo()): Promise<EvaluationReport> {
+  if (!SPLITS.includes(o.split)) throw new SigvwapError('ERR_ARG', `split: expected one of ${SPLITS.join('|')}, got ${JSON.stringify(o.split)}`, { argument: 'split', value: o.split });
+  const dataset = await loadDatasetForCli(o, io, o.progress !== false);
+  const report = runEvaluateOnDataset(dataset, o, io);
+  if (o.out) {
+    const files = writeReport(report, o.out);
+    io.stderr.write(`evaluate: wrote ${files.json} and ${files.markdown}\n`);
+  }
+  io.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : reportToMarkdown(report));
+  return report;
+}
+
+export function registerEvaluateCommand(program: Command): Command {
+  return program
+    .command('evaluate')
+    .description('evaluate allocators (twap, histCurve, checkpoints) on the test split: losses, improvements, block-bootstrap intervals')
+    .option('--models <names...>', 'twap, histCurve and/or checkpoint paths (same label = seeds of one model)', ['twap', 'histCurve'])
+    .option('--store <dir>', 'bar store', DEFAULT_STORE_DIR)
+    .option('--out <dir>', 'write evaluation.json and evaluation.md here')
+    .addOption(new Option('--split <split>', 'split to evaluate').choices(SPLITS).default('test'))
+    .option('--assets <list>', 'symbols to evaluate (default: all)', listOption)
+    .option('--replicates <n>', 'bootstrap replicates (default 1000)', intOption('replicates', 10))
+    .option('--block-length <n>', 'bootstrap block length in orders, >= the horizon (default 4·horizon)', intOption('block-length', 1))
+    .option('--hist-days <n>', 'days of the historical curve (default 20)', intOption('hist-days', 1))
+    .option('--lookback <n>', 'dataset lookback L (default 60; use the training value)', intOption('lookback', 1))
+    .option('--horizon <n>', 'order horizon H (default 12)', intOption('horizon', 2))
+    .option('--workers <n>', 'feature worker threads (0 = main thread)', intOption('workers', 0))
+    .option('--json', 'print the JSON report instead of Markdown')
+    .option('--no-progress', 'no progress output')
+    .action(async (opts: EvaluateCliOptions) => {
+      await runEvaluate(opts);
+    });
+}

@@ -1,0 +1,284 @@
+/**
+ * `sigvwap train --model constCurve|static|dynamic [--store DIR] [--out PATH] [...]`: build the
+ * dataset from the store and train a model on the VWAP loss (method.md §6 defaults), one run
+ * per seed. Progress (a bar per epoch with the running loss, then one line per epoch with the
+ * training and validation loss) goes to stderr; the summary to stdout (JSON with --json).
+ * Checkpoints are written after every epoch; --resume continues a killed run exactly.
+ */
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { SigvwapError } from '../errors.js';
+import { DEFAULT_STORE_DIR, buildDataset, type Dataset, type DatasetOptions } from '../data/index.js';
+import {
+  DEFAULT_TRAIN_CONFIG, MODEL_KINDS, defaultModelConfig, trainModel,
+  type CheckpointState, type ModelConfig, type ModelKind, type TrainConfig,
+} from '../model/index.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+
+export interface TrainCliOptions {
+  model: ModelKind;
+  store: string;
+  out?: string;
+  seeds: number[];
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  samplesPerEpoch?: number;
+  validationSamples?: number;
+  plateauPatience?: number;
+  earlyStoppingPatience?: number;
+  loss?: 'abs' | 'quad';
+  mode?: 'global' | 'per-asset';
+  universe?: 'train' | 'oos' | 'all';
+  assets?: string[];
+  lookahead?: number;
+  hidden?: number[];
+  lstmUnits?: number;
+  headHidden?: number;
+  headLayers?: number;
+  encoderLookback?: number;
+  base?: 'learned' | 'features';
+  executionState?: boolean;
+  histDays?: number[];
+  initFrom?: string;
+  timeLimit?: number;
+  lookback?: number;
+  horizon?: number;
+  resume?: boolean;
+  overwrite?: boolean;
+  json?: boolean;
+  progress?: boolean;
+  workers?: number;
+}
+
+export interface TrainRunSummary {
+  label: string;
+  seed: number;
+  path: string;
+  epochs: number;
+  bestEpoch: number;
+  bestValAbsBps: number;
+  bestValQuadMillionths: number;
+  stopReason: CheckpointState['stopReason'];
+  parameters: number;
+  trainAnchors: number;
+  elapsedMs: number;
+}
+
+export function intOption(name: string, min = 0) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new SigvwapError('ERR_ARG', `${name}: expected an integer >= ${min}, got ${JSON.stringify(value)}`, { argument: name, value });
+    return n;
+  };
+}
+
+export function numberOption(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new SigvwapError('ERR_ARG', `${name}: expected a number, got ${JSON.stringify(value)}`, { argument: name, value });
+    return n;
+  };
+}
+
+export function intListOption(name: string) {
+  return (value: string): number[] => (value.trim() === '' ? [] : value.split(',').map((v) => intOption(name, 0)(v.trim())));
+}
+
+export const listOption = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Model config overrides from CLI options. */
+export function modelFromOptions(o: TrainCliOptions): ModelConfig | ({ kind: ModelKind } & Partial<ModelConfig>) {
+  const base = defaultModelConfig(o.model);
+  return {
+    kind: o.model,
+    lookahead: o.lookahead ?? 0,
+    staticHidden: o.hidden ?? base.staticHidden,
+    staticFeatures: { ...base.staticFeatures, ...(o.histDays ? { histCurveDays: o.histDays } : {}) },
+    dynamic: {
+      ...base.dynamic,
+      ...(o.lstmUnits !== undefined ? { lstmUnits: o.lstmUnits } : {}),
+      ...(o.headHidden !== undefined ? { headHidden: o.headHidden } : {}),
+      ...(o.headLayers !== undefined ? { headLayers: o.headLayers } : {}),
+      ...(o.base !== undefined ? { base: o.base } : {}),
+      ...(o.executionState !== undefined ? { executionState: o.executionState } : {}),
+      sequence: { ...base.dynamic.sequence, ...(o.encoderLookback !== undefined ? { encoderLookback: o.encoderLookback } : {}) },
+    },
+  };
+}
+
+export function trainFromOptions(o: TrainCliOptions, seed: number): Partial<TrainConfig> {
+  return {
+    seed,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    learningRate: o.lr,
+    samplesPerEpoch: o.samplesPerEpoch,
+    validationSamples: o.validationSamples,
+    plateauPatience: o.plateauPatience,
+    earlyStoppingPatience: o.earlyStoppingPatience,
+    loss: o.loss,
+    mode: o.mode,
+    universe: o.universe,
+    timeLimitMinutes: o.timeLimit,
+    initFrom: o.initFrom ? o.initFrom.replaceAll('{seed}', String(seed)) : null,
+  };
+}
+
+/** Default output of a run: .sigvwap/runs/<label>-seed<seed>.ckpt (a directory for per-asset models). */
+export function defaultOut(o: Pick<TrainCliOptions, 'model' | 'lookahead' | 'mode'>, seed: number): string {
+  const label = (o.lookahead ?? 0) > 0 ? `${o.model}-lookahead${o.lookahead}` : o.model;
+  return o.mode === 'per-asset' ? `.sigvwap/runs/${label}-afd-seed${seed}` : `.sigvwap/runs/${label}-seed${seed}.ckpt`;
+}
+
+/** `out` for one of several seeds: a {seed} placeholder, or -seedN before the extension. */
+export function outForSeed(out: string, seed: number, seeds: number): string {
+  if (out.includes('{seed}')) return out.replaceAll('{seed}', String(seed));
+  if (seeds === 1) return out;
+  const m = /^(.*?)(\.[^./]+)?$/.exec(out)!;
+  return `${m[1]}-seed${seed}${m[2] ?? ''}`;
+}
+
+export async function loadDatasetForCli(opts: { store: string; lookback?: number; horizon?: number; workers?: number }, io: CliIo, progress: boolean): Promise<Dataset> {
+  const options: DatasetOptions = { store: opts.store };
+  if (opts.lookback !== undefined) options.lookback = opts.lookback;
+  if (opts.horizon !== undefined) options.horizon = opts.horizon;
+  if (opts.workers !== undefined) options.workers = opts.workers;
+  const t0 = performance.now();
+  const dataset = await buildDataset({
+    ...options,
+    onProgress: progress && io.stderr.isTTY ? ({ done, total, symbol }) => io.stderr.write(`\rdataset ${done}/${total} ${symbol.padEnd(12)}`) : undefined,
+  });
+  if (progress && io.stderr.isTTY) io.stderr.write('\r\x1b[K');
+  io.stderr.write(`dataset: ${dataset.assets.length} assets, ${dataset.anchorCount} anchors (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  return dataset;
+}
+
+const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+
+/** Train one model per seed on an already built dataset. */
+export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io: CliIo = processIo()): Promise<TrainRunSummary[]> {
+  if (!MODEL_KINDS.includes(o.model)) throw new SigvwapError('ERR_ARG', `model: expected one of ${MODEL_KINDS.join('|')}, got ${JSON.stringify(o.model)}`, { argument: 'model', value: o.model });
+  const seeds = o.seeds.length > 0 ? o.seeds : [DEFAULT_TRAIN_CONFIG.seed];
+  const showBar = o.progress !== false && Boolean(io.stderr.isTTY);
+  const summaries: TrainRunSummary[] = [];
+  for (const seed of seeds) {
+    const out = o.out ? outForSeed(o.out, seed, seeds.length) : defaultOut(o, seed);
+    let bar: cliProgress.SingleBar | undefined;
+    let epochsTotal = o.epochs ?? DEFAULT_TRAIN_CONFIG.epochs;
+    let tag = '';
+    const result = await trainModel({
+      dataset,
+      model: modelFromOptions(o),
+      train: trainFromOptions(o, seed),
+      out,
+      resume: o.resume,
+      overwrite: o.overwrite,
+      assets: o.assets,
+      onStart: (info) => {
+        tag = `${info.label}${info.asset ? ` ${info.asset}` : ''} seed ${seed}`;
+        io.stderr.write(`train ${tag}: ${info.parameters} parameters, ${info.trainAnchors} training anchors (${info.batchesPerEpoch} batches/epoch), ${info.validationAnchors} validation anchors${info.resumed ? `, resumed after epoch ${info.epochsDone}` : ''} -> ${out}\n`);
+        epochsTotal = o.epochs ?? DEFAULT_TRAIN_CONFIG.epochs;
+      },
+      onBatch: ({ epoch, batch, batches, loss }) => {
+        if (!showBar) return;
+        if (!bar) {
+          bar = new cliProgress.SingleBar({ stream: io.stderr, format: `epoch {epoch}/${epochsTotal} [{bar}] {value}/{total} batches | loss {loss} bps`, hideCursor: false, clearOnComplete: true }, cliProgress.Presets.legacy);
+          bar.start(batches, 0, { epoch, loss: '' });
+        }
+        bar.update(batch, { epoch, loss: fmt(loss * 1e4) });
+      },
+      onEpoch: (r, state) => {
+        bar?.stop();
+        bar = undefined;
+        const improved = state.bestEpoch === r.epoch ? ' *' : '';
+        io.stderr.write(`${tag} epoch ${r.epoch}: loss ${fmt(r.loss * (state.train.loss === 'abs' ? 1e4 : 1e6))} val ${fmt(r.valAbsBps)} bps (quad ${fmt(r.valQuadMillionths, 1)}e-6) lr ${r.learningRate.toExponential(1)} ${(r.elapsedMs / 1000).toFixed(1)} s${improved}${state.stopReason ? ` (stop: ${state.stopReason})` : ''}\n`);
+      },
+    });
+    bar?.stop();
+    for (const state of result.states) {
+      const best = state.history.find((h) => h.epoch === state.bestEpoch);
+      summaries.push({
+        label: state.label + (state.asset ? `:${state.asset}` : ''),
+        seed,
+        path: result.path,
+        epochs: state.epoch,
+        bestEpoch: state.bestEpoch,
+        bestValAbsBps: best?.valAbsBps ?? NaN,
+        bestValQuadMillionths: best?.valQuadMillionths ?? NaN,
+        stopReason: state.stopReason,
+        parameters: state.parameters,
+        trainAnchors: state.trainAnchors,
+        elapsedMs: state.elapsedMs,
+      });
+    }
+    result.model.dispose();
+  }
+  return summaries;
+}
+
+export async function runTrain(o: TrainCliOptions, io: CliIo = processIo()): Promise<TrainRunSummary[]> {
+  const dataset = await loadDatasetForCli(o, io, o.progress !== false);
+  const summaries = await runTrainOnDataset(dataset, o, io);
+  if (o.json) io.stdout.write(JSON.stringify(summaries, null, 2) + '\n');
+  else io.stdout.write(formatTrainSummaries(summaries));
+  return summaries;
+}
+
+export function formatTrainSummaries(rows: readonly TrainRunSummary[]): string {
+  const lines = [['model', 'seed', 'epochs', 'best', 'val abs (bps)', 'val quad (1e-6)', 'stop', 'time (s)', 'checkpoint'].join('\t')];
+  for (const r of rows) {
+    lines.push([r.label, r.seed, r.epochs, r.bestEpoch, fmt(r.bestValAbsBps), fmt(r.bestValQuadMillionths, 1), r.stopReason ?? '', (r.elapsedMs / 1000).toFixed(1), r.path].join('\t'));
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function registerTrainCommand(program: Command): Command {
+  const d = DEFAULT_TRAIN_CONFIG;
+  return program
+    .command('train')
+    .description('train an allocation model on the VWAP loss (GFD: one model for the training universe; AFD: --mode per-asset)')
+    .addOption(new Option('--model <kind>', 'model kind').choices(MODEL_KINDS).makeOptionMandatory())
+    .option('--store <dir>', 'bar store', DEFAULT_STORE_DIR)
+    .option('--out <path>', 'checkpoint file (a directory with --mode per-asset); "{seed}" is replaced by the seed (default .sigvwap/runs/<model>-seed<seed>.ckpt)')
+    .option('--seeds <list>', 'seeds, comma-separated (one run each)', intListOption('seeds'), [d.seed])
+    .option('--epochs <n>', `maximum epochs (default ${d.epochs})`, intOption('epochs', 1))
+    .option('--batch-size <n>', `orders per batch (default ${d.batchSize})`, intOption('batch-size', 1))
+    .option('--lr <rate>', `Adam learning rate (default ${d.learningRate})`, numberOption('lr'))
+    .option('--samples-per-epoch <n>', 'training anchors per epoch, a fresh seeded draw each epoch (default: all)', intOption('samples-per-epoch', 0))
+    .option('--validation-samples <n>', 'validation anchors, a fixed seeded subset (default: all)', intOption('validation-samples', 0))
+    .option('--plateau-patience <n>', `epochs without improvement before the learning rate is cut ×${d.plateauFactor} (default ${d.plateauPatience})`, intOption('plateau-patience', 1))
+    .option('--early-stopping-patience <n>', `epochs without improvement before stopping (default ${d.earlyStoppingPatience})`, intOption('early-stopping-patience', 1))
+    .addOption(new Option('--loss <kind>', 'training objective').choices(['abs', 'quad']))
+    .addOption(new Option('--mode <mode>', 'global (GFD) or per-asset (AFD)').choices(['global', 'per-asset']))
+    .addOption(new Option('--universe <u>', 'assets a global model learns from').choices(['train', 'oos', 'all']))
+    .option('--assets <list>', 'per-asset mode: symbols to train (default: all)', listOption)
+    .option('--lookahead <k>', 'bars of look-ahead (0 = causal; 1 = the published one-bar leak)', intOption('lookahead', 0))
+    .option('--hidden <list>', 'static map hidden widths, e.g. 64 (default: none = linear)', intListOption('hidden'))
+    .option('--lstm-units <n>', 'dynamic: LSTM units', intOption('lstm-units', 1))
+    .option('--head-hidden <n>', 'dynamic: width of each step head', intOption('head-hidden', 1))
+    .option('--head-layers <n>', 'dynamic: hidden layers of each step head', intOption('head-layers', 0))
+    .option('--encoder-lookback <n>', 'dynamic: bars before the order that the encoder reads', intOption('encoder-lookback', 1))
+    .addOption(new Option('--base <kind>', 'dynamic: base curve').choices(['learned', 'features']))
+    .option('--no-execution-state', 'dynamic: do not feed the heads the execution state')
+    .option('--hist-days <list>', 'historical-curve feature windows in days, e.g. 1,5,20', intListOption('hist-days'))
+    .option('--init-from <ckpt>', 'warm-start from a checkpoint (parameters with equal names and shapes); "{seed}" is replaced by the seed')
+    .option('--time-limit <minutes>', 'stop after the epoch in which this many minutes have passed', numberOption('time-limit'))
+    .option('--lookback <n>', 'dataset lookback L (default 60)', intOption('lookback', 1))
+    .option('--horizon <n>', 'order horizon H in bars (default 12)', intOption('horizon', 2))
+    .option('--workers <n>', 'feature worker threads (0 = main thread)', intOption('workers', 0))
+    .option('--resume', 'continue from the checkpoint at --out')
+    .option('--overwrite', 'replace an existing checkpoint at --out')
+    .option('--json', 'print the summary as JSON')
+    .option('--no-progress', 'no progress bar')
+    .action(async (opts: TrainCliOptions) => {
+      await runTrain(opts);
+    });
+}

@@ -1,0 +1,20 @@
+/**
+ * The TensorFlow.js runtime of the model layer: tfjs-core with the pure-JS CPU backend, and
+ * the gradient registrations (bundled with tfjs-layers; tfjs-core's own ESM gradient files do
+ * not load under Node's ESM resolver). Production mode is switched on: it silences the
+ * "install tfjs-node" banner and skips debug checks.
+ *
+ * Performance notes (tfjs-backend-cpu 4.22, measured here): same-shape and row-broadcast
+ * element-wise ops are fast; slicing along dim 0 is a view-like copy; slicing columns,
+ * unstacking along an inner axis and column-broadcasting are per-element generic loops
+ * (10-100x slower), so models lay data out time-major ([steps, batch, ...]) and keep per-step
+ * vectors 1-D. Never return a large typed array from `tf.tidy` (tidy walks the result).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-layers';
+
+tf.enableProdMode();
+if (tf.getBackend() !== 'cpu') tf.setBackend('cpu');
+
+export { tf };
