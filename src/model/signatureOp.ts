@@ -11,9 +11,11 @@
  * Cost: one download of x (and dy) from the tfjs backend, the native kernel,
  * one upload of the result.
  */
-import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients; the tfjs umbrella package would.
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import type * as tfc from '@tensorflow/tfjs-core';
+
+// tf.ts loads tfjs-core with the CPU backend and the gradient registrations
+// (tfjs-core's own ESM gradient files do not load under Node's resolver).
+import { tf } from './tf.js';
 
 import { SigvwapError } from '../errors.js';
 import type { DeviceName } from '../native/backend.js';
@@ -25,9 +27,9 @@ export interface SignatureOpOptions {
   device?: DeviceName;
 }
 
-export function signatureOp(x: tf.Tensor3D, depth: number, opts: SignatureOpOptions = {}): tf.Tensor {
+export function signatureOp(x: tfc.Tensor3D, depth: number, opts: SignatureOpOptions = {}): tfc.Tensor {
   if (!(x instanceof tf.Tensor) || x.rank !== 3) {
-    throw new SigvwapError('ERR_SHAPE', `x: expected a rank-3 tensor [batch, length, channels], got rank ${(x as tf.Tensor)?.rank}`, { argument: 'x' });
+    throw new SigvwapError('ERR_SHAPE', `x: expected a rank-3 tensor [batch, length, channels], got rank ${(x as tfc.Tensor)?.rank}`, { argument: 'x' });
   }
   const [batch, length, channels] = x.shape;
   const shape = { batch, length, channels, depth, stream: !!opts.stream, basepoint: !!opts.basepoint, device: opts.device ?? 'auto' };
@@ -35,11 +37,11 @@ export function signatureOp(x: tf.Tensor3D, depth: number, opts: SignatureOpOpti
   const steps = length + (shape.basepoint ? 1 : 0) - 1;
   const outShape = shape.stream ? [batch, steps, siglen] : [batch, siglen];
   // customGrad passes the inputs, then the save function, as positional arguments.
-  const forward = (input: tf.Tensor, save: tf.GradSaveFunc) => {
+  const forward = (input: tfc.Tensor, save: tfc.GradSaveFunc) => {
     const path = input.dataSync() as Float32Array;
     save([input]);
     const value = tf.tensor(signature(path, shape), outShape, 'float32');
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    const gradFunc = (dy: tfc.Tensor, saved: tfc.Tensor[]) => {
       const p = saved[0]!.dataSync() as Float32Array;
       const g = signatureBackward(p, dy.dataSync() as Float32Array, shape);
       return tf.tensor(g, [batch, length, channels], 'float32');
