@@ -21,17 +21,10 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32), shared by every test suite. */
+import { rng } from '../helpers/random.js';
+
+export { rng };
 
 /** n consistent bars (VWAP inside [low, high]) from startMs every stepMs; values with few decimals. */
 export function syntheticBars(n: number, opts: { startMs?: number; stepMs?: number; seed?: number; trades?: boolean } = {}): BarTable {

@@ -17,17 +17,10 @@ export const SHARED_BINANCE_1H = resolve(REPO_ROOT, '..', 'shared', 'data', 'bin
 export const HOUR_MS = 3_600_000;
 export const T0_MS = Date.UTC(2023, 0, 2); // a Monday
 
-/** mulberry32 */
-export function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, shared by every test suite. */
+import { rng as rand } from '../helpers/random.js';
+
+export { rand };
 
 /** Hourly bars: volume = level · (1 + amplitude·sin(hour)) · lognormal noise, random-walk prices
  * (step ±0.1%·`trend`) with VWAP noise ±0.2% around them. */
