@@ -53,9 +53,15 @@ def main():
     try:
         import esig
         peers["esig"] = esig
-        versions["esig"] = esig.get_version() if hasattr(esig, "get_version") else "installed"
     except Exception as e:  # noqa: BLE001
         versions["esig"] = f"unavailable: {e}"
+
+    if "esig" in peers:
+        try:
+            from importlib.metadata import version as dist_version
+            versions["esig"] = dist_version("esig")
+        except Exception:  # noqa: BLE001
+            versions["esig"] = "installed"
 
     for s in shapes:
         b, L, d, m, sid = s["batch"], s["length"], s["channels"], s["depth"], s["id"]
