@@ -139,10 +139,14 @@ fn signature_f64_matches_vectors() {
 fn signature_f32_matches_vectors() {
     let Some(cases) = load_cases() else { return };
     let mut failures = Vec::new();
+    let mut worst = (0.0, String::new());
     for case in &cases {
         let sh = shape(case);
         let got = to_f64(&signature(&rebased_f32(case), &case.opts).unwrap());
         let (err, level) = worst_level_error_pooled(&sh, &got, &case.sig);
+        if err > worst.0 {
+            worst = (err, case.name.clone());
+        }
         if !(err <= TOL_F32) {
             failures.push(format!("{} (f32 sig, rebased path): level {level} rel error {err:.3e}", case.name));
         }
@@ -155,6 +159,7 @@ fn signature_f32_matches_vectors() {
             }
         }
     }
+    println!("worst f32 sig error {:.3e} ({})", worst.0, worst.1);
     finish(failures, cases.len(), "signature f32");
 }
 
@@ -181,13 +186,18 @@ fn backward_f64_matches_vectors() {
 fn backward_f32_matches_vectors() {
     let Some(cases) = load_cases() else { return };
     let mut failures = Vec::new();
+    let mut worst = (0.0, String::new());
     for case in &cases {
         let got = to_f64(&signature_backward(&rebased_f32(case), &to_f32(&case.weights), &case.opts).unwrap());
         let err = rel_error(&got, &case.grad);
+        if err > worst.0 {
+            worst = (err, case.name.clone());
+        }
         if !(err <= TOL_F32) {
             failures.push(format!("{} (f32 grad, rebased path): rel error {err:.3e}", case.name));
         }
     }
+    println!("worst f32 grad error {:.3e} ({})", worst.0, worst.1);
     finish(failures, cases.len(), "backward f32");
 }
 
