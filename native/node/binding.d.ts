@@ -29,13 +29,15 @@ export declare function setThreads(n: number): void
 
 export declare function sigLength(channels: number, depth: number): number
 
-export declare function signature(path: Float32Array | Float64Array, options: SignatureOptions): Float32Array | Float64Array
+export declare function signature(path: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null): Float32Array | Float64Array
 
-export declare function signatureAsync(path: Float32Array | Float64Array, options: SignatureOptions): Promise<Float32Array | Float64Array>
+/** `out` must not be touched by JavaScript until the promise settles. */
+export declare function signatureAsync(path: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null): Promise<Float32Array | Float64Array>
 
-export declare function signatureBackward(path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions): Float32Array | Float64Array
+export declare function signatureBackward(path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null): Float32Array | Float64Array
 
-export declare function signatureBackwardAsync(path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions): Promise<Float32Array | Float64Array>
+/** `out` must not be touched by JavaScript until the promise settles. */
+export declare function signatureBackwardAsync(path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null): Promise<Float32Array | Float64Array>
 
 export interface SignatureOptions {
   batch: number

@@ -22,5 +22,6 @@ export {
   addTime,
   leadLag,
   type SignatureOptions,
+  type OutOption,
   type PathShape,
 } from './signature.js';

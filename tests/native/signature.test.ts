@@ -113,6 +113,49 @@ describe('Async forms', () => {
   });
 });
 
+describe('out: results written into a caller\'s array', () => {
+  type Call = (path: Float64Array | Float32Array, w: Float64Array | Float32Array, out: Float64Array | Float32Array | undefined) => Promise<Float64Array | Float32Array>;
+  const o = { batch: 5, length: 7, channels: 3, depth: 3, basepoint: true };
+  const calls: { name: string; call: Call; size: (path: Float64Array | Float32Array) => number }[] = [
+    { name: 'signature', call: async (p, _w, out) => signature(p, { ...o, out }), size: () => 5 * 39 },
+    { name: 'signatureBackward', call: async (p, w, out) => signatureBackward(p, w, { ...o, out }), size: (p) => p.length },
+    { name: 'signatureAsync', call: (p, _w, out) => signatureAsync(p, { ...o, out }), size: () => 5 * 39 },
+    { name: 'signatureBackwardAsync', call: (p, w, out) => signatureBackwardAsync(p, w, { ...o, out }), size: (p) => p.length },
+    { name: 'signature (stream)', call: async (p, _w, out) => signature(p, { ...o, stream: true, out }), size: () => 5 * 7 * 39 },
+  ];
+  const cases = calls.flatMap((c) => (['f64', 'f32'] as const).map((dtype) => ({ ...c, dtype })));
+  it.each(cases)('$name $dtype: every element overwritten, out returned, equal to a fresh result', async ({ call, size, dtype }) => {
+    const p64 = walk(5, 7, 3, 4);
+    const path = dtype === 'f64' ? p64 : new Float32Array(p64);
+    const w = dtype === 'f64' ? walk(5, 39, 1, 5) : new Float32Array(walk(5, 39, 1, 5));
+    const fresh = await call(path, w, undefined);
+    const out = dtype === 'f64' ? new Float64Array(size(path)).fill(NaN) : new Float32Array(size(path)).fill(NaN);
+    const got = await call(path, w, out);
+    expect(got).toBe(out);
+    expect(Array.from(out)).toEqual(Array.from(fresh));
+  });
+
+  const mem = new Float64Array(5 * 7 * 3 * 2);
+  const pathIn = mem.subarray(0, 5 * 7 * 3);
+  pathIn.set(walk(5, 7, 3, 6));
+  const bad: { name: string; run: () => unknown; code: string; needle: string }[] = [
+    { name: 'wrong length', run: () => signature(walk(5, 7, 3, 1), { ...o, out: new Float64Array(5 * 39 - 1) }), code: 'ERR_SHAPE', needle: 'out' },
+    { name: 'other float type', run: () => signature(walk(5, 7, 3, 1), { ...o, out: new Float32Array(5 * 39) as unknown as Float64Array }), code: 'ERR_ARG', needle: 'out' },
+    { name: 'backward, other float type', run: () => signatureBackward(walk(5, 7, 3, 1), walk(5, 39, 1, 2), { ...o, out: new Float32Array(105) as unknown as Float64Array }), code: 'ERR_ARG', needle: 'out' },
+    { name: 'not a typed array', run: () => signature(walk(5, 7, 3, 1), { ...o, out: [0] as unknown as Float64Array }), code: 'ERR_ARG', needle: 'out' },
+    { name: 'overlaps path', run: () => signatureBackward(pathIn, walk(5, 39, 1, 2), { ...o, out: mem.subarray(1, 1 + 105) }), code: 'ERR_ARG', needle: 'share memory with path' },
+    { name: 'overlaps gradOut', run: () => { const g = new Float64Array(5 * 39 + 105); return signatureBackward(walk(5, 7, 3, 1), g.subarray(0, 5 * 39), { ...o, out: g.subarray(5 * 39 - 1, 5 * 39 + 104) }); }, code: 'ERR_ARG', needle: 'share memory with gradOut' },
+  ];
+  it.each(bad)('$name -> $code', ({ run, code, needle }) => {
+    expect(run).toThrow(expect.objectContaining({ code, message: expect.stringContaining(needle) }));
+  });
+
+  it('an adjacent, non-overlapping view of the same buffer is accepted', () => {
+    const got = signatureBackward(pathIn, walk(5, 39, 1, 2), { ...o, out: mem.subarray(105) });
+    expect(Array.from(got)).toEqual(Array.from(signatureBackward(pathIn, walk(5, 39, 1, 2), o)));
+  });
+});
+
 describe('bad input', () => {
   const ok: SignatureOptions = { batch: 2, length: 3, channels: 2, depth: 2 };
   const good = () => walk(2, 3, 2, 1);

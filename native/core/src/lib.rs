@@ -5,6 +5,7 @@
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod buffer;
 pub mod device;
 pub mod error;
 pub mod pool;
@@ -14,4 +15,5 @@ pub mod simd;
 pub mod vwap;
 
 pub use error::{CoreError, CoreResult, ErrorCode};
+pub use buffer::ZeroedBuf;
 pub use real::Real;

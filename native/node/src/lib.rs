@@ -8,6 +8,7 @@
 mod args;
 mod errors;
 mod info;
+mod outbuf;
 mod signature;
 mod vwap;
 

@@ -2,8 +2,11 @@
 //!
 //! `path` is Float32Array or Float64Array [batch, length, channels]; outputs
 //! have the path's float type. `gradOut` must have the path's float type.
+//! An optional last argument `out` receives the result in place (and is
+//! returned); otherwise a fresh buffer is handed over without a copy
+//! (`outbuf.rs`).
 
-use napi::bindgen_prelude::{AsyncTask, Either, Float32Array, Float64Array};
+use napi::bindgen_prelude::{AsyncTask, Either};
 use napi::{Env, Task};
 use napi_derive::napi;
 use sigvwap_core::device::{self, Device};
@@ -12,6 +15,7 @@ use sigvwap_core::{CoreError, CoreResult};
 
 use crate::args::{self, FloatArray};
 use crate::errors::guarded;
+use crate::outbuf::{byte_range, dest, Typed};
 
 #[napi(object)]
 pub struct SignatureOptions {
@@ -45,106 +49,167 @@ pub fn sig_length(channels: f64, depth: f64) -> napi::Result<f64> {
     guarded("sigLength", || Ok(sig::sig_length(args::size("channels", channels)?, args::size("depth", depth)?)? as f64))
 }
 
-type Out = Either<Float32Array, Float64Array>;
+/// f32 / f64 with their CUDA entry points (unreachable without the feature:
+/// `device::resolve` never selects CUDA then).
+trait Elem: Typed {
+    fn forward_cuda(path: &[Self], opts: &SigOptions) -> CoreResult<Vec<Self>>;
+    fn backward_cuda(path: &[Self], grad_out: &[Self], opts: &SigOptions) -> CoreResult<Vec<Self>>;
+}
 
-fn forward(path: &FloatArray, o: &SignatureOptions) -> CoreResult<Out> {
-    let (opts, dev) = parse(o)?;
+macro_rules! elem {
+    ($t:ty) => {
+        impl Elem for $t {
+            #[cfg(feature = "cuda")]
+            fn forward_cuda(path: &[Self], opts: &SigOptions) -> CoreResult<Vec<Self>> {
+                sigvwap_core::cuda::signature::signature_cuda(path, opts)
+            }
+            #[cfg(feature = "cuda")]
+            fn backward_cuda(path: &[Self], grad_out: &[Self], opts: &SigOptions) -> CoreResult<Vec<Self>> {
+                sigvwap_core::cuda::signature::signature_backward_cuda(path, grad_out, opts)
+            }
+            #[cfg(not(feature = "cuda"))]
+            fn forward_cuda(_: &[Self], _: &SigOptions) -> CoreResult<Vec<Self>> {
+                unreachable!("device::resolve never selects CUDA in a build without the feature")
+            }
+            #[cfg(not(feature = "cuda"))]
+            fn backward_cuda(_: &[Self], _: &[Self], _: &SigOptions) -> CoreResult<Vec<Self>> {
+                unreachable!("device::resolve never selects CUDA in a build without the feature")
+            }
+        }
+    };
+}
+elem!(f32);
+elem!(f64);
+
+fn out_layout(opts: &SigOptions) -> String {
+    match sig::output_shape(opts) {
+        Ok(s) if s.len() == 3 => format!("[batch={}, segments={}, siglen={}]", s[0], s[1], s[2]),
+        Ok(s) => format!("[batch={}, siglen={}]", s[0], s[1]),
+        Err(_) => String::new(),
+    }
+}
+
+/// Forward into `out` or a fresh buffer; `Some(fresh result)` or `None` (written into `out`).
+fn forward_typed<T: Elem>(path: &[T], out: Option<&mut [T]>, opts: &SigOptions, dev: Device) -> CoreResult<Option<FloatArray>> {
+    let len = sig::output_len(opts)?;
+    // SAFETY: see outbuf::dest; the callers hold JavaScript off `out` while this runs.
+    let mut d = unsafe { dest(out, len, &out_layout(opts), &[("path", byte_range(path))])? };
     match dev {
-        Device::Cuda => forward_cuda(path, &opts),
-        Device::Cpu => Ok(match path {
-            Either::A(p) => Either::A(Float32Array::new(sig::signature(&p[..], &opts)?)),
-            Either::B(p) => Either::B(Float64Array::new(sig::signature(&p[..], &opts)?)),
-        }),
+        Device::Cpu => sig::signature_into(path, opts, d.slice())?,
+        Device::Cuda => d.slice().copy_from_slice(&T::forward_cuda(path, opts)?),
     }
+    Ok(d.into_fresh().map(T::wrap))
 }
 
-fn backward(path: &FloatArray, grad_out: &FloatArray, o: &SignatureOptions) -> CoreResult<Out> {
+fn backward_typed<T: Elem>(
+    path: &[T],
+    grad_out: &[T],
+    out: Option<&mut [T]>,
+    opts: &SigOptions,
+    dev: Device,
+) -> CoreResult<Option<FloatArray>> {
+    let len = sig::path_len(opts)?;
+    let layout = format!("[batch={}, length={}, channels={}]", opts.batch, opts.length, opts.channels);
+    // SAFETY: as in forward_typed.
+    let mut d = unsafe { dest(out, len, &layout, &[("path", byte_range(path)), ("gradOut", byte_range(grad_out))])? };
+    match dev {
+        Device::Cpu => sig::signature_backward_into(path, grad_out, opts, d.slice())?,
+        Device::Cuda => d.slice().copy_from_slice(&T::backward_cuda(path, grad_out, opts)?),
+    }
+    Ok(d.into_fresh().map(T::wrap))
+}
+
+fn type_mismatch(name: &str) -> CoreError {
+    CoreError::arg(name, "must have the same float type as path (both Float32Array or both Float64Array)")
+}
+
+fn forward(path: &FloatArray, out: Option<&mut FloatArray>, o: &SignatureOptions) -> CoreResult<Option<FloatArray>> {
     let (opts, dev) = parse(o)?;
-    match (path, grad_out) {
-        (Either::A(p), Either::A(g)) => match dev {
-            Device::Cuda => backward_cuda_f32(p, g, &opts),
-            Device::Cpu => Ok(Either::A(Float32Array::new(sig::signature_backward(&p[..], &g[..], &opts)?))),
-        },
-        (Either::B(p), Either::B(g)) => match dev {
-            Device::Cuda => backward_cuda_f64(p, g, &opts),
-            Device::Cpu => Ok(Either::B(Float64Array::new(sig::signature_backward(&p[..], &g[..], &opts)?))),
-        },
-        _ => Err(CoreError::arg("gradOut", "must have the same float type as path (both Float32Array or both Float64Array)")),
+    // SAFETY (as_mut): the kernel is the only writer while it runs; see outbuf::dest.
+    match (path, out) {
+        (Either::A(p), None) => forward_typed::<f32>(p, None, &opts, dev),
+        (Either::B(p), None) => forward_typed::<f64>(p, None, &opts, dev),
+        (Either::A(p), Some(Either::A(o))) => forward_typed(p, Some(unsafe { o.as_mut() }), &opts, dev),
+        (Either::B(p), Some(Either::B(o))) => forward_typed(p, Some(unsafe { o.as_mut() }), &opts, dev),
+        _ => Err(type_mismatch("out")),
     }
 }
 
-#[cfg(feature = "cuda")]
-fn forward_cuda(path: &FloatArray, opts: &SigOptions) -> CoreResult<Out> {
-    use sigvwap_core::cuda::signature as cs;
-    Ok(match path {
-        Either::A(p) => Either::A(Float32Array::new(cs::signature_cuda(&p[..], opts)?)),
-        Either::B(p) => Either::B(Float64Array::new(cs::signature_cuda(&p[..], opts)?)),
-    })
-}
-#[cfg(feature = "cuda")]
-fn backward_cuda_f32(p: &[f32], g: &[f32], opts: &SigOptions) -> CoreResult<Out> {
-    Ok(Either::A(Float32Array::new(sigvwap_core::cuda::signature::signature_backward_cuda(p, g, opts)?)))
-}
-#[cfg(feature = "cuda")]
-fn backward_cuda_f64(p: &[f64], g: &[f64], opts: &SigOptions) -> CoreResult<Out> {
-    Ok(Either::B(Float64Array::new(sigvwap_core::cuda::signature::signature_backward_cuda(p, g, opts)?)))
-}
-#[cfg(not(feature = "cuda"))]
-fn forward_cuda(_: &FloatArray, _: &SigOptions) -> CoreResult<Out> {
-    unreachable!("device::resolve never selects CUDA in a build without the feature")
-}
-#[cfg(not(feature = "cuda"))]
-fn backward_cuda_f32(_: &[f32], _: &[f32], _: &SigOptions) -> CoreResult<Out> {
-    unreachable!("device::resolve never selects CUDA in a build without the feature")
-}
-#[cfg(not(feature = "cuda"))]
-fn backward_cuda_f64(_: &[f64], _: &[f64], _: &SigOptions) -> CoreResult<Out> {
-    unreachable!("device::resolve never selects CUDA in a build without the feature")
+fn backward(path: &FloatArray, grad_out: &FloatArray, out: Option<&mut FloatArray>, o: &SignatureOptions) -> CoreResult<Option<FloatArray>> {
+    let (opts, dev) = parse(o)?;
+    match (path, grad_out, out) {
+        (Either::A(p), Either::A(g), None) => backward_typed::<f32>(p, g, None, &opts, dev),
+        (Either::B(p), Either::B(g), None) => backward_typed::<f64>(p, g, None, &opts, dev),
+        (Either::A(p), Either::A(g), Some(Either::A(o))) => backward_typed(p, g, Some(unsafe { o.as_mut() }), &opts, dev),
+        (Either::B(p), Either::B(g), Some(Either::B(o))) => backward_typed(p, g, Some(unsafe { o.as_mut() }), &opts, dev),
+        (Either::A(_), Either::A(_), _) | (Either::B(_), Either::B(_), _) => Err(type_mismatch("out")),
+        _ => Err(type_mismatch("gradOut")),
+    }
 }
 
-
-#[napi(ts_args_type = "path: Float32Array | Float64Array, options: SignatureOptions", ts_return_type = "Float32Array | Float64Array")]
-pub fn signature(path: FloatArray, options: SignatureOptions) -> napi::Result<Out> {
-    guarded("signature", || forward(&path, &options))
+/// The result: the fresh array, or the caller's `out` itself.
+fn finish(fresh: Option<FloatArray>, out: Option<FloatArray>) -> FloatArray {
+    fresh.or(out).expect("a result is either fresh or written into out")
 }
 
 #[napi(
-    ts_args_type = "path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions",
+    ts_args_type = "path: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null",
     ts_return_type = "Float32Array | Float64Array"
 )]
-pub fn signature_backward(path: FloatArray, grad_out: FloatArray, options: SignatureOptions) -> napi::Result<Out> {
-    guarded("signatureBackward", || backward(&path, &grad_out, &options))
+pub fn signature(path: FloatArray, options: SignatureOptions, mut out: Option<FloatArray>) -> napi::Result<FloatArray> {
+    let fresh = guarded("signature", || forward(&path, out.as_mut(), &options))?;
+    Ok(finish(fresh, out))
+}
+
+#[napi(
+    ts_args_type = "path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null",
+    ts_return_type = "Float32Array | Float64Array"
+)]
+pub fn signature_backward(path: FloatArray, grad_out: FloatArray, options: SignatureOptions, mut out: Option<FloatArray>) -> napi::Result<FloatArray> {
+    let fresh = guarded("signatureBackward", || backward(&path, &grad_out, out.as_mut(), &options))?;
+    Ok(finish(fresh, out))
 }
 
 pub struct SignatureTask {
     path: FloatArray,
     grad_out: Option<FloatArray>,
+    out: Option<FloatArray>,
     options: SignatureOptions,
 }
 
 impl Task for SignatureTask {
-    type Output = Out;
-    type JsValue = Out;
-    fn compute(&mut self) -> napi::Result<Out> {
+    type Output = Option<FloatArray>;
+    type JsValue = FloatArray;
+    fn compute(&mut self) -> napi::Result<Option<FloatArray>> {
         match &self.grad_out {
-            None => guarded("signatureAsync", || forward(&self.path, &self.options)),
-            Some(g) => guarded("signatureBackwardAsync", || backward(&self.path, g, &self.options)),
+            None => guarded("signatureAsync", || forward(&self.path, self.out.as_mut(), &self.options)),
+            Some(g) => guarded("signatureBackwardAsync", || backward(&self.path, g, self.out.as_mut(), &self.options)),
         }
     }
-    fn resolve(&mut self, _env: Env, out: Out) -> napi::Result<Out> {
-        Ok(out)
+    fn resolve(&mut self, _env: Env, fresh: Option<FloatArray>) -> napi::Result<FloatArray> {
+        Ok(finish(fresh, self.out.take()))
     }
 }
 
-#[napi(ts_args_type = "path: Float32Array | Float64Array, options: SignatureOptions", ts_return_type = "Promise<Float32Array | Float64Array>")]
-pub fn signature_async(path: FloatArray, options: SignatureOptions) -> AsyncTask<SignatureTask> {
-    AsyncTask::new(SignatureTask { path, grad_out: None, options })
-}
-
+/// `out` must not be touched by JavaScript until the promise settles.
 #[napi(
-    ts_args_type = "path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions",
+    ts_args_type = "path: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null",
     ts_return_type = "Promise<Float32Array | Float64Array>"
 )]
-pub fn signature_backward_async(path: FloatArray, grad_out: FloatArray, options: SignatureOptions) -> AsyncTask<SignatureTask> {
-    AsyncTask::new(SignatureTask { path, grad_out: Some(grad_out), options })
+pub fn signature_async(path: FloatArray, options: SignatureOptions, out: Option<FloatArray>) -> AsyncTask<SignatureTask> {
+    AsyncTask::new(SignatureTask { path, grad_out: None, out, options })
+}
+
+/// `out` must not be touched by JavaScript until the promise settles.
+#[napi(
+    ts_args_type = "path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null",
+    ts_return_type = "Promise<Float32Array | Float64Array>"
+)]
+pub fn signature_backward_async(
+    path: FloatArray,
+    grad_out: FloatArray,
+    options: SignatureOptions,
+    out: Option<FloatArray>,
+) -> AsyncTask<SignatureTask> {
+    AsyncTask::new(SignatureTask { path, grad_out: Some(grad_out), out, options })
 }

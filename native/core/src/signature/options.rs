@@ -18,36 +18,12 @@ use crate::error::{CoreError, CoreResult, ErrorCode};
 /// Largest buffer (output, temporary or workspace) that a call may allocate: 16 GiB.
 pub const MAX_BYTES: u128 = 1 << 34;
 
-/// Element type of paths and signatures. Internally everything is computed in
-/// float64 (increments are formed in float64 from the float64 values of the
-/// points, so float32 paths with large offsets and tiny increments keep their
-/// accuracy); the result is rounded once to `Self`.
-pub trait SigFloat: Copy + Send + Sync + 'static {
-    fn to_f64(self) -> f64;
-    fn from_f64(v: f64) -> Self;
-}
-
-impl SigFloat for f64 {
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-}
-
-impl SigFloat for f32 {
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-}
+/// Element type of paths and signatures: the crate's [`Real`] (f32, f64)
+/// under the name the signature API has always used. Internally everything is
+/// computed in float64 (increments are formed in float64 from the float64
+/// values of the points, so float32 paths with large offsets and tiny
+/// increments keep their accuracy); the result is rounded once to `Self`.
+pub use crate::real::Real as SigFloat;
 
 /// Shape and mode of one signature call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,16 +163,29 @@ pub(crate) fn check_alloc(name: &str, elements: usize, elem_bytes: usize) -> Cor
 }
 
 /// A zero-filled vector, or `ERR_ARG` (with the size) when it cannot be had.
+/// Allocated zeroed (calloc): fresh pages are not written here but on first
+/// touch inside the parallel kernel, instead of serially by a fill.
 pub(crate) fn alloc_zeroed<U: SigFloat>(name: &str, elements: usize) -> CoreResult<Vec<U>> {
     check_alloc(name, elements, std::mem::size_of::<U>())?;
-    let mut v: Vec<U> = Vec::new();
-    v.try_reserve_exact(elements).map_err(|_| {
+    let fail = || {
         CoreError::arg(name, format!("cannot allocate {elements} elements"))
             .with("elements", elements)
             .with("bytes", (elements * std::mem::size_of::<U>()) as f64)
-    })?;
-    v.resize(elements, U::from_f64(0.0));
-    Ok(v)
+    };
+    if elements == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<U>(elements).map_err(|_| fail())?;
+    // SAFETY: non-zero size; all-zero bits are 0.0 for f32 and f64 (the only
+    // SigFloat types), and Vec::from_raw_parts gets the pointer, length and
+    // capacity of a global-allocator block with exactly Vec's layout.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout).cast::<U>();
+        if p.is_null() {
+            return Err(fail());
+        }
+        Ok(Vec::from_raw_parts(p, elements, elements))
+    }
 }
 
 /// Validated sizes of one call.
