@@ -5,6 +5,9 @@
  * anything is timed. Reports the median time, orders/s and GB/s read (three
  * input arrays; the gradient also writes one), next to the machine's
  * single-thread memcpy bandwidth; appends to bench/results/history.jsonl.
+ * The gradient is timed twice: into a fresh array (the plain call) and into
+ * a reused `out` (a training loop's steady state: no first-touch page faults
+ * on the 48/96 MB result).
  *
  * Run: npm run bench   (SIGVWAP_THREADS to change the thread count)
  */
@@ -44,9 +47,12 @@ async function main() {
     const input = { alloc: cast(d.alloc), price: cast(d.price), volume: cast(d.volume), batch, horizon, kind: 'abs' as const, device: 'cpu' as const };
     check(input);
     const bytesRead = 3 * batch * horizon * (dtype === 'f32' ? 4 : 8);
-    for (const op of ['forward', 'gradient'] as const) {
+    const out = dtype === 'f32' ? new Float32Array(batch * horizon) : new Float64Array(batch * horizon);
+    const fresh = vwapLossAndGrad(input).grad;
+    if (!vwapLossAndGrad({ ...input, out }).grad.every((g, i) => Object.is(g, fresh[i]))) throw new Error('check failed: gradient with out');
+    for (const op of ['forward', 'gradient', 'gradient-out'] as const) {
       const name = `vwapLoss/cpu/b${batch}-h${horizon}-${dtype}/${op}`;
-      const fn = op === 'forward' ? () => vwapLoss(input) : () => vwapLossAndGrad(input);
+      const fn = op === 'forward' ? () => vwapLoss(input) : op === 'gradient' ? () => vwapLossAndGrad(input) : () => vwapLossAndGrad({ ...input, out });
       const s = await measure(name, fn, { iterations: 15, timeMs: 2000 });
       const gbs = bytesRead / (s.medianMs / 1000) / 1e9;
       rows.push({

@@ -65,9 +65,10 @@ export declare function vwapLoss(alloc: Float32Array | Float64Array, price: Floa
 
 export declare function vwapLossAsync(alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions): Promise<VwapLossResult>
 
-export declare function vwapLossGrad(alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions): VwapGradResult
+export declare function vwapLossGrad(alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions, out?: Float32Array | Float64Array | undefined | null): VwapGradResult
 
-export declare function vwapLossGradAsync(alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions): Promise<VwapGradResult>
+/** `out` must not be touched by JavaScript until the promise settles. */
+export declare function vwapLossGradAsync(alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions, out?: Float32Array | Float64Array | undefined | null): Promise<VwapGradResult>
 
 export interface VwapLossResult {
   mean: number

@@ -9,6 +9,7 @@ export {
   vwapLossAndGrad,
   vwapLossAndGradAsync,
   type VwapLossInput,
+  type VwapGradInput,
   type VwapLossOutput,
   type VwapLossGradOutput,
   type VwapLossKind,

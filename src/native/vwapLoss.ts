@@ -34,6 +34,16 @@ export interface VwapLossInput<A extends FloatArray = FloatArray> {
   device?: DeviceName;
 }
 
+/**
+ * Gradient calls only: where to write the gradient (same float type and
+ * length as `alloc`, sharing no memory with the inputs). It is returned as
+ * `grad`. An async call writes it from another thread: do not touch it until
+ * the promise settles.
+ */
+export interface VwapGradInput<A extends FloatArray = FloatArray> extends VwapLossInput<A> {
+  out?: A;
+}
+
 export interface VwapLossOutput {
   /** Mean loss over the orders used (NaN when none). */
   mean: number;
@@ -74,6 +84,23 @@ function prepare(input: VwapLossInput) {
   return [input.alloc, input.price, input.volume, options] as const;
 }
 
+/**
+ * The gradient's destination in a sync call: the caller's `out`, or a fresh
+ * JS array (V8 frees it during GC, while a native result waits for a
+ * finalizer that runs only when the event loop turns; see
+ * src/native/signature.ts `resultFor`).
+ */
+function gradTarget(input: VwapGradInput, allocate: boolean): FloatArray | undefined {
+  const out = input.out;
+  if (out !== undefined && out !== null) {
+    assertFloatArray('out', out);
+    return out;
+  }
+  if (!allocate) return undefined;
+  const a = input.alloc;
+  return a instanceof Float32Array ? new Float32Array(a.length) : new Float64Array(a.length);
+}
+
 const asOutput = <T extends { device: string }>(r: T) => r as T & { device: 'cpu' | 'cuda' };
 
 /** Mean VWAP loss and per-order slippage. */
@@ -95,29 +122,31 @@ export async function vwapLossAsync(input: VwapLossInput): Promise<VwapLossOutpu
 }
 
 /** The forward results and the gradient in one pass. */
-export function vwapLossAndGrad<A extends FloatArray>(input: VwapLossInput<A>): VwapLossGradOutput<A> {
+export function vwapLossAndGrad<A extends FloatArray>(input: VwapGradInput<A>): VwapLossGradOutput<A> {
   try {
-    return asOutput(native().vwapLossGrad(...prepare(input))) as VwapLossGradOutput<A>;
+    const args = prepare(input);
+    return asOutput(native().vwapLossGrad(...args, gradTarget(input, true))) as VwapLossGradOutput<A>;
   } catch (e) {
     throw fromNative(e);
   }
 }
 
 /** Same as `vwapLossAndGrad`, on the libuv thread pool. */
-export async function vwapLossAndGradAsync<A extends FloatArray>(input: VwapLossInput<A>): Promise<VwapLossGradOutput<A>> {
+export async function vwapLossAndGradAsync<A extends FloatArray>(input: VwapGradInput<A>): Promise<VwapLossGradOutput<A>> {
   try {
-    return asOutput(await native().vwapLossGradAsync(...prepare(input))) as VwapLossGradOutput<A>;
+    const args = prepare(input);
+    return asOutput(await native().vwapLossGradAsync(...args, gradTarget(input, false))) as VwapLossGradOutput<A>;
   } catch (e) {
     throw fromNative(e);
   }
 }
 
 /** d(mean loss)/d(alloc), [batch, horizon], same float type as `alloc`. */
-export function vwapLossGrad<A extends FloatArray>(input: VwapLossInput<A>): A {
+export function vwapLossGrad<A extends FloatArray>(input: VwapGradInput<A>): A {
   return vwapLossAndGrad(input).grad;
 }
 
 /** Same as `vwapLossGrad`, on the libuv thread pool. */
-export async function vwapLossGradAsync<A extends FloatArray>(input: VwapLossInput<A>): Promise<A> {
+export async function vwapLossGradAsync<A extends FloatArray>(input: VwapGradInput<A>): Promise<A> {
   return (await vwapLossAndGradAsync(input)).grad;
 }

@@ -125,6 +125,42 @@ describe('vwapLoss edge cases', () => {
   });
 });
 
+describe('vwapLossGrad with out', () => {
+  type Call = (i: Parameters<typeof vwapLossAndGrad>[0]) => Promise<{ grad: Float32Array | Float64Array; mean: number }>;
+  const calls: { name: string; call: Call }[] = [
+    { name: 'vwapLossAndGrad', call: async (i) => vwapLossAndGrad(i) },
+    { name: 'vwapLossAndGradAsync', call: (i) => vwapLossAndGradAsync(i) },
+    { name: 'vwapLossGrad', call: async (i) => ({ grad: vwapLossGrad(i), mean: NaN }) },
+  ];
+  const cases = calls.flatMap((c) => (['f64', 'f32'] as const).flatMap((dtype) => (['error', 'skip'] as const).map((zero) => ({ ...c, dtype, zero }))));
+  it.each(cases)('$name $dtype onZeroVolume=$zero: out fully overwritten, returned, equal to a fresh gradient', async ({ call, dtype, zero }) => {
+    const o = randomOrders(7, 5, 21);
+    if (zero === 'skip') o.volume.fill(0, 10, 15); // order 2: its gradient row must be written as zeros
+    const alloc = dtype === 'f64' ? o.alloc : new Float32Array(o.alloc);
+    const input = { alloc, price: o.price, volume: o.volume, batch: 7, horizon: 5, kind: 'abs' as const, onZeroVolume: zero };
+    const fresh = await call(input);
+    const out = dtype === 'f64' ? new Float64Array(35).fill(NaN) : new Float32Array(35).fill(NaN);
+    const got = await call({ ...input, out });
+    expect(got.grad).toBe(out);
+    expect(Array.from(out)).toEqual(Array.from(fresh.grad));
+    if (zero === 'skip') expect(Array.from(out.subarray(10, 15))).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  const o = randomOrders(3, 4, 2);
+  const base = { ...o, batch: 3, horizon: 4, kind: 'quad' as const };
+  const shared = new Float64Array(24);
+  shared.set(o.alloc);
+  it.each([
+    { name: 'wrong length', input: { ...base, out: new Float64Array(11) }, code: 'ERR_SHAPE' },
+    { name: 'other float type', input: { ...base, out: new Float32Array(12) as unknown as Float64Array }, code: 'ERR_ARG' },
+    { name: 'not a typed array', input: { ...base, out: [] as unknown as Float64Array }, code: 'ERR_ARG' },
+    { name: 'is price', input: { ...base, out: o.price }, code: 'ERR_ARG', needle: 'share memory with price' },
+    { name: 'overlaps alloc', input: { ...base, alloc: shared.subarray(0, 12), out: shared.subarray(11, 23) }, code: 'ERR_ARG', needle: 'share memory with alloc' },
+  ])('$name -> $code naming out', ({ input, code, needle }) => {
+    expectCode(() => vwapLossAndGrad(input), code, needle ?? 'out');
+  });
+});
+
 describe('vwapLoss bad input', () => {
   const good = () => randomOrders(3, 4, 21);
   type Mut = (d: ReturnType<typeof good>) => Partial<VwapLossInput>;

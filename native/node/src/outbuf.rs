@@ -16,6 +16,11 @@ use crate::args::FloatArray;
 /// f32 / f64 and their JavaScript typed arrays.
 pub trait Typed: Real {
     fn wrap(buf: ZeroedBuf<Self>) -> FloatArray;
+    /// The elements of `a` if it holds this type.
+    ///
+    /// # Safety
+    /// The slice aliases JavaScript memory; see [`dest`].
+    unsafe fn slice_of(a: &mut FloatArray) -> Option<&mut [Self]>;
 }
 
 fn release<T: Real>(backing: Backing) -> impl FnOnce(*mut T, usize) + 'static {
@@ -29,6 +34,12 @@ impl Typed for f32 {
         // SAFETY: p is valid for len elements until the finalizer frees it.
         Either::A(unsafe { Float32Array::with_external_data(p, len, release::<f32>(backing)) })
     }
+    unsafe fn slice_of(a: &mut FloatArray) -> Option<&mut [f32]> {
+        match a {
+            Either::A(x) => Some(unsafe { x.as_mut() }),
+            Either::B(_) => None,
+        }
+    }
 }
 
 impl Typed for f64 {
@@ -36,6 +47,12 @@ impl Typed for f64 {
         let (p, len, backing) = buf.into_raw();
         // SAFETY: as for f32.
         Either::B(unsafe { Float64Array::with_external_data(p, len, release::<f64>(backing)) })
+    }
+    unsafe fn slice_of(a: &mut FloatArray) -> Option<&mut [f64]> {
+        match a {
+            Either::B(x) => Some(unsafe { x.as_mut() }),
+            Either::A(_) => None,
+        }
     }
 }
 
@@ -59,6 +76,21 @@ impl<T: Real> Dest<'_, T> {
             Dest::Fresh(b) => Some(b),
             Dest::Given(_) => None,
         }
+    }
+}
+
+/// The caller's `out` as `&mut [T]`, `ERR_ARG` naming `out` when its float
+/// type is not `T` (that of `like`).
+///
+/// # Safety
+/// As [`Typed::slice_of`].
+pub unsafe fn out_slice<'a, T: Typed>(out: Option<&'a mut FloatArray>, like: &str) -> CoreResult<Option<&'a mut [T]>> {
+    match out {
+        None => Ok(None),
+        Some(o) => match unsafe { T::slice_of(o) } {
+            Some(s) => Ok(Some(s)),
+            None => Err(CoreError::arg("out", format!("must have the same float type as {like} (both Float32Array or both Float64Array)"))),
+        },
     }
 }
 

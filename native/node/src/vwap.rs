@@ -2,7 +2,9 @@
 //!
 //! Each of alloc, price, volume may be f32 or f64 independently on the CPU
 //! (8 monomorphized kernels). CUDA kernels exist for all-f32 and all-f64;
-//! mixed inputs are widened to f64 on the host first.
+//! mixed inputs are widened to f64 on the host first. The gradient goes into
+//! an optional last argument `out` (same float type as alloc; returned as
+//! `grad`) or a fresh zero-copy buffer (`outbuf.rs`).
 
 use napi::bindgen_prelude::{AsyncTask, Either, Float32Array, Float64Array};
 use napi::{Env, Task};
@@ -13,6 +15,7 @@ use sigvwap_core::{CoreError, CoreResult, Real};
 
 use crate::args::{self, FloatArray};
 use crate::errors::guarded;
+use crate::outbuf::{byte_range, dest, out_slice, Dest, Typed};
 
 #[napi(object)]
 pub struct VwapOptions {
@@ -68,18 +71,57 @@ fn parse(o: &VwapOptions) -> CoreResult<Parsed> {
     Ok(Parsed { args, device })
 }
 
+/// The gradient of a call: not requested, written into the caller's `out`, or fresh.
 pub enum Grad {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
+    None,
+    IntoOut,
+    Fresh(FloatArray),
 }
 
-fn cpu<A: Real, P: Real, V: Real>(a: &[A], p: &[P], v: &[V], args: &VwapArgs, grad: bool) -> CoreResult<(VwapLoss, Option<Vec<A>>)> {
-    if grad {
-        let (g, out) = vwap::vwap_loss_grad(a, p, v, args)?;
-        Ok((out, Some(g)))
-    } else {
-        Ok((vwap::vwap_loss(a, p, v, args)?, None))
+impl Grad {
+    fn from_dest<T: Typed>(d: Dest<'_, T>) -> Grad {
+        match d.into_fresh() {
+            Some(b) => Grad::Fresh(T::wrap(b)),
+            None => Grad::IntoOut,
+        }
     }
+}
+
+/// The gradient's destination: `out` (checked against alloc's type and length,
+/// and for overlap with the inputs) or a fresh buffer.
+///
+/// # Safety
+/// See `outbuf::dest`: JavaScript must not touch `out` while the kernel runs.
+unsafe fn grad_dest<'a, T: Typed>(a: &[T], p: &FloatArray, v: &FloatArray, out: Option<&'a mut FloatArray>) -> CoreResult<Dest<'a, T>> {
+    let out = unsafe { out_slice::<T>(out, "alloc")? };
+    let inputs = [("alloc", byte_range(a)), ("price", range_of(p)), ("volume", range_of(v))];
+    unsafe { dest(out, a.len(), "[batch, horizon]", &inputs) }
+}
+
+fn range_of(x: &FloatArray) -> (usize, usize) {
+    match x {
+        Either::A(y) => byte_range(&y[..]),
+        Either::B(y) => byte_range(&y[..]),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cpu<A: Typed, P: Real, V: Real>(
+    a: &[A],
+    p: &[P],
+    v: &[V],
+    args: &VwapArgs,
+    grad: bool,
+    pv: (&FloatArray, &FloatArray),
+    out: Option<&mut FloatArray>,
+) -> CoreResult<(VwapLoss, Grad)> {
+    if !grad {
+        return Ok((vwap::vwap_loss(a, p, v, args)?, Grad::None));
+    }
+    // SAFETY: the callers hold JavaScript off `out` while this runs.
+    let mut d = unsafe { grad_dest(a, pv.0, pv.1, out)? };
+    let loss = vwap::vwap_loss_grad_into(a, p, v, args, d.slice())?;
+    Ok((loss, Grad::from_dest(d)))
 }
 
 macro_rules! with_slices {
@@ -107,51 +149,56 @@ fn widen(a: &FloatArray) -> Vec<f64> {
 }
 
 #[cfg(feature = "cuda")]
-fn cuda(a: &FloatArray, p: &FloatArray, v: &FloatArray, args: &VwapArgs, grad: bool) -> CoreResult<(VwapLoss, Option<Grad>)> {
+fn cuda(a: &FloatArray, p: &FloatArray, v: &FloatArray, args: &VwapArgs, grad: bool, out: Option<&mut FloatArray>) -> CoreResult<(VwapLoss, Grad)> {
     use sigvwap_core::cuda::vwap::vwap_loss_cuda;
     match (a, p, v) {
         (Either::A(x), Either::A(y), Either::A(z)) => {
-            let mut g = grad.then(|| vec![0f32; x.len()]);
-            let out = vwap_loss_cuda::<f32>(x, y, z, args, g.as_deref_mut())?;
-            Ok((out, g.map(Grad::F32)))
+            if !grad {
+                return Ok((vwap_loss_cuda::<f32>(x, y, z, args, None)?, Grad::None));
+            }
+            // SAFETY: as in cpu().
+            let mut d = unsafe { grad_dest::<f32>(x, p, v, out)? };
+            let loss = vwap_loss_cuda::<f32>(x, y, z, args, Some(d.slice()))?;
+            Ok((loss, Grad::from_dest(d)))
         }
         _ => {
             let (x, y, z) = match (a, p, v) {
                 (Either::B(x), Either::B(y), Either::B(z)) => (x.to_vec(), y.to_vec(), z.to_vec()),
                 _ => (widen(a), widen(p), widen(v)),
             };
-            let mut g = grad.then(|| vec![0f64; x.len()]);
-            let out = vwap_loss_cuda::<f64>(&x, &y, &z, args, g.as_deref_mut())?;
-            let g = g.map(|g| match a {
-                Either::A(_) => Grad::F32(g.iter().map(|&v| v as f32).collect()),
-                Either::B(_) => Grad::F64(g),
-            });
-            Ok((out, g))
+            if !grad {
+                return Ok((vwap_loss_cuda::<f64>(&x, &y, &z, args, None)?, Grad::None));
+            }
+            let mut g = vec![0f64; x.len()];
+            let loss = vwap_loss_cuda::<f64>(&x, &y, &z, args, Some(&mut g))?;
+            let grad = match a {
+                Either::A(a32) => {
+                    // SAFETY: as in cpu().
+                    let mut d = unsafe { grad_dest::<f32>(a32, p, v, out)? };
+                    d.slice().iter_mut().zip(&g).for_each(|(o, &v)| *o = v as f32);
+                    Grad::from_dest(d)
+                }
+                Either::B(a64) => {
+                    // SAFETY: as in cpu().
+                    let mut d = unsafe { grad_dest::<f64>(a64, p, v, out)? };
+                    d.slice().copy_from_slice(&g);
+                    Grad::from_dest(d)
+                }
+            };
+            Ok((loss, grad))
         }
     }
 }
 
 #[cfg(not(feature = "cuda"))]
-fn cuda(_: &FloatArray, _: &FloatArray, _: &FloatArray, _: &VwapArgs, _: bool) -> CoreResult<(VwapLoss, Option<Grad>)> {
+fn cuda(_: &FloatArray, _: &FloatArray, _: &FloatArray, _: &VwapArgs, _: bool, _: Option<&mut FloatArray>) -> CoreResult<(VwapLoss, Grad)> {
     unreachable!("device::resolve never selects CUDA in a build without the feature")
 }
 
-fn compute(a: &FloatArray, p: &FloatArray, v: &FloatArray, o: &Parsed, grad: bool) -> CoreResult<(VwapLoss, Option<Grad>)> {
+fn compute(a: &FloatArray, p: &FloatArray, v: &FloatArray, o: &Parsed, grad: bool, out: Option<&mut FloatArray>) -> CoreResult<(VwapLoss, Grad)> {
     match o.device {
-        Device::Cuda => cuda(a, p, v, &o.args, grad),
-        Device::Cpu => with_slices!(a, p, v, |x, y, z| {
-            let (out, g) = cpu(&x[..], &y[..], &z[..], &o.args, grad)?;
-            Ok((out, g.map(|g| to_grad(g))))
-        }),
-    }
-}
-
-/// Box the generic gradient into the enum without copying when possible.
-fn to_grad<A: Real>(g: Vec<A>) -> Grad {
-    let any: Box<dyn std::any::Any> = Box::new(g);
-    match any.downcast::<Vec<f32>>() {
-        Ok(v) => Grad::F32(*v),
-        Err(any) => Grad::F64(*any.downcast::<Vec<f64>>().expect("Real is f32 or f64")),
+        Device::Cuda => cuda(a, p, v, &o.args, grad, out),
+        Device::Cpu => with_slices!(a, p, v, |x, y, z| cpu(&x[..], &y[..], &z[..], &o.args, grad, (p, v), out)),
     }
 }
 
@@ -172,12 +219,10 @@ fn loss_result(out: VwapLoss, d: Device) -> VwapLossResult {
     }
 }
 
-fn grad_result(out: VwapLoss, g: Grad, d: Device) -> VwapGradResult {
+/// `grad` is the fresh gradient, or the caller's `out` it was written into.
+fn grad_result(out: VwapLoss, grad: FloatArray, d: Device) -> VwapGradResult {
     VwapGradResult {
-        grad: match g {
-            Grad::F32(v) => Either::A(Float32Array::new(v)),
-            Grad::F64(v) => Either::B(Float64Array::new(v)),
-        },
+        grad,
         mean: out.mean,
         per_order: Float64Array::new(out.per_order),
         used: out.used as u32,
@@ -186,26 +231,45 @@ fn grad_result(out: VwapLoss, g: Grad, d: Device) -> VwapGradResult {
     }
 }
 
-fn run(a: &FloatArray, p: &FloatArray, v: &FloatArray, o: &VwapOptions, grad: bool) -> CoreResult<(VwapLoss, Option<Grad>, Device)> {
+fn take_grad(g: Grad, out: Option<FloatArray>) -> FloatArray {
+    match (g, out) {
+        (Grad::Fresh(f), _) => f,
+        (Grad::IntoOut, Some(o)) => o,
+        _ => unreachable!("a gradient call yields a fresh gradient or fills out"),
+    }
+}
+
+fn run(
+    a: &FloatArray,
+    p: &FloatArray,
+    v: &FloatArray,
+    o: &VwapOptions,
+    grad: bool,
+    out: Option<&mut FloatArray>,
+) -> CoreResult<(VwapLoss, Grad, Device)> {
     let parsed = parse(o)?;
-    let (out, g) = compute(a, p, v, &parsed, grad)?;
-    Ok((out, g, parsed.device))
+    let (loss, g) = compute(a, p, v, &parsed, grad, out)?;
+    Ok((loss, g, parsed.device))
 }
 
 #[napi(ts_args_type = "alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions")]
 pub fn vwap_loss(alloc: FloatArray, price: FloatArray, volume: FloatArray, options: VwapOptions) -> napi::Result<VwapLossResult> {
     guarded("vwapLoss", || {
-        let (out, _, d) = run(&alloc, &price, &volume, &options, false)?;
+        let (out, _, d) = run(&alloc, &price, &volume, &options, false, None)?;
         Ok(loss_result(out, d))
     })
 }
 
-#[napi(ts_args_type = "alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions")]
-pub fn vwap_loss_grad(alloc: FloatArray, price: FloatArray, volume: FloatArray, options: VwapOptions) -> napi::Result<VwapGradResult> {
-    guarded("vwapLossGrad", || {
-        let (out, g, d) = run(&alloc, &price, &volume, &options, true)?;
-        Ok(grad_result(out, g.expect("gradient requested"), d))
-    })
+#[napi(ts_args_type = "alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions, out?: Float32Array | Float64Array | undefined | null")]
+pub fn vwap_loss_grad(
+    alloc: FloatArray,
+    price: FloatArray,
+    volume: FloatArray,
+    options: VwapOptions,
+    mut out: Option<FloatArray>,
+) -> napi::Result<VwapGradResult> {
+    let (loss, g, d) = guarded("vwapLossGrad", || run(&alloc, &price, &volume, &options, true, out.as_mut()))?;
+    Ok(grad_result(loss, take_grad(g, out), d))
 }
 
 pub struct VwapTask {
@@ -214,6 +278,7 @@ pub struct VwapTask {
     volume: FloatArray,
     options: VwapOptions,
     grad: bool,
+    out: Option<FloatArray>,
 }
 
 pub enum VwapTaskOutput {
@@ -228,10 +293,10 @@ impl Task for VwapTask {
     fn compute(&mut self) -> napi::Result<VwapTaskOutput> {
         let name = if self.grad { "vwapLossGradAsync" } else { "vwapLossAsync" };
         guarded(name, || {
-            let (out, g, d) = run(&self.alloc, &self.price, &self.volume, &self.options, self.grad)?;
+            let (out, g, d) = run(&self.alloc, &self.price, &self.volume, &self.options, self.grad, self.out.as_mut())?;
             Ok(match g {
-                Some(g) => VwapTaskOutput::Grad(out, g, d),
-                None => VwapTaskOutput::Loss(out, d),
+                Grad::None => VwapTaskOutput::Loss(out, d),
+                g => VwapTaskOutput::Grad(out, g, d),
             })
         })
     }
@@ -239,7 +304,7 @@ impl Task for VwapTask {
     fn resolve(&mut self, _env: Env, out: VwapTaskOutput) -> napi::Result<Self::JsValue> {
         Ok(match out {
             VwapTaskOutput::Loss(o, d) => Either::A(loss_result(o, d)),
-            VwapTaskOutput::Grad(o, g, d) => Either::B(grad_result(o, g, d)),
+            VwapTaskOutput::Grad(o, g, d) => Either::B(grad_result(o, take_grad(g, self.out.take()), d)),
         })
     }
 }
@@ -249,14 +314,21 @@ impl Task for VwapTask {
     ts_return_type = "Promise<VwapLossResult>"
 )]
 pub fn vwap_loss_async(alloc: FloatArray, price: FloatArray, volume: FloatArray, options: VwapOptions) -> AsyncTask<VwapTask> {
-    AsyncTask::new(VwapTask { alloc, price, volume, options, grad: false })
+    AsyncTask::new(VwapTask { alloc, price, volume, options, grad: false, out: None })
 }
 
+/// `out` must not be touched by JavaScript until the promise settles.
 #[napi(
-    ts_args_type = "alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions",
+    ts_args_type = "alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions, out?: Float32Array | Float64Array | undefined | null",
     ts_return_type = "Promise<VwapGradResult>"
 )]
-pub fn vwap_loss_grad_async(alloc: FloatArray, price: FloatArray, volume: FloatArray, options: VwapOptions) -> AsyncTask<VwapTask> {
-    AsyncTask::new(VwapTask { alloc, price, volume, options, grad: true })
+pub fn vwap_loss_grad_async(
+    alloc: FloatArray,
+    price: FloatArray,
+    volume: FloatArray,
+    options: VwapOptions,
+    out: Option<FloatArray>,
+) -> AsyncTask<VwapTask> {
+    AsyncTask::new(VwapTask { alloc, price, volume, options, grad: true, out })
 }
 
