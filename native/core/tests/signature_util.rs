@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use sigvwap_core::signature::tensor::TensorShape;
+use sigvwap_core::signature::SigOptions;
 
 /// Deterministic pseudo-random numbers (splitmix64), no dependency.
 pub struct Rng(u64);
@@ -67,6 +68,41 @@ pub fn worst_level_error_pooled(shape: &TensorShape, got: &[f64], want: &[f64]) 
     for k in 1..=shape.depth() {
         let pick = |v: &[f64]| -> Vec<f64> { v.chunks(siglen).flat_map(|r| r[shape.level(k)].to_vec()).collect() };
         let e = rel_error(&pick(got), &pick(want));
+        if e > worst.0 || e.is_nan() {
+            worst = (e, k);
+        }
+    }
+    worst
+}
+
+/// Worst per-level error of `got` against `want` (pooled over the batch),
+/// relative to the larger of the level's largest magnitude and the bound
+/// V^k / k! that every level-k entry obeys, V the largest 1-variation
+/// (Σ over segments of |Δx|₁) of a path. Why: where a path's increments
+/// cancel, the level's final value can be far below the magnitudes its
+/// terms had on the way, and computing it in another order (chunks glued
+/// by Chen's identity) differs by rounding of those terms, not of the result.
+pub fn worst_level_error_variation(shape: &TensorShape, got: &[f64], want: &[f64], path: &[f64], o: &SigOptions) -> (f64, usize) {
+    let d = o.channels;
+    let mut v = 0.0f64;
+    for b in 0..o.batch {
+        let p = &path[b * o.length * d..(b + 1) * o.length * d];
+        let mut total: f64 = if o.basepoint { p[..d].iter().map(|x| x.abs()).sum() } else { 0.0 };
+        for t in 1..o.length {
+            total += (0..d).map(|c| (p[t * d + c] - p[(t - 1) * d + c]).abs()).sum::<f64>();
+        }
+        v = v.max(total);
+    }
+    let siglen = shape.siglen();
+    let mut worst = (0.0f64, 0usize);
+    let mut fact = 1.0;
+    for k in 1..=shape.depth() {
+        fact *= k as f64;
+        let pick = |x: &[f64]| -> Vec<f64> { x.chunks(siglen).flat_map(|r| r[shape.level(k)].to_vec()).collect() };
+        let (g, w) = (pick(got), pick(want));
+        let scale = w.iter().fold(v.powi(k as i32) / fact, |m, x| m.max(x.abs()));
+        let diff = g.iter().zip(&w).fold(0.0f64, |m, (a, b)| if (a - b).abs() > m || (a - b).is_nan() { (a - b).abs() } else { m });
+        let e = if scale == 0.0 { if diff == 0.0 { 0.0 } else { 1.0 } } else { diff / scale };
         if e > worst.0 || e.is_nan() {
             worst = (e, k);
         }
