@@ -56,7 +56,8 @@ export async function runDemo(o: DemoOptions, io: CliIo = processIo()): Promise<
   await step('train dynamic (LSTM 16, per-step heads, warm-started from static)', () =>
     runTrainOnDataset(dataset, {
       ...common, model: 'dynamic', out: ckpt('dynamic'), initFrom: ckpt('static'), encoderLookback: 12,
-      epochs: q ? 1 : 6, samplesPerEpoch: q ? 1024 : 32768, timeLimit: q ? 1 : 4,
+      // 10 epochs take about 3.5 minutes on 2 idle cores; the time limit keeps a busy machine under budget
+      epochs: q ? 1 : 10, samplesPerEpoch: q ? 1024 : 32768, timeLimit: q ? 1 : 4,
     }, io));
   const report = await step('evaluate (test split, block bootstrap)', () =>
     runEvaluateOnDataset(dataset, { models: ['twap', 'histCurve', ckpt('constCurve'), ckpt('static'), ckpt('dynamic')], store: o.store, split: 'test', progress: true, replicates: q ? 100 : 1000 }, io));

@@ -117,6 +117,7 @@ export interface ModelExpectation {
   staticFeatures?: ModelConfig['staticFeatures'];
   sequence?: ModelConfig['dynamic']['sequence'];
   kind?: ModelConfig['kind'];
+  lookahead?: number;
 }
 
 /** ERR_CHECKPOINT naming every field where `config` differs from `expect`. */
@@ -125,6 +126,7 @@ export function checkModelExpectation(config: ModelConfig, expect: ModelExpectat
   if (expect.kind !== undefined && expect.kind !== config.kind) diffs.push(`kind ${config.kind} (expected ${expect.kind})`);
   if (expect.horizon !== undefined && expect.horizon !== config.horizon) diffs.push(`horizon ${config.horizon} (expected ${expect.horizon})`);
   if (expect.intervalMs !== undefined && expect.intervalMs !== config.intervalMs) diffs.push(`bar interval ${config.intervalMs} ms (expected ${expect.intervalMs} ms)`);
+  if (expect.lookahead !== undefined && expect.lookahead !== config.lookahead) diffs.push(`lookahead ${config.lookahead} (expected ${expect.lookahead})`);
   const cmp = (name: string, a: object, b: object | undefined) => {
     if (b === undefined) return;
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {

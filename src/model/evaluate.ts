@@ -204,7 +204,6 @@ export function evaluateAllocators(options: EvaluateOptions): EvaluationReport {
     const idx = assetResults.map((a, i) => (u === 'all' || a.universe === u) && a.orders > 0 ? i : -1).filter((i) => i >= 0);
     const orders = idx.reduce((s, i) => s + assetResults[i]!.orders, 0);
     const models: UniverseResult['models'] = {};
-    const twap = losses.get('twap')!;
     const sumOver = (sums: number[][], seed: number) => idx.reduce((s, i) => s + sums[i]![seed]!, 0);
     for (const g of groups) {
       const l = losses.get(g.label)!;
@@ -217,7 +216,6 @@ export function evaluateAllocators(options: EvaluateOptions): EvaluationReport {
         seeds,
         meanAssetVsTwap: perAsset.length > 0 ? { abs: mean(perAsset.map((p) => p.abs)), quad: mean(perAsset.map((p) => p.quad)), absStd: std(perAsset.map((p) => p.abs)), quadStd: std(perAsset.map((p) => p.quad)) } : null,
       };
-      void twap;
     }
     const comparisons: Comparison[] = [];
     if (orders > 0) {

@@ -22,7 +22,7 @@ import { vwapLoss } from '../native/vwapLoss.js';
 import { Adam } from './adam.js';
 import { writeFileAtomic } from '../data/writeFileAtomic.js';
 import {
-  AFD_MANIFEST, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, PerAssetAllocator, loadCheckpoint, saveCheckpoint,
+  AFD_MANIFEST, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, PerAssetAllocator, checkModelExpectation, loadCheckpoint, saveCheckpoint,
   type CheckpointState, type EpochRecord,
 } from './checkpoint.js';
 import { dataFingerprint } from './dataFingerprint.js';
@@ -209,6 +209,11 @@ async function trainOne(options: TrainOptions, config: ModelConfig, train: Train
     let warm: string[] = [];
     if (train.initFrom) {
       const init = loadCheckpoint(train.initFrom);
+      // equal names and shapes are not enough: the inputs must mean the same thing
+      checkModelExpectation(init.state.model, {
+        horizon: config.horizon, intervalMs: config.intervalMs, lookahead: config.lookahead,
+        ...(config.kind !== 'constCurve' ? { staticFeatures: config.staticFeatures } : {}),
+      }, train.initFrom);
       warm = model.copyMatchingWeights(init.weights.best);
       if (warm.length === 0) throw new SigvwapError('ERR_CHECKPOINT', `initFrom: ${train.initFrom} shares no parameter with a ${config.kind} model`, { file: train.initFrom });
     }

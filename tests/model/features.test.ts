@@ -7,6 +7,7 @@ import { historicalCurve, historicalVolumes } from '../../src/model/historicalCu
 import type { MarketSeries, OrderBatch } from '../../src/model/marketSeries.js';
 import { computeStaticFeatures, staticFeatureCount, staticFeatureNames, DEFAULT_STATIC_FEATURES } from '../../src/model/staticFeatures.js';
 import { computeExecutionState, computeSequenceFeatures, sequenceSteps, SEQUENCE_CHANNELS, DEFAULT_SEQUENCE_FEATURES } from '../../src/model/sequenceFeatures.js';
+import { defaultModelConfig, parseModelConfig } from '../../src/model/modelConfig.js';
 import { HOUR_MS, seasonalBars } from './helpers.js';
 
 const bars = seasonalBars(800, 3);
@@ -77,6 +78,30 @@ describe('static features', () => {
     const names = staticFeatureNames(DEFAULT_STATIC_FEATURES, 12);
     const i = names.indexOf(name);
     for (const r of [500, 700]) expect(computeStaticFeatures(order(r), DEFAULT_STATIC_FEATURES)[i]).toBeCloseTo(direct(r), 4);
+  });
+});
+
+describe('hour-of-day volatility profile (histVolatilityDays)', () => {
+  it('vol20_t matches the RMS log return of the same slot on the last 20 days, relative to σ', () => {
+    const spec = { ...DEFAULT_STATIC_FEATURES, histVolatilityDays: [20] };
+    const names = staticFeatureNames(spec, 12);
+    const r = 700;
+    const x = computeStaticFeatures(order(r), spec);
+    let s2 = 0;
+    for (let k = r - 336; k <= r - 1; k++) s2 += Math.log(series.price[k]! / series.price[k - 1]!) ** 2;
+    const sigma = Math.sqrt(s2 / 336);
+    for (const t of [0, 5, 11]) {
+      let v = 0;
+      for (let d = 1; d <= 20; d++) v += Math.log(series.price[r + t - 24 * d]! / series.price[r + t - 24 * d - 1]!) ** 2;
+      const want = Math.log((Math.sqrt(v / 20) + 1e-3 * sigma) / sigma);
+      expect(x[names.indexOf(`vol20_t${t}`)]).toBeCloseTo(want, 4);
+    }
+  });
+
+  it('a model config without the field (older checkpoints) parses with no volatility features', () => {
+    const { histVolatilityDays: _drop, ...older } = defaultModelConfig('static').staticFeatures;
+    const parsed = parseModelConfig({ ...defaultModelConfig('static'), staticFeatures: older });
+    expect(parsed.staticFeatures.histVolatilityDays).toEqual([]);
   });
 });
 

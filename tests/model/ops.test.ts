@@ -92,12 +92,13 @@ describe('lstmSequence (TypeScript kernel inside tf.customGrad)', () => {
     expect(maxAbs(g.dataSync())).toBe(0);
   });
 
-  it.each([
+  it.each<[string, number[], number[], number[]]>([
     ['wx', [3, 8], [2, 4], [4]],
     ['wh', [2, 8], [2, 4], [8]],
     ['bias', [2, 4], [1, 4], [3]],
   ])('names %s when its shape is wrong', (name, wx, wh, b) => {
-    expect(() => lstmSequence(tf.ones([3, 2, 2]) as tf.Tensor3D, tf.ones(wx) as tf.Tensor2D, tf.ones(wh) as tf.Tensor2D, tf.ones(b) as tf.Tensor1D))
+    const ones = (shape: number[]): tf.Tensor => tf.ones(shape);
+    expect(() => lstmSequence(ones([3, 2, 2]) as tf.Tensor3D, ones(wx) as tf.Tensor2D, ones(wh) as tf.Tensor2D, ones(b) as tf.Tensor1D))
       .toThrow(expect.objectContaining({ code: 'ERR_SHAPE', message: expect.stringContaining(name) }));
   });
 });

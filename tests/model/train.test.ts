@@ -10,6 +10,7 @@ import { loadAllocator, loadCheckpoint, PerAssetAllocator } from '../../src/mode
 import { ordersFromDataset } from '../../src/model/marketSeries.js';
 import { trainModel, meanLosses, type TrainOptions } from '../../src/model/trainModel.js';
 import { twapAllocator } from '../../src/model/allocator.js';
+import { defaultModelConfig } from '../../src/model/modelConfig.js';
 import { removeDir, smallDataset, tempDir } from './helpers.js';
 
 const dir = tempDir();
@@ -45,6 +46,23 @@ describe('trainModel', () => {
     }));
     expect(r.states[0]!.history).toHaveLength(1);
     expect(Number.isFinite(r.states[0]!.history[0]!.valLoss)).toBe(true);
+  });
+
+  it('a dynamic model warm-started from a static checkpoint starts as that static model', async () => {
+    const st = await trainModel(opts('warm-static.ckpt', { train: { ...small, epochs: 1, learningRate: 0.003 } }));
+    const dyn = { kind: 'dynamic' as const, dynamic: { sequence: { encoderLookback: 4, baselineBars: 336 }, lstmUnits: 4, headHidden: 4, headLayers: 1, base: 'features' as const, executionState: true } };
+    // learning rate tiny and one batch: the heads barely move away from f_t = 1
+    const r = await trainModel(opts('warm-dyn.ckpt', { model: dyn, train: { batchSize: 64, samplesPerEpoch: 64, validationSamples: 256, epochs: 1, learningRate: 1e-9, initFrom: join(dir, 'warm-static.ckpt') } }));
+    const val = ordersFromDataset(dataset, dataset.anchors('test').index.subarray(0, 30));
+    const a = r.model.allocate(val);
+    const b = st.model.allocate(val);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-6);
+  });
+
+  it('warm-starting from a checkpoint with other features fails with ERR_CHECKPOINT', async () => {
+    await trainModel(opts('other-features.ckpt', { model: { kind: 'static', staticFeatures: { ...defaultModelConfig('static').staticFeatures, histCurveDays: [1] } }, train: { ...small, epochs: 1 } }));
+    await expect(trainModel(opts('warm-bad.ckpt', { train: { ...small, epochs: 1, initFrom: join(dir, 'other-features.ckpt') } })))
+      .rejects.toMatchObject({ code: 'ERR_CHECKPOINT', message: expect.stringMatching(/histCurveDays/) });
   });
 
   it('early stopping restores the best weights (here: the initial TWAP model)', async () => {
