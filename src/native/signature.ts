@@ -18,6 +18,7 @@ import { fromNative, SigvwapError } from '../errors.js';
 import type { DeviceName } from './backend.js';
 import { native } from './binding.js';
 import { assertFloatArray, assertSize, type FloatArray } from './checks.js';
+import { arrayLike, outArg, resultArray } from './resultArray.js';
 
 export interface SignatureOptions {
   batch: number;
@@ -52,39 +53,6 @@ export function sigLength(channels: number, depth: number): number {
   }
 }
 
-function outArg(o: { out?: unknown } | undefined): FloatArray | undefined {
-  const out = o?.out;
-  if (out === undefined || out === null) return undefined;
-  assertFloatArray('out', out);
-  return out;
-}
-
-/** Results up to this size are allocated by JavaScript in sync calls (see `resultFor`). */
-const JS_RESULT_MAX_BYTES = 2 ** 31;
-
-/**
- * The array a sync call writes into: the caller's `out`, or a fresh one of
- * `elements` allocated here. Why here and not natively: V8 frees its own
- * ArrayBuffers during GC, while a native (external) buffer is released by a
- * finalizer that only runs when the event loop turns; a synchronous loop of
- * calls would then keep every result alive and pay fresh-memory page faults
- * on each (measured: signatureBackward 256×10000×4 depth 3, f64, 160 ms per
- * call with native results vs 99 ms with JS results, 42 ms with `out`).
- * Invalid or huge sizes are left to the native call, which reports them.
- */
-function resultFor(path: FloatArray, elements: () => number, o: { out?: unknown }): FloatArray | undefined {
-  const out = outArg(o);
-  if (out !== undefined) return out;
-  let n: number;
-  try {
-    n = elements();
-  } catch {
-    return undefined;
-  }
-  if (!Number.isSafeInteger(n) || n < 0 || n * path.BYTES_PER_ELEMENT > JS_RESULT_MAX_BYTES) return undefined;
-  return path instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
-}
-
 /** Elements of the forward result (throws on invalid options; the native call reports those). */
 function forwardElements(o: SignatureOptions): number {
   const siglen = native().sigLength(o.channels, o.depth);
@@ -103,7 +71,7 @@ export function signature<T extends FloatArray>(path: T, opts: SignatureOptions 
   assertFloatArray('path', path);
   try {
     const o = options(opts);
-    return native().signature(path, o, resultFor(path, () => forwardElements(o), opts)) as T;
+    return native().signature(path, o, resultArray(path, () => forwardElements(o), opts)) as T;
   } catch (e) {
     throw fromNative(e);
   }
@@ -115,7 +83,7 @@ export function signatureBackward<T extends FloatArray>(path: T, gradOut: T, opt
   assertFloatArray('gradOut', gradOut);
   try {
     const o = options(opts);
-    return native().signatureBackward(path, gradOut, o, resultFor(path, () => path.length, opts)) as T;
+    return native().signatureBackward(path, gradOut, o, resultArray(path, () => path.length, opts)) as T;
   } catch (e) {
     throw fromNative(e);
   }
@@ -163,10 +131,6 @@ function checkPath(path: FloatArray, s: PathShape) {
   }
 }
 
-function like(path: FloatArray, n: number): FloatArray {
-  return path instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
-}
-
 /**
  * Prepend a time channel t_i = i / (length − 1) (0 for length 1):
  * [batch, length, channels] → [batch, length, channels + 1], channel 0 = time.
@@ -175,7 +139,7 @@ function like(path: FloatArray, n: number): FloatArray {
 export function addTime<T extends FloatArray>(path: T, s: PathShape): { path: T; shape: PathShape } {
   checkPath(path, s);
   const c1 = s.channels + 1;
-  const out = like(path, s.batch * s.length * c1);
+  const out = arrayLike(path, s.batch * s.length * c1);
   const dt = s.length > 1 ? 1 / (s.length - 1) : 0;
   for (let b = 0; b < s.batch; b++) {
     for (let i = 0; i < s.length; i++) {
@@ -197,7 +161,7 @@ export function leadLag<T extends FloatArray>(path: T, s: PathShape): { path: T;
   checkPath(path, s);
   const L2 = 2 * s.length - 1;
   const c = s.channels;
-  const out = like(path, s.batch * L2 * 2 * c);
+  const out = arrayLike(path, s.batch * L2 * 2 * c);
   for (let b = 0; b < s.batch; b++) {
     for (let j = 0; j < L2; j++) {
       const lead = (j + 1) >> 1;

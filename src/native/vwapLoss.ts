@@ -16,6 +16,7 @@ import { fromNative } from '../errors.js';
 import type { DeviceName } from './backend.js';
 import { native } from './binding.js';
 import { assertFloatArray, assertOneOf, assertSize, type FloatArray } from './checks.js';
+import { outArg, resultArray } from './resultArray.js';
 
 export type VwapLossKind = 'abs' | 'quad';
 
@@ -84,23 +85,6 @@ function prepare(input: VwapLossInput) {
   return [input.alloc, input.price, input.volume, options] as const;
 }
 
-/**
- * The gradient's destination in a sync call: the caller's `out`, or a fresh
- * JS array (V8 frees it during GC, while a native result waits for a
- * finalizer that runs only when the event loop turns; see
- * src/native/signature.ts `resultFor`).
- */
-function gradTarget(input: VwapGradInput, allocate: boolean): FloatArray | undefined {
-  const out = input.out;
-  if (out !== undefined && out !== null) {
-    assertFloatArray('out', out);
-    return out;
-  }
-  if (!allocate) return undefined;
-  const a = input.alloc;
-  return a instanceof Float32Array ? new Float32Array(a.length) : new Float64Array(a.length);
-}
-
 const asOutput = <T extends { device: string }>(r: T) => r as T & { device: 'cpu' | 'cuda' };
 
 /** Mean VWAP loss and per-order slippage. */
@@ -125,7 +109,7 @@ export async function vwapLossAsync(input: VwapLossInput): Promise<VwapLossOutpu
 export function vwapLossAndGrad<A extends FloatArray>(input: VwapGradInput<A>): VwapLossGradOutput<A> {
   try {
     const args = prepare(input);
-    return asOutput(native().vwapLossGrad(...args, gradTarget(input, true))) as VwapLossGradOutput<A>;
+    return asOutput(native().vwapLossGrad(...args, resultArray(input.alloc, () => input.alloc.length, input))) as VwapLossGradOutput<A>;
   } catch (e) {
     throw fromNative(e);
   }
@@ -135,7 +119,7 @@ export function vwapLossAndGrad<A extends FloatArray>(input: VwapGradInput<A>): 
 export async function vwapLossAndGradAsync<A extends FloatArray>(input: VwapGradInput<A>): Promise<VwapLossGradOutput<A>> {
   try {
     const args = prepare(input);
-    return asOutput(await native().vwapLossGradAsync(...args, gradTarget(input, false))) as VwapLossGradOutput<A>;
+    return asOutput(await native().vwapLossGradAsync(...args, outArg(input))) as VwapLossGradOutput<A>;
   } catch (e) {
     throw fromNative(e);
   }

@@ -18,14 +18,58 @@
 //!   the advice is ignored and the mapping behaves like 4 KiB pages.
 //!
 //! Cost: O(1) system calls; pages are zeroed by the OS when first written.
-//! Sizes above [`crate::signature::MAX_BYTES`] are refused with `ERR_ARG`
-//! stating the size, before anything is allocated.
+//! Sizes above [`MAX_BYTES`] are refused with `ERR_ARG` stating the size,
+//! before anything is allocated ([`check_alloc`], also used for workspaces).
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
 use crate::error::{CoreError, CoreResult};
 use crate::real::Real;
+
+/// Largest buffer (output, temporary or workspace) that a call may allocate: 16 GiB.
+pub const MAX_BYTES: u128 = 1 << 34;
+
+/// Refuse a buffer of `elements` values of `elem_bytes` bytes each when it
+/// exceeds [`MAX_BYTES`].
+pub(crate) fn check_alloc(name: &str, elements: usize, elem_bytes: usize) -> CoreResult<()> {
+    let bytes = elements as u128 * elem_bytes as u128;
+    if bytes > MAX_BYTES {
+        return Err(CoreError::arg(
+            name,
+            format!("needs {elements} elements ({bytes} bytes), more than the limit of {MAX_BYTES} bytes"),
+        )
+        .with("elements", elements)
+        .with("bytes", bytes as f64));
+    }
+    Ok(())
+}
+
+/// A zero-filled vector, or `ERR_ARG` (with the size) when it cannot be had.
+/// Allocated zeroed (calloc): fresh pages are not written here but on first
+/// touch inside the parallel kernel, instead of serially by a fill.
+pub(crate) fn zeroed_vec<T: Real>(name: &str, elements: usize) -> CoreResult<Vec<T>> {
+    check_alloc(name, elements, std::mem::size_of::<T>())?;
+    let fail = || {
+        CoreError::arg(name, format!("cannot allocate {elements} elements"))
+            .with("elements", elements)
+            .with("bytes", (elements * std::mem::size_of::<T>()) as f64)
+    };
+    if elements == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = Layout::array::<T>(elements).map_err(|_| fail())?;
+    // SAFETY: non-zero size; all-zero bits are 0.0 for f32 and f64 (the only
+    // Real types), and Vec::from_raw_parts gets the pointer, length and
+    // capacity of a global-allocator block with exactly Vec's layout.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if p.is_null() {
+            return Err(fail());
+        }
+        Ok(Vec::from_raw_parts(p, elements, elements))
+    }
+}
 
 /// Buffers of at least this many bytes are mapped (Linux): two huge pages.
 pub const MAP_THRESHOLD_BYTES: usize = 4 << 20;
@@ -35,7 +79,7 @@ pub const MAP_THRESHOLD_BYTES: usize = 4 << 20;
 pub enum Backing {
     /// No memory (length 0): a dangling, aligned pointer.
     Empty,
-    /// The global allocator, with `Layout::array::<T>(len)`.
+    /// A `Vec<T>` from [`zeroed_vec`], capacity `len`.
     Heap,
     /// An anonymous mapping of `bytes` bytes.
     Mapped { bytes: usize },
@@ -56,28 +100,19 @@ impl<T: Real> ZeroedBuf<T> {
     /// `len` zeros, or `ERR_ARG` naming `name` with the size when it is too
     /// large or cannot be had.
     pub fn new(name: &str, len: usize) -> CoreResult<Self> {
-        let too_large = || {
-            let bytes = len as u128 * std::mem::size_of::<T>() as u128;
-            CoreError::arg(name, format!("needs {len} elements ({bytes} bytes), which cannot be allocated"))
-                .with("elements", len)
-                .with("bytes", bytes as f64)
-        };
-        let bytes = len.checked_mul(std::mem::size_of::<T>()).ok_or_else(too_large)?;
-        if bytes as u128 > crate::signature::MAX_BYTES {
-            return Err(too_large());
-        }
+        check_alloc(name, len, std::mem::size_of::<T>())?;
         if len == 0 {
             return Ok(Self { ptr: NonNull::dangling(), len, backing: Backing::Empty });
         }
+        let bytes = len * std::mem::size_of::<T>(); // at most MAX_BYTES: no overflow
         if bytes >= MAP_THRESHOLD_BYTES {
             if let Some(ptr) = map_zeroed(bytes) {
                 return Ok(Self { ptr: ptr.cast(), len, backing: Backing::Mapped { bytes } });
             }
         }
-        let layout = Layout::array::<T>(len).map_err(|_| too_large())?;
-        // SAFETY: layout has a non-zero size (len > 0 and T is f32 or f64).
-        let ptr = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }).ok_or_else(too_large)?;
-        Ok(Self { ptr: ptr.cast(), len, backing: Backing::Heap })
+        let mut v = std::mem::ManuallyDrop::new(zeroed_vec::<T>(name, len)?);
+        // SAFETY: a non-empty Vec's pointer is non-null; Drop rebuilds the Vec.
+        Ok(Self { ptr: unsafe { NonNull::new_unchecked(v.as_mut_ptr()) }, len, backing: Backing::Heap })
     }
 
     pub fn len(&self) -> usize {
@@ -128,11 +163,8 @@ impl<T: Real> Drop for ZeroedBuf<T> {
     fn drop(&mut self) {
         match self.backing {
             Backing::Empty => {}
-            Backing::Heap => {
-                let layout = Layout::array::<T>(self.len).expect("layout was valid at allocation");
-                // SAFETY: allocated by alloc_zeroed with this layout.
-                unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) }
-            }
+            // SAFETY: the parts of the Vec that `new` took apart (capacity = len).
+            Backing::Heap => drop(unsafe { Vec::from_raw_parts(self.ptr.as_ptr(), self.len, self.len) }),
             Backing::Mapped { bytes } => unmap(self.ptr.cast(), bytes),
         }
     }

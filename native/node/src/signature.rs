@@ -15,7 +15,7 @@ use sigvwap_core::{CoreError, CoreResult};
 
 use crate::args::{self, FloatArray};
 use crate::errors::guarded;
-use crate::outbuf::{byte_range, dest, Typed};
+use crate::outbuf::{byte_range, dest, out_slice, Typed};
 
 #[napi(object)]
 pub struct SignatureOptions {
@@ -119,31 +119,22 @@ fn backward_typed<T: Elem>(
     Ok(d.into_fresh().map(T::wrap))
 }
 
-fn type_mismatch(name: &str) -> CoreError {
-    CoreError::arg(name, "must have the same float type as path (both Float32Array or both Float64Array)")
-}
-
 fn forward(path: &FloatArray, out: Option<&mut FloatArray>, o: &SignatureOptions) -> CoreResult<Option<FloatArray>> {
     let (opts, dev) = parse(o)?;
-    // SAFETY (as_mut): the kernel is the only writer while it runs; see outbuf::dest.
-    match (path, out) {
-        (Either::A(p), None) => forward_typed::<f32>(p, None, &opts, dev),
-        (Either::B(p), None) => forward_typed::<f64>(p, None, &opts, dev),
-        (Either::A(p), Some(Either::A(o))) => forward_typed(p, Some(unsafe { o.as_mut() }), &opts, dev),
-        (Either::B(p), Some(Either::B(o))) => forward_typed(p, Some(unsafe { o.as_mut() }), &opts, dev),
-        _ => Err(type_mismatch("out")),
+    // SAFETY (out_slice): the kernel is the only writer while it runs; see outbuf::dest.
+    match path {
+        Either::A(p) => forward_typed(p, unsafe { out_slice::<f32>(out, "path")? }, &opts, dev),
+        Either::B(p) => forward_typed(p, unsafe { out_slice::<f64>(out, "path")? }, &opts, dev),
     }
 }
 
 fn backward(path: &FloatArray, grad_out: &FloatArray, out: Option<&mut FloatArray>, o: &SignatureOptions) -> CoreResult<Option<FloatArray>> {
     let (opts, dev) = parse(o)?;
-    match (path, grad_out, out) {
-        (Either::A(p), Either::A(g), None) => backward_typed::<f32>(p, g, None, &opts, dev),
-        (Either::B(p), Either::B(g), None) => backward_typed::<f64>(p, g, None, &opts, dev),
-        (Either::A(p), Either::A(g), Some(Either::A(o))) => backward_typed(p, g, Some(unsafe { o.as_mut() }), &opts, dev),
-        (Either::B(p), Either::B(g), Some(Either::B(o))) => backward_typed(p, g, Some(unsafe { o.as_mut() }), &opts, dev),
-        (Either::A(_), Either::A(_), _) | (Either::B(_), Either::B(_), _) => Err(type_mismatch("out")),
-        _ => Err(type_mismatch("gradOut")),
+    // SAFETY: as in forward.
+    match (path, grad_out) {
+        (Either::A(p), Either::A(g)) => backward_typed(p, g, unsafe { out_slice::<f32>(out, "path")? }, &opts, dev),
+        (Either::B(p), Either::B(g)) => backward_typed(p, g, unsafe { out_slice::<f64>(out, "path")? }, &opts, dev),
+        _ => Err(CoreError::arg("gradOut", "must have the same float type as path (both Float32Array or both Float64Array)")),
     }
 }
 

@@ -57,7 +57,7 @@ pub use plan::Tuning;
 
 use block::{backward_block, block_workspace_elements, forward_block, sweeps, BlockState, PathSource, Task, Upstream};
 use options::{
-    alloc_zeroed, check_alloc, check_call, check_grad_finite, check_out_len, find_non_finite, Checked,
+    check_alloc, zeroed_vec, check_call, check_grad_finite, check_out_len, find_non_finite, Checked,
 };
 use plan::Plan;
 use tensor::{left_contract_into, mul_into, right_contract_into, TensorShape};
@@ -81,7 +81,7 @@ pub fn signature_into<T: SigFloat>(path: &[T], opts: &SigOptions, out: &mut [T])
 /// [`signature`] with an explicit work plan (tests, benchmarks).
 pub fn signature_with<T: SigFloat>(path: &[T], opts: &SigOptions, tuning: &Tuning) -> CoreResult<Vec<T>> {
     let checked = check_call(path, opts)?;
-    let mut out = alloc_zeroed::<T>("output", checked.out_len)?;
+    let mut out = zeroed_vec::<T>("output", checked.out_len)?;
     forward_impl(path, opts, tuning, &mut out, checked)?;
     Ok(out)
 }
@@ -124,7 +124,7 @@ pub fn signature_backward_with<T: SigFloat>(
     tuning: &Tuning,
 ) -> CoreResult<Vec<T>> {
     let checked = check_call(path, opts)?;
-    let mut grad = alloc_zeroed::<T>("grad", checked.path_len)?;
+    let mut grad = zeroed_vec::<T>("grad", checked.path_len)?;
     backward_impl(path, grad_out, opts, tuning, &mut grad, checked)?;
     Ok(grad)
 }
@@ -192,7 +192,7 @@ fn forward_impl<T: SigFloat>(
         with_lanes!(lanes, W => forward_blocks::<T, T, W>(&shape, &src, &plan, opts.stream, opts.depth, out))
     } else {
         check_workspace(&shape, &plan, plan.tasks.len() * siglen)?;
-        let mut parts = alloc_zeroed::<f64>("workspace", plan.tasks.len() * siglen)?;
+        let mut parts = zeroed_vec::<f64>("workspace", plan.tasks.len() * siglen)?;
         let finite = chunk_signatures(&shape, &src, &plan, opts.depth, &mut parts);
         if finite {
             let chunks = plan.chunks;
@@ -424,7 +424,7 @@ fn backward_impl<T: SigFloat>(
     let plan = Plan::new(&shape, opts.batch, segments, opts.stream, true, tuning);
     let src = path_source(path, opts);
     let lanes = plan.lanes;
-    let mut partials = alloc_zeroed::<f64>("workspace", plan.tasks.len() * 2 * d)?;
+    let mut partials = zeroed_vec::<f64>("workspace", plan.tasks.len() * 2 * d)?;
     let finite = if plan.chunks == 1 {
         check_workspace(&shape, &plan, 0)?;
         let mut interiors = split_interiors(grad, &plan.tasks, opts);
@@ -434,7 +434,7 @@ fn backward_impl<T: SigFloat>(
     } else {
         let tasks_len = plan.tasks.len();
         check_workspace(&shape, &plan, 2 * tasks_len * siglen)?;
-        let mut parts = alloc_zeroed::<f64>("workspace", tasks_len * siglen)?;
+        let mut parts = zeroed_vec::<f64>("workspace", tasks_len * siglen)?;
         // Levels 1..m-1 of the chunk signatures are all the glue needs: the
         // adjoint of a chunk, P_c ▷ (H_{c+1} ◁ C_{c+1}), reads levels < m of
         // P_c and C_{c+1} only (and so do the products forming P_c at those
@@ -442,7 +442,7 @@ fn backward_impl<T: SigFloat>(
         if !chunk_signatures(&shape, &src, &plan, opts.depth - 1, &mut parts) {
             return Err(non_finite_error(path, opts));
         }
-        let mut adj = alloc_zeroed::<f64>("workspace", tasks_len * siglen)?;
+        let mut adj = zeroed_vec::<f64>("workspace", tasks_len * siglen)?;
         let chunks = plan.chunks;
         crate::pool::install(|| {
             adj.par_chunks_mut(chunks * siglen)

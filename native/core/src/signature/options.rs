@@ -15,8 +15,8 @@
 
 use crate::error::{CoreError, CoreResult, ErrorCode};
 
-/// Largest buffer (output, temporary or workspace) that a call may allocate: 16 GiB.
-pub const MAX_BYTES: u128 = 1 << 34;
+pub use crate::buffer::MAX_BYTES;
+pub(crate) use crate::buffer::{check_alloc, zeroed_vec};
 
 /// Element type of paths and signatures: the crate's [`Real`] (f32, f64)
 /// under the name the signature API has always used. Internally everything is
@@ -145,47 +145,6 @@ fn checked_product(name: &str, dims: &[usize]) -> CoreResult<usize> {
         CoreError::arg(name, format!("{dims:?} has ~{approx:.3e} elements, more than fits in memory"))
             .with("size", approx)
     })
-}
-
-/// Refuse a buffer of `elements` values of `elem_bytes` bytes each when it
-/// exceeds [`MAX_BYTES`].
-pub(crate) fn check_alloc(name: &str, elements: usize, elem_bytes: usize) -> CoreResult<()> {
-    let bytes = elements as u128 * elem_bytes as u128;
-    if bytes > MAX_BYTES {
-        return Err(CoreError::arg(
-            name,
-            format!("needs {elements} elements ({bytes} bytes), more than the limit of {MAX_BYTES} bytes"),
-        )
-        .with("elements", elements)
-        .with("bytes", bytes as f64));
-    }
-    Ok(())
-}
-
-/// A zero-filled vector, or `ERR_ARG` (with the size) when it cannot be had.
-/// Allocated zeroed (calloc): fresh pages are not written here but on first
-/// touch inside the parallel kernel, instead of serially by a fill.
-pub(crate) fn alloc_zeroed<U: SigFloat>(name: &str, elements: usize) -> CoreResult<Vec<U>> {
-    check_alloc(name, elements, std::mem::size_of::<U>())?;
-    let fail = || {
-        CoreError::arg(name, format!("cannot allocate {elements} elements"))
-            .with("elements", elements)
-            .with("bytes", (elements * std::mem::size_of::<U>()) as f64)
-    };
-    if elements == 0 {
-        return Ok(Vec::new());
-    }
-    let layout = std::alloc::Layout::array::<U>(elements).map_err(|_| fail())?;
-    // SAFETY: non-zero size; all-zero bits are 0.0 for f32 and f64 (the only
-    // SigFloat types), and Vec::from_raw_parts gets the pointer, length and
-    // capacity of a global-allocator block with exactly Vec's layout.
-    unsafe {
-        let p = std::alloc::alloc_zeroed(layout).cast::<U>();
-        if p.is_null() {
-            return Err(fail());
-        }
-        Ok(Vec::from_raw_parts(p, elements, elements))
-    }
 }
 
 /// Validated sizes of one call.
