@@ -30,40 +30,16 @@
 
 use std::time::Instant;
 
+// The tests' random walk and error measure (same numbers as before: splitmix64).
+#[path = "../tests/signature_util.rs"]
+mod util;
+use util::{random_walk, rel_error, Rng};
+
 use sigvwap_core::pool;
 use sigvwap_core::signature::{
     signature_backward_reference, signature_backward_with, signature_reference, signature_with, SigFloat, SigOptions,
     Simd, Tuning,
 };
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-}
-
-fn walk(batch: usize, length: usize, channels: usize, seed: u64) -> Vec<f64> {
-    let mut rng = Rng(seed);
-    let step = 1.0 / (length as f64).sqrt();
-    let mut out = vec![0.0; batch * length * channels];
-    for b in 0..batch {
-        for c in 0..channels {
-            let mut x = rng.next();
-            for t in 0..length {
-                out[(b * length + t) * channels + c] = x;
-                x += rng.next() * step;
-            }
-        }
-    }
-    out
-}
 
 /// Multiply-adds per path and segment: (forward, backward), see the header.
 fn macs(channels: usize, depth: usize) -> (f64, f64) {
@@ -110,11 +86,6 @@ fn time_ms(runs: usize, mut f: impl FnMut()) -> Timing {
     Timing { median_ms: times[times.len() / 2], min_ms: times[0], cpu_ms: cpu }
 }
 
-fn max_rel(got: &[f64], want: &[f64]) -> f64 {
-    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
-    got.iter().zip(want).fold(0.0f64, |m, (g, w)| m.max((g - w).abs())) / scale
-}
-
 /// Check the first `n` paths of the batch against the reference (same plan as timed).
 fn check<T: SigFloat>(path: &[T], grad_out: &[T], opts: &SigOptions, tuning: &Tuning, tol: f64) -> Result<(), String> {
     let n = opts.batch.min(4);
@@ -124,14 +95,14 @@ fn check<T: SigFloat>(path: &[T], grad_out: &[T], opts: &SigOptions, tuning: &Tu
     let full = signature_with(path, opts, tuning).map_err(|e| e.to_string())?;
     let want = signature_reference(&path[..n * rows], &sub).map_err(|e| e.to_string())?;
     let as64 = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
-    let e = max_rel(&as64(&full[..n * out_row]), &as64(&want));
+    let e = rel_error(&as64(&full[..n * out_row]), &as64(&want));
     if !(e <= tol) {
         return Err(format!("forward differs from the reference: {e:.3e}"));
     }
     let full = signature_backward_with(path, grad_out, opts, tuning).map_err(|e| e.to_string())?;
     let want = signature_backward_reference(&path[..n * rows], &grad_out[..n * out_row], &sub)
         .map_err(|e| e.to_string())?;
-    let e = max_rel(&as64(&full[..n * rows]), &as64(&want));
+    let e = rel_error(&as64(&full[..n * rows]), &as64(&want));
     if !(e <= tol) {
         return Err(format!("backward differs from the reference: {e:.3e}"));
     }
@@ -163,10 +134,9 @@ fn run_shape<T: SigFloat>(
 ) -> Row {
     let (batch, length, channels, depth) = shape;
     let opts = SigOptions::new(batch, length, channels, depth).with_stream(filter.stream);
-    let path64 = walk(batch, length, channels, 7);
+    let path64 = random_walk(&mut Rng::new(7), batch, length, channels, 1.0 / (length as f64).sqrt());
     let out_len = sigvwap_core::signature::output_len(&opts).unwrap();
-    let mut rng = Rng(11);
-    let grad64: Vec<f64> = (0..out_len).map(|_| rng.next()).collect();
+    let grad64 = Rng::new(11).vec(out_len, 1.0);
     let path: Vec<T> = path64.iter().map(|&v| T::from_f64(v)).collect();
     let grad_out: Vec<T> = grad64.iter().map(|&v| T::from_f64(v)).collect();
     let tol = if dtype == "f64" { 1e-12 } else { 1e-5 };

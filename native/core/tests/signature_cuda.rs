@@ -3,9 +3,13 @@
 //! test prints a visible SKIPPED line and returns.
 #![cfg(feature = "cuda")]
 
+#[path = "signature_util.rs"]
+mod util;
+
 use sigvwap_core::cuda::signature::{signature_backward_cuda, signature_cuda};
 use sigvwap_core::device::cuda_status;
 use sigvwap_core::signature::{signature, signature_backward, SigOptions};
+use util::rel_error;
 
 fn gpu_or_skip(test: &str) -> bool {
     let s = cuda_status();
@@ -37,16 +41,6 @@ const SHAPES: &[(&str, usize, usize, usize, usize)] = &[
     ("b5-l1000-c4-m3", 5, 1000, 4, 3),
 ];
 
-fn rel_err(a: &[f64], b: &[f64]) -> f64 {
-    let max = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    let err = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
-    if max == 0.0 {
-        err
-    } else {
-        err / max
-    }
-}
-
 #[test]
 fn cuda_signature_matches_cpu() {
     if !gpu_or_skip("cuda_signature_matches_cpu") {
@@ -58,15 +52,15 @@ fn cuda_signature_matches_cpu() {
             let path = walk(batch * length * channels, length as u64);
             let cpu = signature(&path, &opts).unwrap();
             let gpu = signature_cuda(&path, &opts).unwrap();
-            assert!(rel_err(&gpu, &cpu) <= 1e-12, "{name} stream={stream} basepoint={basepoint}: forward");
+            assert!(rel_error(&gpu, &cpu) <= 1e-12, "{name} stream={stream} basepoint={basepoint}: forward");
             let w = walk(cpu.len(), 7);
             let gc = signature_backward(&path, &w, &opts).unwrap();
             let gg = signature_backward_cuda(&path, &w, &opts).unwrap();
-            assert!(rel_err(&gg, &gc) <= 1e-10, "{name} stream={stream} basepoint={basepoint}: backward");
+            assert!(rel_error(&gg, &gc) <= 1e-10, "{name} stream={stream} basepoint={basepoint}: backward");
             let p32: Vec<f32> = path.iter().map(|&x| x as f32).collect();
             let c32: Vec<f64> = signature(&p32, &opts).unwrap().iter().map(|&x| x as f64).collect();
             let g32: Vec<f64> = signature_cuda(&p32, &opts).unwrap().iter().map(|&x| x as f64).collect();
-            assert!(rel_err(&g32, &c32) <= 1e-6, "{name} stream={stream}: f32 forward");
+            assert!(rel_error(&g32, &c32) <= 1e-6, "{name} stream={stream}: f32 forward");
         }
     }
 }

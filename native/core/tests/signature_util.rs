@@ -43,24 +43,6 @@ pub fn random_walk(rng: &mut Rng, batch: usize, length: usize, channels: usize, 
     out
 }
 
-/// Largest `max|got - want| / max|want|` over the levels of each signature
-/// row (`rows` rows of siglen), with the level where it occurs. Rows whose
-/// level is all zero require `|got| <= 1e-300` (reported as error 1.0 else).
-pub fn worst_level_error(shape: &TensorShape, got: &[f64], want: &[f64]) -> (f64, usize) {
-    assert_eq!(got.len(), want.len(), "lengths differ");
-    let siglen = shape.siglen();
-    let mut worst = (0.0f64, 0usize);
-    for (g_row, w_row) in got.chunks(siglen).zip(want.chunks(siglen)) {
-        for k in 1..=shape.depth() {
-            let e = rel_error(&g_row[shape.level(k)], &w_row[shape.level(k)]);
-            if e > worst.0 || e.is_nan() {
-                worst = (e, k);
-            }
-        }
-    }
-    worst
-}
-
 /// Per-level error over all rows together (the max of a level over every row).
 pub fn worst_level_error_pooled(shape: &TensorShape, got: &[f64], want: &[f64]) -> (f64, usize) {
     let siglen = shape.siglen();
@@ -187,13 +169,6 @@ impl Json {
     pub fn as_array(&self) -> Option<&[Json]> {
         match self {
             Json::Arr(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Json::Bool(b) => Some(*b),
             _ => None,
         }
     }

@@ -47,6 +47,26 @@ pub fn driver_error(what: &str, e: impl std::fmt::Debug) -> CoreError {
     CoreError::new(ErrorCode::CudaUnavailable, format!("CUDA error during {what}: {e:?}"))
 }
 
+/// `map_err` adapter: a driver error during `what`.
+pub(crate) fn e(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> CoreError {
+    move |err| driver_error(what, err)
+}
+
+/// `map_err` adapter for [`gpu`]'s reason.
+pub(crate) fn unavailable(msg: &str) -> CoreError {
+    CoreError::new(ErrorCode::CudaUnavailable, format!("CUDA unavailable: {msg}"))
+}
+
+/// One thread per element, default block size.
+pub(crate) fn launch_cfg(n: usize) -> cudarc::driver::LaunchConfig {
+    cudarc::driver::LaunchConfig::for_num_elems(n as u32)
+}
+
+/// Element types with a kernel instantiation.
+pub trait GpuReal: crate::real::Real + cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits {}
+impl GpuReal for f32 {}
+impl GpuReal for f64 {}
+
 static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();
 
 fn init() -> Result<Gpu, String> {

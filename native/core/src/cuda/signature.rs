@@ -3,26 +3,17 @@
 //! `crate::signature` (the spec): arguments are validated by the same CPU
 //! checks before anything is copied to the device.
 
-use cudarc::driver::{LaunchConfig, PushKernelArg};
+use cudarc::driver::PushKernelArg;
 
-use super::vwap::GpuReal;
-use super::{driver_error, gpu};
-use crate::error::{CoreError, CoreResult, ErrorCode};
-use crate::signature::options::{check_alloc, check_call, check_grad_finite, find_non_finite};
-use crate::signature::{output_len, SigFloat, SigOptions};
+use super::{e, gpu, launch_cfg, unavailable, GpuReal};
+use crate::error::{CoreError, CoreResult};
+use crate::signature::options::{check_alloc, check_call, check_grad_finite, find_non_finite, Checked};
+use crate::signature::{SigFloat, SigOptions};
 
 /// Depth limit of the CUDA kernels (`MAX_DEPTH` in signature.cu).
 pub const MAX_DEPTH: usize = 12;
 
-fn e(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> CoreError {
-    move |err| driver_error(what, err)
-}
-
-fn unavailable(msg: &str) -> CoreError {
-    CoreError::new(ErrorCode::CudaUnavailable, format!("CUDA unavailable: {msg}"))
-}
-
-fn checks<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<usize> {
+fn checks<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<Checked> {
     let c = check_call(path, opts)?;
     if let Some(err) = find_non_finite(path, opts) {
         return Err(err);
@@ -33,11 +24,7 @@ fn checks<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<usize> {
     if opts.batch > i32::MAX as usize / 4 || opts.length > i32::MAX as usize / 4 {
         return Err(CoreError::arg("batch", "too large for the CUDA kernels"));
     }
-    Ok(c.siglen)
-}
-
-fn blocks(n: usize) -> LaunchConfig {
-    LaunchConfig::for_num_elems(n as u32)
+    Ok(c)
 }
 
 fn half(opts: &SigOptions) -> usize {
@@ -46,8 +33,7 @@ fn half(opts: &SigOptions) -> usize {
 
 /// Forward (or stream) on the GPU.
 pub fn signature_cuda<T: SigFloat + GpuReal>(path: &[T], opts: &SigOptions) -> CoreResult<Vec<T>> {
-    let siglen = checks(path, opts)?;
-    let out_len = output_len(opts)?;
+    let Checked { siglen, out_len, .. } = checks(path, opts)?;
     let mut out = vec![<T as SigFloat>::from_f64(0.0); out_len];
     let segs = opts.segments();
     if opts.batch == 0 || segs == 0 || out_len == 0 {
@@ -67,7 +53,7 @@ pub fn signature_cuda<T: SigFloat + GpuReal>(path: &[T], opts: &SigOptions) -> C
         let mut l = s.launch_builder(&f);
         l.arg(&dpath).arg(&b64).arg(&len32).arg(&d32).arg(&m32).arg(&bp32).arg(&mut ws).arg(&mut dout);
         // SAFETY: the argument list matches sig_stream_* in signature.cu.
-        unsafe { l.launch(blocks(opts.batch)) }.map_err(e("launch stream"))?;
+        unsafe { l.launch(launch_cfg(opts.batch)) }.map_err(e("launch stream"))?;
     } else {
         // Enough threads to fill the GPU, at least 8 segments each.
         let chunks = (32_768usize.div_ceil(opts.batch)).clamp(1, segs.div_ceil(8).max(1));
@@ -80,12 +66,12 @@ pub fn signature_cuda<T: SigFloat + GpuReal>(path: &[T], opts: &SigOptions) -> C
         let mut l = s.launch_builder(&f);
         l.arg(&dpath).arg(&b64).arg(&len32).arg(&d32).arg(&m32).arg(&bp32).arg(&c32).arg(&spc32).arg(&mut ws);
         // SAFETY: the argument list matches sig_forward_chunks_* in signature.cu.
-        unsafe { l.launch(blocks(threads)) }.map_err(e("launch forward"))?;
+        unsafe { l.launch(launch_cfg(threads)) }.map_err(e("launch forward"))?;
         let f = g.function("signature", &format!("sig_combine_{}", T::NAME))?;
         let mut l = s.launch_builder(&f);
         l.arg(&b64).arg(&d32).arg(&m32).arg(&c32).arg(&ws).arg(&mut dout);
         // SAFETY: the argument list matches sig_combine_* in signature.cu.
-        unsafe { l.launch(blocks(opts.batch)) }.map_err(e("launch combine"))?;
+        unsafe { l.launch(launch_cfg(opts.batch)) }.map_err(e("launch combine"))?;
     }
     s.memcpy_dtoh(&dout, &mut out[..]).map_err(e("copy back"))?;
     Ok(out)
@@ -93,8 +79,7 @@ pub fn signature_cuda<T: SigFloat + GpuReal>(path: &[T], opts: &SigOptions) -> C
 
 /// Backward on the GPU (one thread per path, reversible walk).
 pub fn signature_backward_cuda<T: SigFloat + GpuReal>(path: &[T], grad_out: &[T], opts: &SigOptions) -> CoreResult<Vec<T>> {
-    let siglen = checks(path, opts)?;
-    let want = output_len(opts)?;
+    let Checked { siglen, out_len: want, .. } = checks(path, opts)?;
     if grad_out.len() != want {
         return Err(CoreError::shape("gradOut", want, grad_out.len(), "the shape of the forward output"));
     }
@@ -118,7 +103,7 @@ pub fn signature_backward_cuda<T: SigFloat + GpuReal>(path: &[T], grad_out: &[T]
     let mut l = s.launch_builder(&f);
     l.arg(&dpath).arg(&dgout).arg(&b64).arg(&len32).arg(&d32).arg(&m32).arg(&bp32).arg(&st32).arg(&mut ws).arg(&mut dgrad);
     // SAFETY: the argument list matches sig_backward_* in signature.cu.
-    unsafe { l.launch(blocks(opts.batch)) }.map_err(e("launch backward"))?;
+    unsafe { l.launch(launch_cfg(opts.batch)) }.map_err(e("launch backward"))?;
     s.memcpy_dtoh(&dgrad, &mut grad[..]).map_err(e("copy back"))?;
     Ok(grad)
 }

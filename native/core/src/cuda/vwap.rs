@@ -2,29 +2,13 @@
 //! invalid rows are flagged by the kernel and re-validated on the CPU so that
 //! errors are identical across devices.
 
-use cudarc::driver::{LaunchConfig, PushKernelArg};
+use cudarc::driver::PushKernelArg;
 
-use super::{driver_error, gpu};
+use super::{e, gpu, launch_cfg, unavailable};
 use crate::error::{CoreError, CoreResult};
-use crate::real::Real;
 use crate::vwap::{self, LossKind, VwapArgs, VwapLoss, ZeroVolumePolicy};
 
-/// Element types with a kernel instantiation.
-pub trait GpuReal: Real + cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits {}
-impl GpuReal for f32 {}
-impl GpuReal for f64 {}
-
-fn unavailable(e: &str) -> CoreError {
-    CoreError::new(crate::error::ErrorCode::CudaUnavailable, format!("CUDA unavailable: {e}"))
-}
-
-fn e(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> CoreError {
-    move |err| driver_error(what, err)
-}
-
-fn cfg(batch: usize) -> LaunchConfig {
-    LaunchConfig::for_num_elems(batch as u32)
-}
+pub use super::GpuReal;
 
 /// Forward on the GPU; with `grad` also the gradient (same type as alloc).
 pub fn vwap_loss_cuda<T: GpuReal>(a: &[T], p: &[T], v: &[T], args: &VwapArgs, grad: Option<&mut [T]>) -> CoreResult<VwapLoss> {
@@ -47,7 +31,7 @@ pub fn vwap_loss_cuda<T: GpuReal>(a: &[T], p: &[T], v: &[T], args: &VwapArgs, gr
         let mut l = s.launch_builder(&f);
         l.arg(&da).arg(&dp).arg(&dv).arg(&b64).arg(&h32).arg(&mut per).arg(&mut flag);
         // SAFETY: argument list matches the kernel signature in vwap.cu.
-        unsafe { l.launch(cfg(batch)) }.map_err(e("launch forward"))?;
+        unsafe { l.launch(launch_cfg(batch)) }.map_err(e("launch forward"))?;
     }
     let mut per_order = s.clone_dtoh(&per).map_err(e("copy back"))?;
     let flags = s.clone_dtoh(&flag).map_err(e("copy back"))?;
@@ -91,7 +75,7 @@ pub fn vwap_loss_cuda<T: GpuReal>(a: &[T], p: &[T], v: &[T], args: &VwapArgs, gr
             let mut l = s.launch_builder(&f);
             l.arg(&da).arg(&dp).arg(&dv).arg(&b64).arg(&h32).arg(&kind).arg(&scale).arg(&mut dg);
             // SAFETY: argument list matches the kernel signature in vwap.cu.
-            unsafe { l.launch(cfg(batch)) }.map_err(e("launch gradient"))?;
+            unsafe { l.launch(launch_cfg(batch)) }.map_err(e("launch gradient"))?;
             s.memcpy_dtoh(&dg, gout).map_err(e("copy back"))?;
         }
     }

@@ -57,7 +57,7 @@ pub use plan::Tuning;
 
 use block::{backward_block, block_workspace_elements, forward_block, sweeps, BlockState, PathSource, Task, Upstream};
 use options::{
-    check_alloc, zeroed_vec, check_call, check_grad_finite, check_out_len, find_non_finite, Checked,
+    check_alloc, zeroed_vec, check_call, check_path_len, check_grad_finite, check_out_len, find_non_finite, Checked,
 };
 use plan::Plan;
 use tensor::{left_contract_into, mul_into, right_contract_into, TensorShape};
@@ -138,14 +138,7 @@ pub fn signature_backward_into_with<T: SigFloat>(
     tuning: &Tuning,
 ) -> CoreResult<()> {
     let checked = check_call(path, opts)?;
-    if grad.len() != checked.path_len {
-        return Err(CoreError::shape(
-            "grad",
-            checked.path_len,
-            grad.len(),
-            &format!("[batch={}, length={}, channels={}]", opts.batch, opts.length, opts.channels),
-        ));
-    }
+    check_path_len("grad", checked.path_len, grad.len(), opts)?;
     backward_impl(path, grad_out, opts, tuning, grad, checked)
 }
 

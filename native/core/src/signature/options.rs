@@ -163,15 +163,17 @@ pub(crate) fn check_call<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResu
     let want_path = path_len(opts)?;
     let out_len = output_len(opts)?;
     check_alloc("output", out_len, std::mem::size_of::<T>())?;
-    if path.len() != want_path {
-        return Err(CoreError::shape(
-            "path",
-            want_path,
-            path.len(),
-            &format!("[batch={}, length={}, channels={}]", opts.batch, opts.length, opts.channels),
-        ));
-    }
+    check_path_len("path", want_path, path.len(), opts)?;
     Ok(Checked { siglen, out_len, path_len: want_path })
+}
+
+/// `ERR_SHAPE` for a path-shaped slice (`path`, or the backward's result) of the wrong length.
+pub(crate) fn check_path_len(name: &str, want: usize, got: usize, opts: &SigOptions) -> CoreResult<()> {
+    if want != got {
+        let layout = format!("[batch={}, length={}, channels={}]", opts.batch, opts.length, opts.channels);
+        return Err(CoreError::shape(name, want, got, &layout));
+    }
+    Ok(())
 }
 
 /// `ERR_SHAPE` for an output slice of the wrong length.
@@ -203,7 +205,7 @@ pub(crate) fn non_finite_path(batch: usize, step: usize, channel: usize, index: 
 /// Locate the first non-finite point of `path`, or else the first increment
 /// that overflows float64 (finite points 1e308 apart). `None` when neither.
 pub(crate) fn find_non_finite<T: SigFloat>(path: &[T], opts: &SigOptions) -> Option<CoreError> {
-    if let Some(index) = path.iter().position(|v| !v.to_f64().is_finite()) {
+    if let Some(index) = first_non_finite(path) {
         let (channels, length) = (opts.channels, opts.length);
         let value = path[index].to_f64();
         return Some(non_finite_path(index / (length * channels), (index / channels) % length, index % channels, index, value));
@@ -236,23 +238,27 @@ pub(crate) fn find_non_finite<T: SigFloat>(path: &[T], opts: &SigOptions) -> Opt
     None
 }
 
-/// `ERR_NONFINITE` for the first NaN/Inf of `gradOut`, located by batch,
-/// stream step (with `stream`) and signature entry.
-pub(crate) fn check_grad_finite<T: SigFloat>(grad_out: &[T], opts: &SigOptions, siglen: usize) -> CoreResult<()> {
+/// Index of the first NaN/Inf of `v`, scanned in parallel chunks.
+fn first_non_finite<T: SigFloat>(v: &[T]) -> Option<usize> {
     use rayon::prelude::*;
     // Chunks checked with a branch-free fold (vectorized); rayon's per-item
     // `position_first` costs ~10 cycles an element.
     const CHUNK: usize = 1 << 14;
-    let bad = crate::pool::install(|| {
-        grad_out.par_chunks(CHUNK).enumerate().find_map_first(|(i, c)| {
-            if c.iter().fold(true, |ok, v| ok & v.to_f64().is_finite()) {
+    crate::pool::install(|| {
+        v.par_chunks(CHUNK).enumerate().find_map_first(|(i, c)| {
+            if c.iter().fold(true, |ok, x| ok & x.to_f64().is_finite()) {
                 None
             } else {
-                c.iter().position(|v| !v.to_f64().is_finite()).map(|p| i * CHUNK + p)
+                c.iter().position(|x| !x.to_f64().is_finite()).map(|p| i * CHUNK + p)
             }
         })
-    });
-    if let Some(index) = bad {
+    })
+}
+
+/// `ERR_NONFINITE` for the first NaN/Inf of `gradOut`, located by batch,
+/// stream step (with `stream`) and signature entry.
+pub(crate) fn check_grad_finite<T: SigFloat>(grad_out: &[T], opts: &SigOptions, siglen: usize) -> CoreResult<()> {
+    if let Some(index) = first_non_finite(grad_out) {
         let value = grad_out[index].to_f64();
         let entry = index % siglen;
         let (batch, step) = if opts.stream {
