@@ -1,11 +1,18 @@
 /**
  * Market-data benchmarks (tinybench 6), named op/device/shape:
- *   ingest/cpu/<n>-assets         all files of ../shared/data/binance-spot-usdt-1h into a fresh store
- *   features/cpu/l400-h72-<n>     buildDataset: features, normalizers and anchors of every asset (piscina pool)
- *   gather/cpu/b1024-s471-c4      Dataset.gather of 1024 windows of 400 + 71 steps, reused output buffers
- *   gather/cpu/b1024-s471-c4-alloc  the same, allocating the output
- * Each result is checked before it is timed (row count, gather against a naive reference).
- * Reports medians with rows/s, GB/s written, and the peak RSS of the process (worker threads included).
+ *   ingest/cpu/<n>-assets              all files of ../shared/data/binance-spot-usdt-1h into a fresh store
+ *   dataset/cpu/l400-h72-<n>           buildDataset: series, normalizers and anchors of every asset (piscina pool)
+ *   orderFeatures/cpu/b1024-h72-static     ordersFromDataset + computeStaticFeatures (DEFAULT_STATIC_FEATURES)
+ *                                          of 1024 train anchors: [1024, F] float32
+ *   orderFeatures/cpu/b1024-h72-sequence   ordersFromDataset + computeSequenceFeatures (DEFAULT_SEQUENCE_FEATURES):
+ *                                          [L + H - 2, 1024, 7] float32
+ *   orderFeatures/cpu/b1024-h72-execState  ordersFromDataset + computeExecutionState: [H - 1, 1024, 4] float32
+ * The order features (src/features, lookahead 0) are what the models read: they are computed
+ * from the series and (asset, bar) pairs, with O(1) window statistics from per-series prefix
+ * sums (built once per series and cached, so the timed calls measure the per-order work).
+ * Each result is checked before it is timed (row count; feature shapes, finite values, and
+ * one order of the batch equal to a single-order call).
+ * Reports medians with rows/s, orders/s, and the peak RSS of the process (worker threads included).
  *
  * Run: `npx tsc -p tsconfig.json && npx tsx bench/data.bench.ts` (the pool runs compiled JS from dist/;
  * a stale dist is rebuilt first). Falls back to the bundled data/ when ../shared is absent.
@@ -16,6 +23,9 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
+import { ordersFromDataset, type OrderBatch } from '../src/data/marketSeries.js';
+import { DEFAULT_SEQUENCE_FEATURES, computeExecutionState, computeSequenceFeatures, sequenceSteps, SEQUENCE_CHANNELS, EXECUTION_STATE_CHANNELS } from '../src/features/sequenceFeatures.js';
+import { DEFAULT_STATIC_FEATURES, computeStaticFeatures, staticFeatureCount } from '../src/features/staticFeatures.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = resolve(ROOT, '..', 'shared', 'data', 'binance-spot-usdt-1h');
@@ -73,10 +83,10 @@ try {
   const ingestMs = medianOf(ingestBench);
   rows.push({ name: ingestBench.tasks[0]!.name, medianMs: ingestMs, unit: 'rows/s', rate: `${Math.round(totalRows / (ingestMs / 1000)).toLocaleString('en-US')} rows/s, ${(bytesIn / 1e6 / (ingestMs / 1000)).toFixed(1)} MB/s compressed`, note: 'target <= 15 s' });
 
-  // ---- features + anchors via the pool
+  // ---- series, normalizers and anchors via the pool
   let dataset = await api.buildDataset({ store, lookback: LOOKBACK, horizon: HORIZON });
   const featBench = new Bench({ iterations: 3, warmupIterations: 0, warmup: false, time: 0 });
-  featBench.add(`features/cpu/l${LOOKBACK}-h${HORIZON}-${first.assets.length}`, async () => {
+  featBench.add(`dataset/cpu/l${LOOKBACK}-h${HORIZON}-${first.assets.length}`, async () => {
     dataset = await api.buildDataset({ store, lookback: LOOKBACK, horizon: HORIZON });
   });
   await featBench.run();
@@ -84,39 +94,43 @@ try {
   const bars = dataset.assets.reduce((n, a) => n + a.bars, 0);
   rows.push({ name: featBench.tasks[0]!.name, medianMs: featMs, unit: 'bars/s', rate: `${Math.round(bars / (featMs / 1000)).toLocaleString('en-US')} bars/s, ${dataset.anchorCount.toLocaleString('en-US')} anchors`, note: 'target <= 5 s' });
 
-  // ---- gather: check against a naive reference, then time
+  // ---- order features of a batch (the path the models use): check, then time
   const all = dataset.anchors('train');
   const rand = (() => { let s = 12345; return () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296); })();
   const batches = Array.from({ length: 16 }, () => Int32Array.from({ length: BATCH }, () => all.index[Math.floor(rand() * all.index.length)]!));
-  const g = dataset.gather(batches[0]!);
-  const { steps, channels } = g.shape;
-  const vc = dataset.channelOf('volume');
-  for (let b = 0; b < BATCH; b += 97) {
-    const a = batches[0]![b]!;
-    const s = dataset.series(dataset.anchorAsset[a]!);
-    const r = dataset.anchorBar[a]!;
-    const m = s.normalizer[r - LOOKBACK]!;
-    for (let t = 0; t < steps; t++) {
-      for (let c = 0; c < channels; c++) {
-        const want = c === vc ? Math.fround(Math.fround(s.volume[r - LOOKBACK + t]!) * (1 / m)) : s.features[(r - LOOKBACK + t) * channels + c]!;
-        if (g.x[(b * steps + t) * channels + c] !== want) throw new Error(`gather check failed at batch ${b} step ${t} channel ${c}`);
-      }
-    }
-    for (let h = 0; h < HORIZON; h++) {
-      if (g.price[b * HORIZON + h] !== s.price[r + h] || g.volume[b * HORIZON + h] !== s.volume[r + h]) throw new Error(`gather target check failed at batch ${b}`);
+  const sSpec = DEFAULT_STATIC_FEATURES;
+  const qSpec = DEFAULT_SEQUENCE_FEATURES;
+  // time-major [steps, batch, C] or row-major [batch, C] (steps = 1): order b's values, in order
+  const orderValues = (x: Float32Array, steps: number, batch: number, C: number, b: number): Float32Array => {
+    const v = new Float32Array(steps * C);
+    for (let i = 0; i < steps; i++) v.set(x.subarray((i * batch + b) * C, (i * batch + b + 1) * C), i * C);
+    return v;
+  };
+  const kinds: { kind: string; steps: number; channels: number; run: (o: OrderBatch) => Float32Array }[] = [
+    { kind: 'static', steps: 1, channels: staticFeatureCount(sSpec, HORIZON), run: (o) => computeStaticFeatures(o, sSpec, 0) },
+    { kind: 'sequence', steps: sequenceSteps(qSpec, HORIZON, 0), channels: SEQUENCE_CHANNELS.length, run: (o) => computeSequenceFeatures(o, qSpec, 0) },
+    { kind: 'execState', steps: HORIZON - 1, channels: EXECUTION_STATE_CHANNELS.length, run: (o) => computeExecutionState(o, qSpec, 0) },
+  ];
+  for (const { kind, steps, channels, run } of kinds) {
+    const ids = batches[0]!;
+    const x = run(ordersFromDataset(dataset, ids));
+    if (x.length !== steps * BATCH * channels) throw new Error(`${kind} check failed: length ${x.length}, expected ${steps} x ${BATCH} x ${channels}`);
+    const bad = x.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`${kind} check failed: non-finite value ${x[bad]} at ${bad}`);
+    for (const b of [0, 517, BATCH - 1]) {
+      const single = run(ordersFromDataset(dataset, [ids[b]!]));
+      const got = orderValues(x, steps, BATCH, channels, b);
+      if (single.length !== got.length || single.some((v, i) => !Object.is(v, got[i]))) throw new Error(`${kind} check failed: order ${b} of the batch differs from a single-order call`);
     }
   }
-  const bytesPerBatch = g.x.byteLength + g.price.byteLength + g.volume.byteLength;
-  const out = { x: g.x, price: g.price, volume: g.volume };
   let k = 0;
-  const gatherBench = new Bench({ iterations: 64, warmupIterations: 8, time: 0 });
-  gatherBench.add(`gather/cpu/b${BATCH}-s${steps}-c${channels}`, () => {
-    dataset.gather(batches[k++ % batches.length]!, { out });
-  });
-  gatherBench.add(`gather/cpu/b${BATCH}-s${steps}-c${channels}-alloc`, () => {
-    dataset.gather(batches[k++ % batches.length]!);
-  });
-  await gatherBench.run();
+  const featureBench = new Bench({ iterations: 64, warmupIterations: 8, time: 0 });
+  for (const { kind, run } of kinds) {
+    featureBench.add(`orderFeatures/cpu/b${BATCH}-h${HORIZON}-${kind}`, () => {
+      run(ordersFromDataset(dataset, batches[k++ % batches.length]!));
+    });
+  }
+  await featureBench.run();
   // CPU time of the same calls (process.cpuUsage; only this thread runs now): on a shared
   // machine the wall-clock median also counts time the OS gave to other processes.
   const cpuMs = (fn: () => void): number => {
@@ -129,19 +143,17 @@ try {
     }
     return samples.sort((a, b) => a - b)[32]!;
   };
-  const cpu = [
-    cpuMs(() => dataset.gather(batches[k++ % batches.length]!, { out })),
-    cpuMs(() => dataset.gather(batches[k++ % batches.length]!)),
-  ];
-  gatherBench.tasks.forEach((task, i) => {
+  const cpu = kinds.map(({ run }) => cpuMs(() => run(ordersFromDataset(dataset, batches[k++ % batches.length]!))));
+  featureBench.tasks.forEach((task, i) => {
     const r = task.result;
     if (r.state !== 'completed') throw new Error(`${task.name} did not complete`);
     const ms = r.latency.p50;
-    const gbps = (t: number) => (bytesPerBatch / 1e9 / (t / 1000)).toFixed(2);
+    const { steps, channels } = kinds[i]!;
+    const perSec = (t: number) => Math.round(BATCH / (t / 1000)).toLocaleString('en-US');
     rows.push({
-      name: task.name, medianMs: ms, unit: 'GB/s',
-      rate: `${gbps(ms)} GB/s written (${(bytesPerBatch / 1e6).toFixed(1)} MB/batch); CPU time ${cpu[i]!.toFixed(3)} ms = ${gbps(cpu[i]!)} GB/s per CPU-second`,
-      note: 'target >= 2 GB/s',
+      name: task.name, medianMs: ms, unit: 'orders/s',
+      rate: `${perSec(ms)} orders/s (${steps > 1 ? `${steps} x ` : ''}${channels} values/order); CPU time ${cpu[i]!.toFixed(3)} ms = ${perSec(cpu[i]!)} orders per CPU-second`,
+      note: 'lookahead 0, series prefix sums cached',
     });
   });
 } finally {
@@ -150,5 +162,5 @@ try {
 
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 console.log(`data benchmarks (${source === SHARED ? '../shared/data/binance-spot-usdt-1h' : 'data/'}, node ${process.version}, medians; load average ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} CPUs)`);
-for (const r of rows) console.log(`${r.name.padEnd(40)} ${r.medianMs.toFixed(r.medianMs < 100 ? 3 : 0).padStart(9)} ms  ${r.rate}  [${r.note ?? ''}]`);
+for (const r of rows) console.log(`${r.name.padEnd(42)} ${r.medianMs.toFixed(r.medianMs < 100 ? 3 : 0).padStart(9)} ms  ${r.rate}  [${r.note ?? ''}]`);
 console.log(`peak RSS ${peakRssMiB.toFixed(0)} MiB  [target <= 2048 MiB]`);

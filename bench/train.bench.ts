@@ -8,15 +8,15 @@
  *
  * Run: npx tsx bench/train.bench.ts
  */
-import { tf } from '../src/model/tf.js';
-import { lstmSequence, lstmSequenceTfjs } from '../src/model/lstmSequence.js';
-import { NeuralAllocator } from '../src/model/neuralAllocator.js';
-import { defaultModelConfig, type ModelKind } from '../src/model/modelConfig.js';
-import { ordersFromDataset, orderTargets } from '../src/model/marketSeries.js';
-import { Rng } from '../src/model/rng.js';
-import { Adam } from '../src/model/adam.js';
-import { vwapLossTensor } from '../src/model/vwapLossOp.js';
-import { smallDataset } from '../tests/model/helpers.js';
+import { tf } from '../src/ops/tf.js';
+import { lstmSequence, lstmSequenceTfjs } from '../src/ops/lstmSequence.js';
+import { NeuralAllocator } from '../src/allocators/neural/neuralAllocator.js';
+import { defaultModelConfig, type ModelKind } from '../src/allocators/neural/modelConfig.js';
+import { ordersFromDataset, orderTargets } from '../src/data/marketSeries.js';
+import { Rng } from '../src/rng.js';
+import { Adam } from '../src/train/adam.js';
+import { vwapLossTensor } from '../src/ops/vwapLossOp.js';
+import { smallDataset } from '../tests/helpers/market.js';
 import { appendHistory, fingerprint, gitCommit, measure, table } from './common.js';
 
 const rows: Record<string, string | number>[] = [];

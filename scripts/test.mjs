@@ -41,6 +41,10 @@ function findNvcc(dir, depth = 6) {
 // 1. TypeScript build: tests of workers run the compiled dist/.
 const tsc = run('npx', ['tsc', '-p', 'tsconfig.json']);
 if (tsc.status !== 0) broken.push('tsc');
+// Type-check tests and benchmarks too (they are run by vitest and tsx, which do not check
+// types): a moved module or a changed interface fails here, not in a benchmark run months later.
+const tscCheck = run('npx', ['tsc', '-p', 'tsconfig.check.json']);
+if (tscCheck.status !== 0) broken.push('tsc (tests and benchmarks)');
 
 // 2. cargo test.
 const cudaNvcc = process.env.NVCC || findNvcc(join(root, '.cuda'));

@@ -1,9 +1,59 @@
 /**
- * sigvwap: learned VWAP execution with a Rust/CUDA native core.
- * Public API of the package root.
+ * sigvwap: learned VWAP execution with a Rust/CUDA native core. The public API, in the order
+ * the data flows: bars → store → series and orders → features → allocator → allocation →
+ * VWAP loss → evaluation; inference; the native kernels and their TensorFlow.js ops.
+ * Internals stay importable by path (dist/<folder>/<module>.js) for tests and tools; what is
+ * exported here is what the package promises to keep.
  */
-export * from './errors.js';
-export * from './native/index.js';
-export * from './data/index.js';
-export * from './model/index.js';
-export { signatureOp, type SignatureOpOptions } from './model/signatureOp.js';
+export { SigvwapError, NativeLoadError, ERROR_CODES, isErrorCode, type ErrorCode, type ErrorData } from './errors.js';
+
+// native kernels
+export { backendInfo, setThreads, type BackendReport, type DeviceName } from './native/backend.js';
+export type { FloatArray } from './native/checks.js';
+export {
+  vwapLoss, vwapLossAsync, vwapLossGrad, vwapLossGradAsync, vwapLossAndGrad, vwapLossAndGradAsync,
+  type VwapLossInput, type VwapGradInput, type VwapLossOutput, type VwapLossGradOutput, type VwapLossKind,
+} from './native/vwapLoss.js';
+export {
+  sigLength, signature, signatureAsync, signatureBackward, signatureBackwardAsync, addTime, leadLag,
+  type SignatureOptions, type OutOption, type PathShape,
+} from './native/signature.js';
+
+// data: ingest, store, quality, datasets, orders
+export {
+  ingest, qualityReport, buildDataset, Dataset, DEFAULT_STORE_DIR, SPLITS,
+  type IngestOptions, type IngestResult, type QcOptions, type QcReport, type DatasetOptions, type Split, type Universe,
+} from './data/index.js';
+export { loadStoreSeries } from './data/loadStoreSeries.js';
+export { ordersFromDataset, orderTargets, type MarketSeries, type OrderBatch } from './data/marketSeries.js';
+
+// order features
+export { computeStaticFeatures, staticFeatureNames, DEFAULT_STATIC_FEATURES, type StaticFeatureSpec } from './features/staticFeatures.js';
+export {
+  computeSequenceFeatures, computeExecutionState, SEQUENCE_CHANNELS, EXECUTION_STATE_CHANNELS, DEFAULT_SEQUENCE_FEATURES, type SequenceFeatureSpec,
+} from './features/sequenceFeatures.js';
+
+// allocators
+export {
+  type Allocator, type AllocatorContext, type AllocatorEntry, registerAllocator, unregisterAllocator, registeredAllocators, resolveAllocator,
+  twapAllocator, histCurveAllocator, NeuralAllocator, PerAssetAllocator, loadAllocator,
+  MODEL_KINDS, defaultModelConfig, parseModelConfig, type ModelConfig, type ModelKind,
+  loadCheckpoint, type CheckpointState, type EpochRecord,
+} from './allocators/index.js';
+
+// training and evaluation
+export { trainModel, type TrainOptions, type TrainResult, type TrainStartInfo, type BatchProgress } from './train/trainModel.js';
+export { DEFAULT_TRAIN_CONFIG, parseTrainConfig, type TrainConfig } from './train/trainConfig.js';
+export {
+  evaluateAllocators, type EvaluateOptions, type EvaluationReport, type AssetResult, type UniverseResult, type Comparison,
+} from './evaluate/evaluateAllocators.js';
+export { pairedBlockBootstrap, type BootstrapOptions, type PairedResult } from './evaluate/blockBootstrap.js';
+export { reportToMarkdown } from './evaluate/formatReport.js';
+
+// execution: schedules of single orders
+export { scheduleOrder, type ScheduleRequest, type Schedule, type ScheduleBar, type Side } from './execution/scheduleOrder.js';
+export { StepwiseSchedule, beginStepwiseSchedule, type ObservedBar } from './execution/stepwiseSchedule.js';
+
+// TensorFlow.js ops on the native kernels
+export { signatureOp, type SignatureOpOptions } from './ops/signatureOp.js';
+export { vwapLossTensor, type VwapTargets } from './ops/vwapLossOp.js';

@@ -12,9 +12,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDataset, ingest } from '../data/index.js';
-import { reportToMarkdown } from '../model/index.js';
+import { reportToMarkdown } from '../evaluate/formatReport.js';
 import { runEvaluateOnDataset, writeReport } from './evaluate.js';
-import { type CliIo, type TrainCliOptions, processIo, runTrainOnDataset } from './train.js';
+import { type CliIo, processIo } from './io.js';
+import { type TrainCliOptions, runTrainOnDataset } from './train.js';
 
 export interface DemoOptions {
   out: string;

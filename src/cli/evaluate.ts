@@ -1,6 +1,6 @@
 /**
  * `sigvwap evaluate --models twap histCurve runs/static-seed1.ckpt ... [--out results/]`:
- * evaluate allocators on the test split of every asset in the store (method.md §2). Checkpoints
+ * evaluate allocators (names resolve through the allocator registry) on the test split of every asset in the store (method.md §2). Checkpoints
  * with the same label (model kind, plus the lookahead when not causal) are seeds of one model.
  * TWAP and histCurve are always included. Writes evaluation.json and evaluation.md into --out;
  * prints the Markdown tables (or the JSON report with --json) to stdout, progress to stderr.
@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { SigvwapError } from '../errors.js';
 import { DEFAULT_STORE_DIR, SPLITS, type Dataset, type Split } from '../data/index.js';
-import {
-  evaluateAllocators, histCurveAllocator, loadAllocator, reportToMarkdown, twapAllocator,
-  type Allocator, type EvaluationReport,
-} from '../model/index.js';
-import { type CliIo, intOption, listOption, loadDatasetForCli, processIo } from './train.js';
+import { type Allocator, registeredAllocators, resolveAllocator } from '../allocators/index.js';
+import { type EvaluationReport, evaluateAllocators } from '../evaluate/evaluateAllocators.js';
+import { reportToMarkdown } from '../evaluate/formatReport.js';
+import { type CliIo, intOption, listOption, loadDatasetForCli, processIo } from './io.js';
 
 export interface EvaluateCliOptions {
   models: string[];
@@ -32,17 +31,13 @@ export interface EvaluateCliOptions {
   progress?: boolean;
 }
 
-/** Allocators named on the command line: twap, histCurve, or checkpoint paths. */
+/** Allocators named on the command line (registered names or checkpoint paths); twap and
+ * histCurve are always included, first. */
 export function resolveAllocators(names: readonly string[], dataset: Dataset, histDays = 20): Allocator[] {
-  const out: Allocator[] = [];
-  const intervalMs = dataset.assets[0]?.intervalMs;
-  for (const name of names) {
-    if (name === 'twap') out.push(twapAllocator());
-    else if (name === 'histCurve') out.push(histCurveAllocator({ days: histDays }));
-    else out.push(loadAllocator(name, { horizon: dataset.horizon, intervalMs }));
-  }
-  if (!out.some((a) => a.label === 'twap')) out.unshift(twapAllocator());
-  if (!out.some((a) => a.label === 'histCurve')) out.splice(1, 0, histCurveAllocator({ days: histDays }));
+  const context = { horizon: dataset.horizon, intervalMs: dataset.assets[0]?.intervalMs, histDays };
+  const out = names.map((name) => resolveAllocator(name, context));
+  if (!out.some((a) => a.label === 'twap')) out.unshift(resolveAllocator('twap', context));
+  if (!out.some((a) => a.label === 'histCurve')) out.splice(1, 0, resolveAllocator('histCurve', context));
   return out;
 }
 
@@ -62,7 +57,7 @@ export function runEvaluateOnDataset(dataset: Dataset, o: EvaluateCliOptions, io
   });
   if (tty) io.stderr.write('\r\x1b[K');
   io.stderr.write(`evaluate: ${allocators.length} allocators on ${report.assets.length} assets (${(report.elapsedMs / 1000).toFixed(1)} s)\n`);
-  for (const a of allocators) (a as { dispose?: () => void }).dispose?.();
+  for (const a of allocators) a.dispose?.();
   return report;
 }
 
@@ -91,7 +86,7 @@ export function registerEvaluateCommand(program: Command): Command {
   return program
     .command('evaluate')
     .description('evaluate allocators (twap, histCurve, checkpoints) on the test split: losses, improvements, block-bootstrap intervals')
-    .option('--models <names...>', 'twap, histCurve and/or checkpoint paths (same label = seeds of one model)', ['twap', 'histCurve'])
+    .option('--models <names...>', `registered allocators (${registeredAllocators().map((e) => e.name).join(', ')}) and/or checkpoint paths (same label = seeds of one model)`, ['twap', 'histCurve'])
     .option('--store <dir>', 'bar store', DEFAULT_STORE_DIR)
     .option('--out <dir>', 'write evaluation.json and evaluation.md here')
     .addOption(new Option('--split <split>', 'split to evaluate').choices(SPLITS).default('test'))
@@ -101,7 +96,7 @@ export function registerEvaluateCommand(program: Command): Command {
     .option('--hist-days <n>', 'days of the historical curve (default 20)', intOption('hist-days', 1))
     .option('--lookback <n>', 'dataset lookback L (default 60; use the training value)', intOption('lookback', 1))
     .option('--horizon <n>', 'order horizon H (default 12)', intOption('horizon', 2))
-    .option('--workers <n>', 'feature worker threads (0 = main thread)', intOption('workers', 0))
+    .option('--workers <n>', 'worker threads that build the asset series (0 = main thread)', intOption('workers', 0))
     .option('--json', 'print the JSON report instead of Markdown')
     .option('--no-progress', 'no progress output')
     .action(async (opts: EvaluateCliOptions) => {

@@ -10,14 +10,7 @@ import {
   DEFAULT_STORE_DIR, DUPLICATE_POLICIES, INVALID_BAR_POLICIES, UNSORTED_POLICIES, ingest,
   type DuplicatePolicy, type IngestResult, type InvalidBarPolicy, type UnsortedPolicy,
 } from '../data/index.js';
-
-export interface CliIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-}
-
-const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+import { type CliIo, processIo, useColor } from './io.js';
 
 export interface IngestCliOptions {
   store: string;
@@ -27,11 +20,6 @@ export interface IngestCliOptions {
   interval?: string;
   json?: boolean;
   progress?: boolean;
-}
-
-/** True when colour may be used on this stream (a TTY and NO_COLOR unset or empty). */
-export function useColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
-  return Boolean(stream.isTTY) && !(env.NO_COLOR !== undefined && env.NO_COLOR !== '');
 }
 
 export async function runIngest(inputs: string[], opts: IngestCliOptions, io: CliIo = processIo()): Promise<IngestResult> {

@@ -4,6 +4,8 @@
  * logs and progress to stderr; NO_COLOR is honoured by the subcommands.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { Command } from '@commander-js/extra-typings';
 
@@ -16,7 +18,19 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 const program = new Command()
   .name('sigvwap')
   .description('Learned VWAP execution: VWAP loss, path signatures, data, models and backtests')
-  .version(pkg.version);
+  .version(pkg.version)
+  .option('--plugin <module>', 'import a module before the command, e.g. one that calls registerAllocator (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+  .hook('preAction', async (root) => {
+    // plugins extend the registries (allocators, ...) before any command resolves a name
+    for (const m of (root.opts() as { plugin?: string[] }).plugin ?? []) {
+      const spec = m.startsWith('.') || m.startsWith('/') ? pathToFileURL(resolve(m)).href : m;
+      try {
+        await import(spec);
+      } catch (e) {
+        throw new SigvwapError('ERR_ARG', `--plugin: cannot import ${m}: ${(e as Error).message}`, { argument: 'plugin', value: m }, { cause: e });
+      }
+    }
+  });
 
 program
   .command('info')

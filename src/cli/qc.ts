@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_STORE_DIR, qcReportToJson, qualityReport, type QcReport } from '../data/index.js';
-import { useColor, type CliIo } from './ingest.js';
+import { type CliIo, processIo, useColor } from './io.js';
 
 export interface QcCliOptions {
   store: string;
@@ -16,7 +16,7 @@ export interface QcCliOptions {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(':00.000Z', 'Z');
 
-export function runQc(opts: QcCliOptions, io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): QcReport {
+export function runQc(opts: QcCliOptions, io: CliIo = processIo()): QcReport {
   const report = qualityReport({
     store: opts.store,
     ...(opts.vwapTolerance !== undefined ? { vwapTolerance: Number(opts.vwapTolerance) } : {}),

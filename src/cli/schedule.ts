@@ -6,8 +6,9 @@
  */
 import { Option, type Command } from 'commander';
 import { DEFAULT_STORE_DIR } from '../data/index.js';
-import { scheduleOrder, type Schedule, type Side } from '../model/index.js';
-import { type CliIo, intOption, numberOption, processIo } from './train.js';
+import { registeredAllocators } from '../allocators/index.js';
+import { scheduleOrder, type Schedule, type Side } from '../execution/scheduleOrder.js';
+import { type CliIo, intOption, numberOption, processIo } from './io.js';
 
 export interface ScheduleCliOptions {
   model: string;
@@ -39,7 +40,7 @@ export function registerScheduleCommand(program: Command): Command {
   return program
     .command('schedule')
     .description('the schedule of one order from a trained model and the bars in the store')
-    .requiredOption('--model <ckpt>', 'checkpoint path, or twap | histCurve')
+    .requiredOption('--model <name|ckpt>', `a registered allocator (${registeredAllocators().map((e) => e.name).join(', ')}) or a checkpoint path`)
     .requiredOption('--asset <symbol>', 'asset, e.g. BTCUSDT')
     .requiredOption('--start <time>', 'open time of the first bar, ISO-8601 (e.g. 2022-06-01T00:00Z)')
     .option('--horizon <n>', "bars of the order (default: the model's)", intOption('horizon', 1))

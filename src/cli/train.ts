@@ -8,19 +8,11 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { SigvwapError } from '../errors.js';
-import { DEFAULT_STORE_DIR, buildDataset, type Dataset, type DatasetOptions } from '../data/index.js';
-import {
-  DEFAULT_TRAIN_CONFIG, MODEL_KINDS, defaultModelConfig, trainModel,
-  type CheckpointState, type ModelConfig, type ModelKind, type TrainConfig,
-} from '../model/index.js';
-
-export interface CliIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-}
-
-export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+import { DEFAULT_STORE_DIR, type Dataset } from '../data/index.js';
+import { type CliIo, intListOption, intOption, listOption, loadDatasetForCli, numberOption, processIo } from './io.js';
+import { MODEL_KINDS, defaultModelConfig, type CheckpointState, type ModelConfig, type ModelKind } from '../allocators/index.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/trainConfig.js';
+import { trainModel } from '../train/trainModel.js';
 
 export interface TrainCliOptions {
   model: ModelKind;
@@ -72,28 +64,6 @@ export interface TrainRunSummary {
   elapsedMs: number;
 }
 
-export function intOption(name: string, min = 0) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new SigvwapError('ERR_ARG', `${name}: expected an integer >= ${min}, got ${JSON.stringify(value)}`, { argument: name, value });
-    return n;
-  };
-}
-
-export function numberOption(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new SigvwapError('ERR_ARG', `${name}: expected a number, got ${JSON.stringify(value)}`, { argument: name, value });
-    return n;
-  };
-}
-
-export function intListOption(name: string) {
-  return (value: string): number[] => (value.trim() === '' ? [] : value.split(',').map((v) => intOption(name, 0)(v.trim())));
-}
-
-export const listOption = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
-
 /** Model config overrides from CLI options. */
 export function modelFromOptions(o: TrainCliOptions): ModelConfig | ({ kind: ModelKind } & Partial<ModelConfig>) {
   const base = defaultModelConfig(o.model);
@@ -144,21 +114,6 @@ export function outForSeed(out: string, seed: number, seeds: number): string {
   if (seeds === 1) return out;
   const m = /^(.*?)(\.[^./]+)?$/.exec(out)!;
   return `${m[1]}-seed${seed}${m[2] ?? ''}`;
-}
-
-export async function loadDatasetForCli(opts: { store: string; lookback?: number; horizon?: number; workers?: number }, io: CliIo, progress: boolean): Promise<Dataset> {
-  const options: DatasetOptions = { store: opts.store };
-  if (opts.lookback !== undefined) options.lookback = opts.lookback;
-  if (opts.horizon !== undefined) options.horizon = opts.horizon;
-  if (opts.workers !== undefined) options.workers = opts.workers;
-  const t0 = performance.now();
-  const dataset = await buildDataset({
-    ...options,
-    onProgress: progress && io.stderr.isTTY ? ({ done, total, symbol }) => io.stderr.write(`\rdataset ${done}/${total} ${symbol.padEnd(12)}`) : undefined,
-  });
-  if (progress && io.stderr.isTTY) io.stderr.write('\r\x1b[K');
-  io.stderr.write(`dataset: ${dataset.assets.length} assets, ${dataset.anchorCount} anchors (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-  return dataset;
 }
 
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
@@ -273,7 +228,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--time-limit <minutes>', 'stop after the epoch in which this many minutes have passed', numberOption('time-limit'))
     .option('--lookback <n>', 'dataset lookback L (default 60)', intOption('lookback', 1))
     .option('--horizon <n>', 'order horizon H in bars (default 12)', intOption('horizon', 2))
-    .option('--workers <n>', 'feature worker threads (0 = main thread)', intOption('workers', 0))
+    .option('--workers <n>', 'worker threads that build the asset series (0 = main thread)', intOption('workers', 0))
     .option('--resume', 'continue from the checkpoint at --out')
     .option('--overwrite', 'replace an existing checkpoint at --out')
     .option('--json', 'print the summary as JSON')

@@ -1,6 +1,8 @@
 /**
  * Market-data layer: ingest exchange files into an Arrow bar store, report data quality,
- * build causal features and a dataset of anchors whose windows are gathered on demand.
+ * build each asset's causal series (grid, bar VWAP, volume, missing flags, normalizers) and
+ * a dataset of anchors (asset, bar) over them. Models compute their order features from the
+ * series (src/features).
  */
 export { type BarTable, BAR_COLUMNS } from './barTable.js';
 export { intervalToMs, msToInterval, inferIntervalMs } from './interval.js';
@@ -18,11 +20,11 @@ export {
 } from './ingest.js';
 export { qualityReport, assetQc, qcReportToJson, type QcOptions, type QcReport, type AssetQc, type QcGap, type QcCount } from './qualityReport.js';
 export {
-  buildAssetFeatures, meanNormalizer, medianNormalizer, checkFeatureConfig, FEATURE_NAMES, DEFAULT_FEATURES, DEFAULT_FEATURE_CONFIG,
+  buildAssetSeries, meanNormalizer, medianNormalizer, checkDatasetConfig, DEFAULT_DATASET_CONFIG,
   SPLITS, SPLIT_CODE, DROP_REASONS,
-  type FeatureName, type FeatureConfig, type NormalizerKind, type Split, type AssetSeries, type AssetAnchors, type AssetFeatures, type DropReason,
-} from './buildAssetFeatures.js';
+  type DatasetConfig, type NormalizerKind, type Split, type AssetSeries, type AssetAnchors, type AssetData, type DropReason,
+} from './buildAssetSeries.js';
 export {
-  buildDataset, featureConfigFrom, Dataset,
-  type DatasetOptions, type AssetInfo, type GatherOptions, type GatherOutput, type GatherResult, type AnchorSet, type Universe,
+  buildDataset, datasetConfigFrom, Dataset,
+  type DatasetOptions, type AssetInfo, type AnchorSet, type Universe,
 } from './buildDataset.js';

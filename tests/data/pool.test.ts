@@ -13,7 +13,7 @@ let api: DataApi;
 let dir: string;
 let store: string;
 const symbols = ['AAAUSDT', 'BBBUSDT', 'CCCUSDT'];
-const options = { lookback: 24, horizon: 6, normalizerBars: 48, features: ['volume', 'hour', 'weekday', 'return', 'log_quote_volume'] as const };
+const options = { lookback: 24, horizon: 6, normalizerBars: 48 };
 
 beforeAll(async () => {
   ensureFreshDist();
@@ -25,26 +25,29 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => removeDir(dir));
 
-describe('feature pool (dist)', () => {
+describe('series pool (dist)', () => {
   it.each([
     { name: 'w1', workers: 1 },
     { name: 'w2', workers: 2 },
   ])('pool with $name gives the same dataset as the in-process build', async ({ workers }) => {
-    const pooled = await api.buildDataset({ store, ...options, features: [...options.features], workers });
-    const local = await api.buildDataset({ store, ...options, features: [...options.features], workers: 0 });
+    const pooled = await api.buildDataset({ store, ...options, workers });
+    const local = await api.buildDataset({ store, ...options, workers: 0 });
     expect(pooled.assets).toEqual(local.assets);
     expect(pooled.anchorBar).toEqual(local.anchorBar);
     expect(pooled.anchorSplit).toEqual(local.anchorSplit);
+    expect(pooled.anchorAsset).toEqual(local.anchorAsset);
+    expect(pooled.anchorCount).toBeGreaterThan(0);
+    expect(pooled.config).toEqual(local.config);
     for (let i = 0; i < symbols.length; i++) {
-      expect(pooled.series(i).features).toEqual(local.series(i).features);
-      expect(pooled.series(i).normalizer).toEqual(local.series(i).normalizer);
+      const [p, l] = [pooled.series(i), local.series(i)];
+      expect([p.intervalMs, p.bars]).toEqual([l.intervalMs, l.bars]);
+      for (const k of ['openTimeMs', 'price', 'volume', 'quoteVolume', 'missing', 'normalizer'] as const) expect(p[k], `${symbols[i]} ${k}`).toEqual(l[k]);
     }
-    const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % pooled.anchorCount);
-    expect(pooled.gather(ids).x).toEqual(local.gather(ids).x);
+    for (let a = 0; a < pooled.anchorCount; a += 17) expect(pooled.normalizerOf(a)).toBe(local.normalizerOf(a));
   });
 
   it('a worker that crashes (out of memory) surfaces as ERR_WORKER naming the asset', async () => {
-    const err = await api.buildDataset({ store, ...options, features: [...options.features], workers: 1, workerMemoryLimitMb: 1 }).then(
+    const err = await api.buildDataset({ store, ...options, workers: 1, workerMemoryLimitMb: 1 }).then(
       () => undefined,
       (e: unknown) => e as { code: string; message: string; data: { asset: string } },
     );
@@ -60,7 +63,7 @@ describe('feature pool (dist)', () => {
     const saved = readFileSync(file);
     try {
       truncateSync(file, 600);
-      const err = await api.buildDataset({ store, ...options, features: [...options.features], workers: 2 }).then(
+      const err = await api.buildDataset({ store, ...options, workers: 2 }).then(
         () => undefined,
         (e: unknown) => e as { code: string; message: string; data: { asset: string } },
       );

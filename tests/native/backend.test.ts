@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { NativeLoadError, SigvwapError, backendInfo, fromNative, setThreads, vwapLoss } from '../../src/index.js';
+import { NativeLoadError, SigvwapError, backendInfo, setThreads, vwapLoss } from '../../src/index.js';
+import { fromNative } from '../../src/errors.js';
 import { loadBinding, loadFrom, native } from '../../src/native/binding.js';
 import { randomOrders } from '../helpers/random.js';
 

@@ -13,7 +13,7 @@ import {
   signatureBackwardAsync,
   type SignatureOptions,
 } from '../../src/index.js';
-import { signatureOp } from '../../src/model/signatureOp.js';
+import { signatureOp } from '../../src/ops/signatureOp.js';
 import { rng } from '../helpers/random.js';
 import { flattenLevels, signatureReference } from '../helpers/signatureReference.js';
 

@@ -1,0 +1,387 @@
+/**
+ * NeuralAllocator: the learned allocators (constCurve, static, dynamic) as tfjs computations over
+ * named float32 parameters; the model config is the topology (modelConfig.ts).
+ *
+ * Parameters (names are shared across kinds so weights can warm-start another kind):
+ *   features/mean, features/std [F]     standardizer of the static features (not trained)
+ *   curve/logits [H]                    constCurve; learned base curve of `dynamic`
+ *   map/dense{l}/kernel|bias, map/out/kernel [.., H], map/out/bias [H]   static map
+ *   encoder/wx [C, 4U], encoder/wh [U, 4U], encoder/bias [4U]            LSTM (dynamic)
+ *   head/wh [H-1, U, w]                  first layer of every step head, on h_t (batched)
+ *   head{t}/wa [t, w], head{t}/b1 [w]    first layer on a_0..a_{t-1}, bias
+ *   head{t}/ws [3, w], head{t}/wo [1, w] first layer on the execution state and the own
+ *                                        running deviation (t >= 1, with executionState)
+ *   head{t}/dense{l}/kernel|bias [w, w], head{t}/out/kernel [w, 1], head{t}/out/bias [1]
+ * Forward (B orders):
+ *   constCurve  a = softmax(θ) for every row.
+ *   static      a = softmax(map(x̂)), x̂ = (x - mean)/std.
+ *   dynamic     b = softmax(map(x̂)) (base 'features') or softmax(θ) (base 'learned');
+ *               h = LSTM(sequence) [S, B, U]; h_t = h[S-H+1+t] (the state after bar r+t-1+k);
+ *               for t = 0 .. H-2: f_t = 1 + tanh(MLP_t([h_t; a_0..a_{t-1}; state_t])),
+ *               state_t = execution state (sequenceFeatures.ts) and Σ_{s<t} a_s·x_{r+s},
+ *               a_t = min(b_t·f_t, 1 - Σ_{s<t} a_s);  a_{H-1} = 1 - Σ_{s<H-1} a_s.
+ *   Output layers start at zero: a fresh static model is TWAP and a fresh dynamic model is
+ *   its base curve (f_t = 1).
+ * Layout: inputs x [B, F] and sequence [S, B, C] float32 (time-major); output [B, H].
+ * Cost per order: static F·H (linear); dynamic: the LSTM (lstmSequence.ts) plus
+ * (H-1)·(U·w + (H-1)·w/2 + layers·w² + w) multiply-adds for the heads.
+ */
+import { SigvwapError } from '../../errors.js';
+import { type Allocator, checkHorizon } from '../allocator.js';
+import { type OrderBatch, sliceOrders } from '../../data/marketSeries.js';
+import { type ModelConfig, isAdaptive, modelHistoryBars, modelLabel } from './modelConfig.js';
+import { lstmSequence } from '../../ops/lstmSequence.js';
+import type { Rng } from '../../rng.js';
+import { EXECUTION_STATE_CHANNELS, SEQUENCE_CHANNELS, computeExecutionState, computeSequenceFeatures, sequenceSteps } from '../../features/sequenceFeatures.js';
+import { computeStaticFeatures, staticFeatureCount } from '../../features/staticFeatures.js';
+import { tf } from '../../ops/tf.js';
+
+export interface NamedArray {
+  shape: number[];
+  data: Float32Array;
+}
+export type NamedWeights = Map<string, NamedArray>;
+
+export interface ModelInputs {
+  batch: number;
+  /** standardized static features [B, F] */
+  x?: Float32Array;
+  /** encoder inputs [S, B, C] */
+  sequence?: Float32Array;
+  /** execution state [H-1, B, 4] */
+  state?: Float32Array;
+}
+
+/** Parameter shapes of a config, in a fixed order, with their initializer. */
+interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: 'zeros' | 'ones' | 'glorot' | 'lstmBias';
+  trainable: boolean;
+}
+
+export function parameterSpecs(config: ModelConfig): ParamSpec[] {
+  const H = config.horizon;
+  const F = staticFeatureCount(config.staticFeatures, H);
+  const specs: ParamSpec[] = [];
+  const add = (name: string, shape: number[], init: ParamSpec['init'], trainable = true) => specs.push({ name, shape, init, trainable });
+  const usesMap = config.kind === 'static' || (config.kind === 'dynamic' && config.dynamic.base === 'features');
+  if (usesMap) {
+    add('features/mean', [F], 'zeros', false);
+    add('features/std', [F], 'ones', false);
+    let width = F;
+    config.staticHidden.forEach((w, l) => {
+      add(`map/dense${l}/kernel`, [width, w], 'glorot');
+      add(`map/dense${l}/bias`, [w], 'zeros');
+      width = w;
+    });
+    add('map/out/kernel', [width, H], 'zeros');
+    add('map/out/bias', [H], 'zeros');
+  } else {
+    add('curve/logits', [H], 'zeros');
+  }
+  if (config.kind === 'dynamic') {
+    const d = config.dynamic;
+    const C = SEQUENCE_CHANNELS.length;
+    const U = d.lstmUnits;
+    add('encoder/wx', [C, 4 * U], 'glorot');
+    add('encoder/wh', [U, 4 * U], 'glorot');
+    add('encoder/bias', [4 * U], 'lstmBias');
+    const last = d.headLayers === 0;
+    const w = last ? 1 : d.headHidden;
+    add('head/wh', [H - 1, U, w], last ? 'zeros' : 'glorot');
+    for (let t = 0; t < H - 1; t++) {
+      if (t > 0) add(`head${t}/wa`, [t, w], last ? 'zeros' : 'glorot');
+      if (t > 0 && d.executionState) {
+        add(`head${t}/ws`, [3, w], last ? 'zeros' : 'glorot');
+        add(`head${t}/wo`, [1, w], last ? 'zeros' : 'glorot');
+      }
+      add(`head${t}/b1`, [w], 'zeros');
+      for (let l = 1; l < d.headLayers; l++) {
+        add(`head${t}/dense${l}/kernel`, [w, w], 'glorot');
+        add(`head${t}/dense${l}/bias`, [w], 'zeros');
+      }
+      if (!last) {
+        add(`head${t}/out/kernel`, [w, 1], 'zeros');
+        add(`head${t}/out/bias`, [1], 'zeros');
+      }
+    }
+  }
+  return specs;
+}
+
+function initArray(spec: ParamSpec, rng: Rng): Float32Array {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(size);
+  switch (spec.init) {
+    case 'zeros':
+      break;
+    case 'ones':
+      out.fill(1);
+      break;
+    case 'lstmBias': {
+      const U = size / 4;
+      out.fill(1, U, 2 * U); // forget gate starts open
+      break;
+    }
+    case 'glorot': {
+      const fanOut = spec.shape[spec.shape.length - 1]!;
+      const fanIn = spec.shape[spec.shape.length - 2]!;
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      for (let i = 0; i < size; i++) out[i] = (2 * rng.nextFloat() - 1) * limit;
+      break;
+    }
+  }
+  return out;
+}
+
+export class NeuralAllocator implements Allocator {
+  readonly config: ModelConfig;
+  readonly label: string;
+  readonly kind: string;
+  readonly lookahead: number;
+  readonly horizon: number;
+  readonly adaptive: boolean;
+  /** tfjs variables by name (trainable and not) */
+  readonly variables: Map<string, tf.Variable>;
+  readonly trainableNames: string[];
+  readonly #specs: ParamSpec[];
+
+  private constructor(config: ModelConfig, weights: NamedWeights) {
+    this.config = config;
+    this.label = modelLabel(config);
+    this.kind = config.kind;
+    this.lookahead = config.lookahead;
+    this.horizon = config.horizon;
+    this.adaptive = isAdaptive(config);
+    this.#specs = parameterSpecs(config);
+    this.variables = new Map();
+    for (const spec of this.#specs) {
+      const w = weights.get(spec.name);
+      if (!w) throw new SigvwapError('ERR_CHECKPOINT', `weights: ${spec.name} is missing for a ${config.kind} model`, { weight: spec.name });
+      checkShape(spec.name, spec.shape, w.shape);
+      this.variables.set(spec.name, tf.variable(tf.tensor(w.data, spec.shape, 'float32'), spec.trainable, `${spec.name}#${nextId++}`));
+    }
+    this.trainableNames = this.#specs.filter((s) => s.trainable).map((s) => s.name);
+  }
+
+  /** A fresh model: Glorot-uniform kernels from `rng`, zero output layers. */
+  static create(config: ModelConfig, rng: Rng): NeuralAllocator {
+    const weights: NamedWeights = new Map();
+    for (const spec of parameterSpecs(config)) weights.set(spec.name, { shape: spec.shape, data: initArray(spec, rng) });
+    return new NeuralAllocator(config, weights);
+  }
+
+  /** A model with the given weights (every parameter of the config must be present). */
+  static fromWeights(config: ModelConfig, weights: NamedWeights): NeuralAllocator {
+    return new NeuralAllocator(config, weights);
+  }
+
+  historyBars(intervalMs: number): number {
+    return modelHistoryBars(this.config, intervalMs);
+  }
+
+  /** The plan of an adaptive (dynamic) model: its base curve. */
+  planCurve(orders: OrderBatch): Float64Array {
+    return this.baseCurve(orders);
+  }
+
+  get parameterCount(): number {
+    let n = 0;
+    for (const name of this.trainableNames) n += this.variables.get(name)!.size;
+    return n;
+  }
+
+  /** Current values of every parameter (copies). */
+  getWeights(): NamedWeights {
+    const out: NamedWeights = new Map();
+    for (const spec of this.#specs) out.set(spec.name, { shape: [...spec.shape], data: Float32Array.from(this.variables.get(spec.name)!.dataSync() as Float32Array) });
+    return out;
+  }
+
+  /** Overwrite parameters; names absent from `weights` keep their values unless `strict`. */
+  setWeights(weights: NamedWeights, strict = true): void {
+    for (const spec of this.#specs) {
+      const w = weights.get(spec.name);
+      if (!w) {
+        if (strict) throw new SigvwapError('ERR_CHECKPOINT', `weights: ${spec.name} is missing`, { weight: spec.name });
+        continue;
+      }
+      checkShape(spec.name, spec.shape, w.shape);
+      this.variables.get(spec.name)!.assign(tf.tensor(w.data, spec.shape, 'float32'));
+    }
+  }
+
+  /** Copy the parameters whose name and shape match (warm start); returns the names copied. */
+  copyMatchingWeights(weights: NamedWeights): string[] {
+    const copied: string[] = [];
+    for (const spec of this.#specs) {
+      const w = weights.get(spec.name);
+      if (!w || w.shape.length !== spec.shape.length || w.shape.some((d, i) => d !== spec.shape[i])) continue;
+      this.variables.get(spec.name)!.assign(tf.tensor(w.data, spec.shape, 'float32'));
+      copied.push(spec.name);
+    }
+    return copied;
+  }
+
+  get usesFeatures(): boolean {
+    return this.variables.has('features/mean');
+  }
+
+  /** Set the standardizer from raw features [n, F] (column mean and std; std 1 for constant columns). */
+  fitStandardizer(x: Float32Array, rows: number): void {
+    if (!this.usesFeatures) return;
+    const F = staticFeatureCount(this.config.staticFeatures, this.horizon);
+    const mean = new Float64Array(F);
+    const sq = new Float64Array(F);
+    for (let i = 0; i < rows; i++) for (let f = 0; f < F; f++) mean[f]! += x[i * F + f]!;
+    for (let f = 0; f < F; f++) mean[f]! /= Math.max(1, rows);
+    for (let i = 0; i < rows; i++) for (let f = 0; f < F; f++) sq[f]! += (x[i * F + f]! - mean[f]!) ** 2;
+    const std = new Float32Array(F);
+    for (let f = 0; f < F; f++) {
+      const s = Math.sqrt(sq[f]! / Math.max(1, rows));
+      std[f] = s > 1e-6 ? s : 1;
+    }
+    this.variables.get('features/mean')!.assign(tf.tensor1d(Float32Array.from(mean)));
+    this.variables.get('features/std')!.assign(tf.tensor1d(std));
+  }
+
+  /** Raw static features of the orders [B, F] (not standardized). */
+  rawFeatures(orders: OrderBatch): Float32Array {
+    return computeStaticFeatures(orders, this.config.staticFeatures, this.lookahead);
+  }
+
+  /** The model inputs of a batch of orders. */
+  inputs(orders: OrderBatch): ModelInputs {
+    checkHorizon(this, orders);
+    const batch = orders.bar.length;
+    const out: ModelInputs = { batch };
+    if (this.usesFeatures) {
+      const x = this.rawFeatures(orders);
+      const F = x.length / Math.max(1, batch);
+      const mean = this.variables.get('features/mean')!.dataSync();
+      const std = this.variables.get('features/std')!.dataSync();
+      for (let i = 0; i < batch; i++) for (let f = 0; f < F; f++) x[i * F + f] = (x[i * F + f]! - mean[f]!) / std[f]!;
+      out.x = x;
+    }
+    if (this.kind === 'dynamic') {
+      out.sequence = computeSequenceFeatures(orders, this.config.dynamic.sequence, this.lookahead);
+      if (this.config.dynamic.executionState) out.state = computeExecutionState(orders, this.config.dynamic.sequence, this.lookahead);
+    }
+    return out;
+  }
+
+  /** Allocations [B, H] as a tensor (call inside tf.tidy or a gradient scope). */
+  forward(inputs: ModelInputs): tf.Tensor2D {
+    const B = inputs.batch;
+    const H = this.horizon;
+    const v = (name: string) => this.variables.get(name)!;
+    const baseLogits = (): tf.Tensor2D => {
+      if (!this.usesFeatures) return tf.add(tf.zeros([B, H]), tf.reshape(v('curve/logits'), [1, H])) as tf.Tensor2D;
+      const F = v('features/mean').size;
+      let h: tf.Tensor2D = tf.tensor2d(inputs.x!, [B, F]);
+      this.config.staticHidden.forEach((_, l) => {
+        h = tf.relu(tf.add(tf.matMul(h, v(`map/dense${l}/kernel`) as tf.Tensor2D), v(`map/dense${l}/bias`))) as tf.Tensor2D;
+      });
+      return tf.add(tf.matMul(h, v('map/out/kernel') as tf.Tensor2D), v('map/out/bias')) as tf.Tensor2D;
+    };
+    const base = tf.softmax(baseLogits()) as tf.Tensor2D;
+    if (this.kind !== 'dynamic') return base;
+
+    const d = this.config.dynamic;
+    const S = sequenceSteps(d.sequence, H, this.lookahead);
+    const C = SEQUENCE_CHANNELS.length;
+    const U = d.lstmUnits;
+    const w = d.headLayers === 0 ? 1 : d.headHidden;
+    const seq = tf.tensor3d(inputs.sequence!, [S, B, C]);
+    const hSeq = lstmSequence(seq, v('encoder/wx') as tf.Tensor2D, v('encoder/wh') as tf.Tensor2D, v('encoder/bias') as tf.Tensor1D);
+    // h_t = state after bar r+t-1+k: the last H-1 steps of the window
+    const hLast = tf.slice(hSeq, [S - (H - 1), 0, 0], [H - 1, B, U]);
+    const pre = tf.matMul(hLast, v('head/wh') as tf.Tensor3D); // [H-1, B, w]
+    const baseT = tf.transpose(base); // [H, B]
+    const K = EXECUTION_STATE_CHANNELS.length;
+    const state = d.executionState ? tf.tensor3d(inputs.state!, [H - 1, B, K]) : undefined;
+    let remaining: tf.Tensor1D = tf.ones([B]);
+    let ownDev: tf.Tensor1D = tf.zeros([B]);
+    const allocs: tf.Tensor1D[] = [];
+    const columns: tf.Tensor2D[] = [];
+    for (let t = 0; t < H - 1; t++) {
+      let z = tf.reshape(tf.slice(pre, [t, 0, 0], [1, B, w]), [B, w]) as tf.Tensor2D;
+      if (t > 0) z = tf.add(z, tf.matMul(tf.concat(columns, 1), v(`head${t}/wa`) as tf.Tensor2D));
+      if (t > 0 && state) {
+        const st = tf.reshape(tf.slice(state, [t, 0, 0], [1, B, K]), [B, K]) as tf.Tensor2D;
+        // own running deviation Σ_{s<t} a_s·x_{r+s}: x_{r+t-1} is channel 3 of step t
+        const prevDev = tf.reshape(tf.slice(st, [0, 3], [B, 1]), [B]);
+        ownDev = tf.add(ownDev, tf.mul(allocs[t - 1]!, prevDev));
+        z = tf.add(z, tf.matMul(tf.slice(st, [0, 0], [B, 3]), v(`head${t}/ws`) as tf.Tensor2D));
+        z = tf.add(z, tf.matMul(tf.reshape(ownDev, [B, 1]), v(`head${t}/wo`) as tf.Tensor2D));
+      }
+      z = tf.add(z, v(`head${t}/b1`));
+      if (d.headLayers > 0) {
+        z = tf.relu(z);
+        for (let l = 1; l < d.headLayers; l++) z = tf.relu(tf.add(tf.matMul(z, v(`head${t}/dense${l}/kernel`) as tf.Tensor2D), v(`head${t}/dense${l}/bias`))) as tf.Tensor2D;
+        z = tf.add(tf.matMul(z, v(`head${t}/out/kernel`) as tf.Tensor2D), v(`head${t}/out/bias`));
+      }
+      const f = tf.add(tf.tanh(tf.reshape(z, [B])), 1);
+      const bt = tf.reshape(tf.slice(baseT, [t, 0], [1, B]), [B]);
+      const a = tf.minimum(tf.mul(bt, f), tf.relu(remaining)) as tf.Tensor1D;
+      remaining = tf.sub(remaining, a);
+      allocs.push(a);
+      columns.push(tf.reshape(a, [B, 1]));
+    }
+    allocs.push(tf.relu(remaining));
+    return tf.stack(allocs, 1) as tf.Tensor2D;
+  }
+
+  /** The base curve b [B, H] (float64): the whole allocation of constCurve and static models,
+   * the plan a dynamic model adjusts as bars arrive. */
+  baseCurve(orders: OrderBatch): Float64Array {
+    checkHorizon(this, orders);
+    const inputs = this.inputs(orders);
+    const H = this.horizon;
+    const b = tf.tidy(() => {
+      const x = this.usesFeatures
+        ? (this.config.staticHidden.reduce<tf.Tensor2D>(
+            (h, _, l) => tf.relu(tf.add(tf.matMul(h, this.variables.get(`map/dense${l}/kernel`) as tf.Tensor2D), this.variables.get(`map/dense${l}/bias`)!)) as tf.Tensor2D,
+            tf.tensor2d(inputs.x!, [inputs.batch, this.variables.get('features/mean')!.size]),
+          ))
+        : undefined;
+      const logits = x
+        ? tf.add(tf.matMul(x, this.variables.get('map/out/kernel') as tf.Tensor2D), this.variables.get('map/out/bias')!)
+        : tf.add(tf.zeros([inputs.batch, H]), tf.reshape(this.variables.get('curve/logits')!, [1, H]));
+      return tf.softmax(logits);
+    });
+    const out = Float64Array.from(b.dataSync());
+    b.dispose();
+    return out;
+  }
+
+  /** Allocations [B, H] (float64), computed in chunks of `batchSize` orders. */
+  allocate(orders: OrderBatch, batchSize = 4096): Float64Array {
+    checkHorizon(this, orders);
+    const n = orders.bar.length;
+    const H = this.horizon;
+    const out = new Float64Array(n * H);
+    for (let from = 0; from < n; from += batchSize) {
+      const to = Math.min(n, from + batchSize);
+      const inputs = this.inputs(sliceOrders(orders, from, to));
+      const a = tf.tidy(() => this.forward(inputs));
+      out.set(a.dataSync(), from * H);
+      a.dispose();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    for (const v of this.variables.values()) v.dispose();
+    this.variables.clear();
+  }
+}
+
+let nextId = 0;
+
+function checkShape(name: string, want: readonly number[], got: readonly number[]): void {
+  if (want.length !== got.length || want.some((d, i) => d !== got[i])) {
+    throw new SigvwapError('ERR_CHECKPOINT', `weights: ${name} has shape [${got}], the model config needs [${want}]`, { weight: name, expected: want, actual: got });
+  }
+}

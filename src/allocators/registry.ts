@@ -1,0 +1,74 @@
+/**
+ * The allocator registry: the one place where a name or a checkpoint path becomes an Allocator.
+ *
+ *   resolveAllocator('twap')              a registered name: its factory with the context
+ *   resolveAllocator('runs/static.ckpt')  a checkpoint file: the neural allocator (best weights)
+ *   resolveAllocator('runs/static-afd')   a per-asset folder (afd.json): one model per asset
+ *   resolveAllocator(allocator)           an Allocator object, as is
+ * Names win over paths (a file called `twap` in the working directory is not read); an unknown
+ * name that does not look like a path (no / \ or .) is ERR_ARG listing the registered names. A new
+ * allocator registers itself from its own module with `registerAllocator`; built-ins are
+ * imported by src/allocators/index.ts, others by whoever uses them (the CLI's --plugin option
+ * imports a module before the command runs).
+ */
+import { existsSync } from 'node:fs';
+import { SigvwapError } from '../errors.js';
+import type { Allocator } from './allocator.js';
+import { loadAllocator, type ModelExpectation } from './neural/loadAllocator.js';
+
+/** What a factory may use: the caller's orders and options. */
+export interface AllocatorContext {
+  /** bars of the orders the allocator will see */
+  horizon?: number;
+  /** bar interval of the data, ms */
+  intervalMs?: number;
+  /** days of history for historical-curve allocators (CLI --hist-days) */
+  histDays?: number;
+}
+
+export interface AllocatorEntry {
+  /** the name on the command line and in `resolveAllocator`: letters, digits, - and _ */
+  name: string;
+  /** one line for `--help` and errors */
+  description: string;
+  create(context: AllocatorContext): Allocator;
+}
+
+const entries = new Map<string, AllocatorEntry>();
+
+/** Register an allocator under a name; ERR_ARG when the name is taken or malformed. */
+export function registerAllocator(entry: AllocatorEntry): void {
+  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(entry.name)) {
+    throw new SigvwapError('ERR_ARG', `name: allocator names are letters, digits, - and _ starting with a letter, got ${JSON.stringify(entry.name)}`, { argument: 'name', value: entry.name });
+  }
+  if (entries.has(entry.name)) throw new SigvwapError('ERR_ARG', `name: an allocator named ${entry.name} is already registered`, { argument: 'name', value: entry.name });
+  entries.set(entry.name, entry);
+}
+
+/** Remove a registration (tests and plugins that reload). */
+export function unregisterAllocator(name: string): boolean {
+  return entries.delete(name);
+}
+
+/** Registered allocators, in registration order. */
+export function registeredAllocators(): readonly AllocatorEntry[] {
+  return [...entries.values()];
+}
+
+/** A registered name, a checkpoint file or per-asset folder, or an Allocator. */
+export function resolveAllocator(spec: string | Allocator, context: AllocatorContext = {}): Allocator {
+  if (typeof spec !== 'string') return spec;
+  const entry = entries.get(spec);
+  if (entry) return entry.create(context);
+  // a path: an existing one, or one that looks like a path (the checkpoint reader then names
+  // the missing file with ERR_CHECKPOINT)
+  if (existsSync(spec) || /[\\/.]/.test(spec)) {
+    const expect: ModelExpectation = {};
+    if (context.horizon !== undefined) expect.horizon = context.horizon;
+    if (context.intervalMs !== undefined) expect.intervalMs = context.intervalMs;
+    return loadAllocator(spec, expect);
+  }
+  throw new SigvwapError('ERR_ARG', `model: ${JSON.stringify(spec)} is neither a registered allocator (${[...entries.keys()].join(', ')}) nor a checkpoint file or per-asset folder`, {
+    argument: 'model', value: spec, registered: [...entries.keys()],
+  });
+}

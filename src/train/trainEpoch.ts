@@ -1,0 +1,67 @@
+/**
+ * One training epoch: `perEpoch` anchors drawn from the training split with the data RNG, cut
+ * into minibatches; per batch, the model's inputs (features of the orders), forward, the VWAP
+ * loss of its allocations, gradients of every trainable variable, and one Adam step.
+ * Returns the mean training loss over the epoch (objective units).
+ * Cost: perEpoch forward+backward passes (allocators/neural/neuralAllocator.ts) plus the
+ * feature building of each batch.
+ */
+import type { NeuralAllocator } from '../allocators/neural/neuralAllocator.js';
+import type { Dataset } from '../data/buildDataset.js';
+import { orderTargets, ordersFromDataset } from '../data/marketSeries.js';
+import { tf } from '../ops/tf.js';
+import { vwapLossTensor } from '../ops/vwapLossOp.js';
+import type { Rng } from '../rng.js';
+import type { Adam } from './adam.js';
+import type { TrainConfig } from './trainConfig.js';
+
+export interface BatchProgress {
+  epoch: number;
+  batch: number;
+  batches: number;
+  /** running mean training loss of the epoch, objective units */
+  loss: number;
+}
+
+export interface EpochInput {
+  epoch: number;
+  dataset: Dataset;
+  model: NeuralAllocator;
+  adam: Adam;
+  /** draws the epoch's anchors; advanced by one draw */
+  dataRng: Rng;
+  trainIds: Int32Array;
+  perEpoch: number;
+  train: TrainConfig;
+  onBatch?: (p: BatchProgress) => void;
+}
+
+/** One epoch of minibatch Adam steps; the mean training loss. */
+export function trainEpoch(o: EpochInput): number {
+  const { model, adam, train } = o;
+  const names = model.trainableNames;
+  const vars = names.map((n) => model.variables.get(n)!);
+  const varName = new Map(vars.map((v, i) => [v.name, names[i]!]));
+  const params = new Map(names.map((n) => [n, Float32Array.from(model.variables.get(n)!.dataSync() as Float32Array)]));
+  const batches = Math.ceil(o.perEpoch / train.batchSize);
+  const ids = o.dataRng.sample(o.trainIds, o.perEpoch);
+  let lossSum = 0;
+  let lossCount = 0;
+  for (let k = 0; k < batches; k++) {
+    const batchIds = ids.subarray(k * train.batchSize, Math.min(o.perEpoch, (k + 1) * train.batchSize));
+    const orders = ordersFromDataset(o.dataset, batchIds);
+    const inputs = model.inputs(orders);
+    const targets = orderTargets(orders);
+    const { value, grads } = tf.variableGrads(() => vwapLossTensor(model.forward(inputs), targets, train.loss), vars);
+    const gradArrays = new Map<string, Float32Array>();
+    for (const [name, g] of Object.entries(grads)) gradArrays.set(varName.get(name)!, g.dataSync() as Float32Array);
+    adam.apply(params, gradArrays);
+    for (const n of names) model.variables.get(n)!.assign(tf.tensor(params.get(n)!, model.variables.get(n)!.shape, 'float32'));
+    lossSum += value.dataSync()[0]! * batchIds.length;
+    lossCount += batchIds.length;
+    value.dispose();
+    for (const g of Object.values(grads)) g.dispose();
+    o.onBatch?.({ epoch: o.epoch, batch: k + 1, batches, loss: lossSum / lossCount });
+  }
+  return lossSum / lossCount;
+}

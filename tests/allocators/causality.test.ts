@@ -1,0 +1,92 @@
+/**
+ * Causality (method.md §4): a_t may depend only on bars <= r+t-1 and a_0..a_{t-1}. For every
+ * allocator, perturb every raw bar >= r+t (volume, prices), rebuild the series with the data
+ * layer, and check that a_0..a_t are unchanged, bit for bit. The look-ahead variants must fail
+ * the same check (the test can detect a one-bar leak).
+ */
+import { describe, expect, it } from 'vitest';
+import { buildAssetSeries, datasetConfigFrom, type BarTable } from '../../src/data/index.js';
+import { histCurveAllocator, twapAllocator, type Allocator } from '../../src/allocators/index.js';
+import type { MarketSeries, OrderBatch } from '../../src/data/marketSeries.js';
+import { defaultModelConfig, type ModelConfig } from '../../src/allocators/neural/modelConfig.js';
+import { NeuralAllocator, type NamedWeights } from '../../src/allocators/neural/neuralAllocator.js';
+import { Rng } from '../../src/rng.js';
+import { HOUR_MS, perturbFrom, seasonalBars } from '../helpers/market.js';
+
+const H = 12;
+const BARS = 1100;
+const ANCHORS = [700, 1003];
+
+function seriesOf(bars: BarTable): MarketSeries {
+  return buildAssetSeries(bars, HOUR_MS, datasetConfigFrom({}), 'SYN').series;
+}
+
+function order(series: MarketSeries, r: number): OrderBatch {
+  return { series: [series], assetIndex: Int32Array.of(0), bar: Int32Array.of(r), horizon: H };
+}
+
+/** A neural allocator with every trainable weight random (so all inputs matter). */
+function randomModel(overrides: Partial<ModelConfig> & { kind: ModelConfig['kind'] }, series: MarketSeries): NeuralAllocator {
+  const base = defaultModelConfig(overrides.kind, H, HOUR_MS);
+  const config: ModelConfig = { ...base, ...overrides, dynamic: { ...base.dynamic, ...(overrides.dynamic ?? {}), sequence: { ...base.dynamic.sequence, encoderLookback: 8 } } };
+  const rng = Rng.fromSeed(7);
+  const m = NeuralAllocator.create(config, rng);
+  const w: NamedWeights = new Map();
+  for (const [name, a] of m.getWeights()) {
+    if (name.startsWith('features/')) continue;
+    w.set(name, { shape: a.shape, data: Float32Array.from(a.data, () => 0.4 * rng.nextNormal()) });
+  }
+  m.setWeights(w, false);
+  const sample = order(series, 650);
+  const rows = [600, 620, 650, 680, 699];
+  m.fitStandardizer(m.rawFeatures({ ...sample, assetIndex: new Int32Array(rows.length), bar: Int32Array.from(rows) }), rows.length);
+  return m;
+}
+
+const bars = seasonalBars(BARS, 5);
+const series = seriesOf(bars);
+
+const allocators: [string, () => Allocator][] = [
+  ['twap', () => twapAllocator()],
+  ['histCurve', () => histCurveAllocator()],
+  ['histCurve by weekday', () => histCurveAllocator({ byWeekday: true, days: 3 })],
+  ['constCurve', () => randomModel({ kind: 'constCurve' }, series)],
+  ['static linear', () => randomModel({ kind: 'static' }, series)],
+  ['static mlp', () => randomModel({ kind: 'static', staticHidden: [8] }, series)],
+  ['dynamic, features base', () => randomModel({ kind: 'dynamic' }, series)],
+  ['dynamic, learned base, no execution state', () => randomModel({ kind: 'dynamic', dynamic: { ...defaultModelConfig('dynamic').dynamic, base: 'learned', executionState: false } }, series)],
+];
+
+/** First t (0 .. H-1) for which perturbing bars >= r+t changes one of a_0..a_t, or -1. */
+function firstViolation(allocator: Allocator, r: number): { t: number; changedLater: boolean } {
+  const a = allocator.allocate(order(series, r));
+  let changedLater = false;
+  for (let t = 0; t < H; t++) {
+    const b = allocator.allocate(order(seriesOf(perturbFrom(bars, r + t, 100 + t)), r));
+    for (let s = 0; s <= t; s++) if (!Object.is(a[s], b[s])) return { t, changedLater };
+    for (let s = t + 1; s < H; s++) if (a[s] !== b[s]) changedLater = true;
+  }
+  return { t: -1, changedLater };
+}
+
+describe('causality: perturbing bars >= r+t leaves a_0..a_t unchanged', () => {
+  it.each(allocators.flatMap(([name, make]) => ANCHORS.map((r) => [`${name}, r=${r}`, make, r] as const)))('%s', (_name, make, r) => {
+    const allocator = make();
+    const a = allocator.allocate(order(series, r));
+    expect(Math.abs(a.reduce((x, y) => x + y, 0) - 1)).toBeLessThan(1e-6);
+    expect(firstViolation(allocator, r).t).toBe(-1);
+  });
+
+  it('the dynamic model does read the bars of the order as they complete', () => {
+    // otherwise the check above would be vacuous for it
+    expect(firstViolation(randomModel({ kind: 'dynamic' }, series), ANCHORS[0]!).changedLater).toBe(true);
+  });
+
+  it.each([
+    ['static', { kind: 'static', lookahead: 1 }],
+    ['dynamic', { kind: 'dynamic', lookahead: 1 }],
+  ] as const)('%s with lookahead 1 fails the check (the leak is detected)', (_name, overrides) => {
+    const v = firstViolation(randomModel(overrides, series), ANCHORS[0]!);
+    expect(v.t).toBeGreaterThanOrEqual(0);
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * The train, evaluate and schedule commands end to end on a small synthetic store, and the
+ * option parsing of the commands (messages name the option).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../../src/data/index.js';
+import { registerTrainCommand, runTrain, outForSeed } from '../../src/cli/train.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { registerEvaluateCommand, runEvaluate } from '../../src/cli/evaluate.js';
+import { registerScheduleCommand, runSchedule } from '../../src/cli/schedule.js';
+import { HOUR_MS, REPO_ROOT, T0_MS, removeDir, seasonalBars, tempDir, writeBarsCsv } from '../helpers/market.js';
+
+const dir = tempDir();
+afterAll(() => removeDir(dir));
+const store = join(dir, 'store');
+
+function io(): CliIo & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const stream = (f: (s: string) => void) => new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } });
+  return { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)), env: {}, out: () => out, err: () => err };
+}
+
+beforeAll(async () => {
+  const src = join(dir, 'src');
+  mkdirSync(src, { recursive: true });
+  writeBarsCsv(src, 'AAAUSDT', seasonalBars(1300, 1));
+  writeBarsCsv(src, 'BBBUSDT', seasonalBars(1300, 2));
+  await ingest([src], { store });
+});
+
+const trainOpts = { store, workers: 0, epochs: 1, samplesPerEpoch: 512, validationSamples: 256, batchSize: 256, progress: false, overwrite: true };
+
+describe('sigvwap train / evaluate / schedule', () => {
+  it('trains, evaluates and schedules from the checkpoints', async () => {
+    const t = io();
+    const rows = await runTrain({ ...trainOpts, model: 'static', seeds: [1, 2], out: join(dir, 'static-{seed}.ckpt'), json: true }, t);
+    expect(rows.map((r) => r.path)).toEqual([join(dir, 'static-1.ckpt'), join(dir, 'static-2.ckpt')]);
+    expect(JSON.parse(t.out())).toHaveLength(2);
+    expect(t.err()).toMatch(/static seed 1 epoch 1: loss [\d.]+ val [\d.]+ bps/);
+
+    const e = io();
+    const out = join(dir, 'results');
+    const report = await runEvaluate({ models: ['twap', join(dir, 'static-1.ckpt'), join(dir, 'static-2.ckpt')], store, split: 'test', out, replicates: 20, workers: 0, progress: false }, e);
+    expect(report.allocators.map((a) => [a.label, a.seeds])).toEqual([['twap', 1], ['histCurve', 1], ['static', 2]]);
+    expect(existsSync(join(out, 'evaluation.json')) && existsSync(join(out, 'evaluation.md'))).toBe(true);
+    expect(e.out()).toContain('| static | 2 |');
+    expect(readFileSync(join(out, 'evaluation.md'), 'utf8')).toContain('Out-of-sample assets');
+
+    const s = io();
+    const start = new Date(T0_MS + 1300 * HOUR_MS).toISOString();
+    const schedule = runSchedule({ model: join(dir, 'static-1.ckpt'), asset: 'AAAUSDT', start, side: 'buy', quantity: 10, store, json: true }, s);
+    expect(JSON.parse(s.out()).bars).toHaveLength(12);
+    expect(schedule.bars.reduce((a, b) => a + (b.quantity ?? 0), 0)).toBe(10);
+  });
+
+  it('a checkpoint made for another horizon is rejected by evaluate with ERR_CHECKPOINT', async () => {
+    await runTrain({ ...trainOpts, model: 'constCurve', seeds: [1], out: join(dir, 'h6.ckpt'), horizon: 6 }, io());
+    await expect(runEvaluate({ models: [join(dir, 'h6.ckpt')], store, split: 'test', replicates: 20, workers: 0, progress: false }, io()))
+      .rejects.toMatchObject({ code: 'ERR_CHECKPOINT', message: expect.stringMatching(/horizon 6 \(expected 12\)/) });
+  });
+});
+
+describe('sigvwap --plugin', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'main.js'), ...args], { encoding: 'utf8', cwd: REPO_ROOT });
+  const start = () => new Date(T0_MS + 1300 * HOUR_MS).toISOString();
+
+  it('imports a module that registers an allocator before the command resolves --model', () => {
+    const r = cli('--plugin', './tests/fixtures/fixedCurvePlugin.mjs', 'schedule', '--model', 'frontLoaded', '--asset', 'AAAUSDT', '--start', start(), '--store', store, '--json');
+    expect(r.stderr).toBe('');
+    const s = JSON.parse(r.stdout) as { model: string; bars: { fraction: number }[] };
+    expect(s.model).toBe('frontLoaded');
+    expect(s.bars.map((b) => b.fraction)).toEqual(Array.from({ length: 12 }, (_, t) => (2 * (12 - t)) / (12 * 13)));
+  });
+
+  it.each([
+    ['a plugin that cannot be imported', ['--plugin', './tests/fixtures/noSuchPlugin.mjs'], /ERR_ARG: --plugin: cannot import/],
+    ['an allocator nobody registered', [], /ERR_ARG: model: "frontLoaded" is neither a registered allocator/],
+  ])('%s exits 1 with a typed error', (_name, pre, message) => {
+    const r = cli(...pre, 'schedule', '--model', 'frontLoaded', '--asset', 'AAAUSDT', '--start', start(), '--store', store);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('option parsing', () => {
+  const parse = (args: string[]) => {
+    const program = new Command().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    registerTrainCommand(program);
+    registerEvaluateCommand(program);
+    registerScheduleCommand(program);
+    for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} }).action(() => {});
+    program.parse(args, { from: 'user' });
+    return program.commands.find((c) => c.name() === args[0])!.opts();
+  };
+
+  it.each([
+    ['--epochs 0', ['train', '--model', 'static', '--epochs', '0'], /epochs: expected an integer >= 1/],
+    ['--seeds a', ['train', '--model', 'static', '--seeds', '1,a'], /seeds/],
+    ['--lr x', ['train', '--model', 'static', '--lr', 'x'], /lr: expected a number/],
+    ['--replicates 3', ['evaluate', '--replicates', '3'], /replicates: expected an integer >= 10/],
+  ])('%s names the option', (_name, args, message) => {
+    expect(() => parse(args)).toThrow(message);
+  });
+
+  it.each([
+    ['an unknown model kind', ['train', '--model', 'transformer']],
+    ['a missing --model', ['train']],
+    ['a schedule without --asset', ['schedule', '--model', 'twap', '--start', '2022-06-01T00:00Z']],
+  ])('commander rejects %s', (_name, args) => {
+    expect(() => parse(args)).toThrow();
+  });
+
+  it('parses lists and defaults', () => {
+    const o = parse(['train', '--model', 'dynamic', '--seeds', '1,2,3', '--hist-days', '1,20', '--no-execution-state']);
+    expect(o).toMatchObject({ seeds: [1, 2, 3], histDays: [1, 20], executionState: false, store: '.sigvwap/store' });
+  });
+
+  it.each([
+    ['a {seed} placeholder', 'runs/m-{seed}.ckpt', 3, 'runs/m-2.ckpt'],
+    ['several seeds', 'runs/m.ckpt', 3, 'runs/m-seed2.ckpt'],
+    ['one seed', 'runs/m.ckpt', 1, 'runs/m.ckpt'],
+  ])('--out with %s', (_name, out, seeds, expected) => {
+    expect(outForSeed(out, 2, seeds)).toBe(expected);
+  });
+});
