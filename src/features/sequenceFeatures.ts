@@ -44,6 +44,14 @@ export function sequenceSteps(spec: SequenceFeatureSpec, horizon: number, lookah
 }
 
 const TWO_PI = 2 * Math.PI;
+
+/** Order b's series and its scales: mean volume m and RMS log return σ over the W bars before r. */
+function orderScale(orders: OrderBatch, b: number, W: number) {
+  const s = seriesOf(orders, b);
+  const st = seriesStats(s);
+  const r = orders.bar[b]!;
+  return { s, st, r, m: meanVolume(st, r - W, r - 1), sigma: rmsLogReturn(st, r - W, r - 1) };
+}
 const WEEK_MS = 7 * DAY_MS;
 
 /** The encoder inputs of every order, [S, batch, channels]. */
@@ -56,11 +64,7 @@ export function computeSequenceFeatures(orders: OrderBatch, spec: SequenceFeatur
   const L = spec.encoderLookback;
   const W = spec.baselineBars;
   for (let b = 0; b < n; b++) {
-    const s = seriesOf(orders, b);
-    const st = seriesStats(s);
-    const r = orders.bar[b]!;
-    const m = meanVolume(st, r - W, r - 1);
-    const sigma = rmsLogReturn(st, r - W, r - 1);
+    const { s, st, r, m, sigma } = orderScale(orders, b, W);
     const invM = m > 0 ? 1 / m : 0;
     const invSigma = sigma > 0 ? 1 / sigma : 0;
     for (let i = 0; i < S; i++) {
@@ -93,11 +97,7 @@ export function computeExecutionState(orders: OrderBatch, spec: SequenceFeatureS
   const out = new Float32Array((H - 1) * n * C);
   const W = spec.baselineBars;
   for (let b = 0; b < n; b++) {
-    const s = seriesOf(orders, b);
-    const st = seriesStats(s);
-    const r = orders.bar[b]!;
-    const m = meanVolume(st, r - W, r - 1);
-    const sigma = rmsLogReturn(st, r - W, r - 1);
+    const { s, r, m, sigma } = orderScale(orders, b, W);
     const p0 = s.price[r - 1]!;
     const scale = sigma > 0 && p0 > 0 ? 1 / sigma : 0;
     const dev = (j: number) => (j >= 0 && j < s.bars && s.price[j]! > 0 && p0 > 0 ? Math.max(-50, Math.min(50, (s.price[j]! / p0 - 1) * scale)) : 0);

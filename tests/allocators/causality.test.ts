@@ -5,12 +5,12 @@
  * the same check (the test can detect a one-bar leak).
  */
 import { describe, expect, it } from 'vitest';
+import { randomizedModel } from '../helpers/models.js';
 import { buildAssetSeries, datasetConfigFrom, type BarTable } from '../../src/data/index.js';
 import { histCurveAllocator, twapAllocator, type Allocator } from '../../src/allocators/index.js';
 import type { MarketSeries, OrderBatch } from '../../src/data/marketSeries.js';
 import { defaultModelConfig, type ModelConfig } from '../../src/allocators/neural/modelConfig.js';
-import { NeuralAllocator, type NamedWeights } from '../../src/allocators/neural/neuralAllocator.js';
-import { Rng } from '../../src/rng.js';
+import { NeuralAllocator } from '../../src/allocators/neural/neuralAllocator.js';
 import { HOUR_MS, perturbFrom, seasonalBars } from '../helpers/market.js';
 
 const H = 12;
@@ -29,14 +29,7 @@ function order(series: MarketSeries, r: number): OrderBatch {
 function randomModel(overrides: Partial<ModelConfig> & { kind: ModelConfig['kind'] }, series: MarketSeries): NeuralAllocator {
   const base = defaultModelConfig(overrides.kind, H, HOUR_MS);
   const config: ModelConfig = { ...base, ...overrides, dynamic: { ...base.dynamic, ...(overrides.dynamic ?? {}), sequence: { ...base.dynamic.sequence, encoderLookback: 8 } } };
-  const rng = Rng.fromSeed(7);
-  const m = NeuralAllocator.create(config, rng);
-  const w: NamedWeights = new Map();
-  for (const [name, a] of m.getWeights()) {
-    if (name.startsWith('features/')) continue;
-    w.set(name, { shape: a.shape, data: Float32Array.from(a.data, () => 0.4 * rng.nextNormal()) });
-  }
-  m.setWeights(w, false);
+  const m = randomizedModel(config, 7, 0.4);
   const sample = order(series, 650);
   const rows = [600, 620, 650, 680, 699];
   m.fitStandardizer(m.rawFeatures({ ...sample, assetIndex: new Int32Array(rows.length), bar: Int32Array.from(rows) }), rows.length);

@@ -3,17 +3,14 @@
  * registered in this one file is evaluated by `sigvwap evaluate --models` and scheduled by
  * `sigvwap schedule` with no other module touched; and the registry's errors.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Allocator, registerAllocator, resolveAllocator, unregisterAllocator } from '../../src/allocators/index.js';
 import type { OrderBatch } from '../../src/data/marketSeries.js';
-import { ingest } from '../../src/data/index.js';
 import { runEvaluate } from '../../src/cli/evaluate.js';
 import { runSchedule } from '../../src/cli/schedule.js';
-import type { CliIo } from '../../src/cli/io.js';
-import { HOUR_MS, T0_MS, removeDir, seasonalBars, tempDir, writeBarsCsv } from '../helpers/market.js';
+import { HOUR_MS, T0_MS, removeDir, tempDir } from '../helpers/market.js';
+import { captureIo as io, twoAssetStore } from '../helpers/cli.js';
 
 // ---- the extra allocator: front-loaded, a_t ∝ H - t (reads no bar) ----
 function frontLoaded(horizon: number): Float64Array {
@@ -39,24 +36,14 @@ registerAllocator({ name: 'fixedCurve', description: 'a_t ∝ H - t (test)', cre
 // ---- end of the extra allocator ----
 
 const dir = tempDir();
-const store = join(dir, 'store');
 afterAll(() => {
   removeDir(dir);
   unregisterAllocator('fixedCurve');
 });
 
-function io(): CliIo & { out: () => string } {
-  let out = '';
-  const sink = (f: (s: string) => void) => new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } });
-  return { stdout: sink((s) => (out += s)), stderr: sink(() => undefined), env: {}, out: () => out };
-}
-
+const store = join(dir, 'store');
 beforeAll(async () => {
-  const src = join(dir, 'src');
-  mkdirSync(src, { recursive: true });
-  writeBarsCsv(src, 'AAAUSDT', seasonalBars(1300, 1));
-  writeBarsCsv(src, 'BBBUSDT', seasonalBars(1300, 2));
-  await ingest([src], { store });
+  await twoAssetStore(dir);
 });
 
 describe('a registered allocator goes through the whole pipeline', () => {

@@ -3,35 +3,22 @@
  * option parsing of the commands (messages name the option).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../../src/data/index.js';
 import { registerTrainCommand, runTrain, outForSeed } from '../../src/cli/train.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { registerEvaluateCommand, runEvaluate } from '../../src/cli/evaluate.js';
 import { registerScheduleCommand, runSchedule } from '../../src/cli/schedule.js';
-import { HOUR_MS, REPO_ROOT, T0_MS, removeDir, seasonalBars, tempDir, writeBarsCsv } from '../helpers/market.js';
+import { HOUR_MS, REPO_ROOT, T0_MS, removeDir, tempDir } from '../helpers/market.js';
+import { captureIo as io, twoAssetStore } from '../helpers/cli.js';
 
 const dir = tempDir();
 afterAll(() => removeDir(dir));
+
 const store = join(dir, 'store');
-
-function io(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const stream = (f: (s: string) => void) => new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } });
-  return { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)), env: {}, out: () => out, err: () => err };
-}
-
 beforeAll(async () => {
-  const src = join(dir, 'src');
-  mkdirSync(src, { recursive: true });
-  writeBarsCsv(src, 'AAAUSDT', seasonalBars(1300, 1));
-  writeBarsCsv(src, 'BBBUSDT', seasonalBars(1300, 2));
-  await ingest([src], { store });
+  await twoAssetStore(dir);
 });
 
 const trainOpts = { store, workers: 0, epochs: 1, samplesPerEpoch: 512, validationSamples: 256, batchSize: 256, progress: false, overwrite: true };

@@ -5,12 +5,12 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomizedModel } from '../helpers/models.js';
 import { buildAssetSeries, datasetConfigFrom } from '../../src/data/index.js';
 import { saveCheckpoint, type CheckpointState } from '../../src/allocators/neural/checkpoint.js';
 import type { MarketSeries, OrderBatch } from '../../src/data/marketSeries.js';
 import { defaultModelConfig, type ModelConfig } from '../../src/allocators/neural/modelConfig.js';
-import { NeuralAllocator, type NamedWeights } from '../../src/allocators/neural/neuralAllocator.js';
-import { Rng } from '../../src/rng.js';
+import { NeuralAllocator } from '../../src/allocators/neural/neuralAllocator.js';
 import { scheduleOrder } from '../../src/execution/scheduleOrder.js';
 import { StepwiseSchedule, beginStepwiseSchedule } from '../../src/execution/stepwiseSchedule.js';
 import { truncateSeries } from '../../src/data/marketSeries.js';
@@ -28,14 +28,7 @@ let store = '';
 let storeShort = '';
 const R = 1000;
 
-function randomModel(config: ModelConfig, seed = 3): NeuralAllocator {
-  const rng = Rng.fromSeed(seed);
-  const m = NeuralAllocator.create(config, rng);
-  const w: NamedWeights = new Map();
-  for (const [name, a] of m.getWeights()) if (!name.startsWith('features/')) w.set(name, { shape: a.shape, data: Float32Array.from(a.data, () => 0.3 * rng.nextNormal()) });
-  m.setWeights(w, false);
-  return m;
-}
+const randomModel = (config: ModelConfig, seed = 3): NeuralAllocator => randomizedModel(config, seed);
 
 function save(model: NeuralAllocator, name: string): string {
   const path = join(dir, name);

@@ -5,15 +5,15 @@
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { randomizedModel } from '../helpers/models.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../../src/ops/tf.js';
 import { fileIOHandler, readContainer, writeContainer } from '../../src/allocators/neural/checkpointFile.js';
 import { checkModelExpectation, loadAllocator, loadCheckpoint, saveCheckpoint, type CheckpointState } from '../../src/allocators/index.js';
 import { ordersFromDataset } from '../../src/data/marketSeries.js';
 import { defaultModelConfig, type ModelConfig } from '../../src/allocators/neural/modelConfig.js';
-import { NeuralAllocator, type NamedWeights } from '../../src/allocators/neural/neuralAllocator.js';
+import { NeuralAllocator } from '../../src/allocators/neural/neuralAllocator.js';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/train/trainConfig.js';
-import { Rng } from '../../src/rng.js';
 import { removeDir, smallDataset, tempDir } from '../helpers/market.js';
 
 const dir = tempDir();
@@ -21,14 +21,7 @@ afterAll(() => removeDir(dir));
 const dataset = smallDataset(1, 1000);
 const orders = ordersFromDataset(dataset, dataset.anchors('test').index.subarray(0, 40));
 
-function randomized(config: ModelConfig, seed: number): NeuralAllocator {
-  const rng = Rng.fromSeed(seed);
-  const m = NeuralAllocator.create(config, rng);
-  const w: NamedWeights = new Map();
-  for (const [name, a] of m.getWeights()) if (!name.startsWith('features/')) w.set(name, { shape: a.shape, data: Float32Array.from(a.data, () => 0.3 * rng.nextNormal()) });
-  m.setWeights(w, false);
-  return m;
-}
+const randomized = (config: ModelConfig, seed: number): NeuralAllocator => randomizedModel(config, seed);
 
 function stateFor(config: ModelConfig): CheckpointState {
   return {
