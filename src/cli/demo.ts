@@ -6,7 +6,9 @@
  * test split with block-bootstrap intervals, print the tables and write results/demo/.
  * Sized to finish in under 10 minutes on 2 CPU cores; prints how long each step took.
  * Options: --out DIR (default results/demo), --store DIR (default .sigvwap/demo/store),
- * --quick (tiny training budgets: a smoke test of the pipeline, not meaningful numbers).
+ * --quick (tiny training budgets: a smoke test of the pipeline, not meaningful numbers),
+ * --no-time-limit (the full epoch budgets however long they take: the time limits otherwise
+ * cut training short on a busy machine, and the tables then depend on the load).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +24,8 @@ export interface DemoOptions {
   store: string;
   data: string;
   quick: boolean;
+  /** train for the full epoch budgets even on a slow or busy machine (reproducible tables) */
+  noTimeLimit: boolean;
 }
 
 interface Step {
@@ -51,14 +55,15 @@ export async function runDemo(o: DemoOptions, io: CliIo = processIo()): Promise<
   const dataset = await step('build dataset', () => buildDataset({ store: o.store }));
   io.stderr.write(`${dataset.assets.length} assets, ${dataset.anchorCount} anchors; training universe ${dataset.assets.filter((a) => a.universe === 'train').map((a) => a.symbol).join(', ')}\n`);
   const q = o.quick;
+  const limit = (minutes: number) => (o.noTimeLimit ? undefined : minutes);
   const common: Omit<TrainCliOptions, 'model'> = { store: o.store, seeds: [1], overwrite: true, progress: true, validationSamples: q ? 2048 : 16384 };
   await step('train constCurve', () => runTrainOnDataset(dataset, { ...common, model: 'constCurve', out: ckpt('constCurve'), epochs: q ? 2 : 15, samplesPerEpoch: q ? 4096 : 65536 }, io));
-  await step('train static (softmax-linear on causal features)', () => runTrainOnDataset(dataset, { ...common, model: 'static', out: ckpt('static'), epochs: q ? 2 : 20, samplesPerEpoch: q ? 4096 : 65536, timeLimit: 3 }, io));
+  await step('train static (softmax-linear on causal features)', () => runTrainOnDataset(dataset, { ...common, model: 'static', out: ckpt('static'), epochs: q ? 2 : 20, samplesPerEpoch: q ? 4096 : 65536, timeLimit: limit(3) }, io));
   await step('train dynamic (LSTM 16, per-step heads, warm-started from static)', () =>
     runTrainOnDataset(dataset, {
       ...common, model: 'dynamic', out: ckpt('dynamic'), initFrom: ckpt('static'), encoderLookback: 12,
       // 10 epochs take about 3.5 minutes on 2 idle cores; the time limit keeps a busy machine under budget
-      epochs: q ? 1 : 10, samplesPerEpoch: q ? 1024 : 32768, timeLimit: q ? 1 : 4,
+      epochs: q ? 1 : 10, samplesPerEpoch: q ? 1024 : 32768, timeLimit: limit(q ? 1 : 4),
     }, io));
   const report = await step('evaluate (test split, block bootstrap)', () =>
     runEvaluateOnDataset(dataset, { models: ['twap', 'histCurve', ckpt('constCurve'), ckpt('static'), ckpt('dynamic')], store: o.store, split: 'test', progress: true, replicates: q ? 100 : 1000 }, io));
@@ -75,15 +80,16 @@ export async function runDemo(o: DemoOptions, io: CliIo = processIo()): Promise<
 }
 
 function parseArgs(argv: readonly string[]): DemoOptions {
-  const o: DemoOptions = { out: 'results/demo', store: '.sigvwap/demo/store', data: join(packageRoot, 'data'), quick: false };
+  const o: DemoOptions = { out: 'results/demo', store: '.sigvwap/demo/store', data: join(packageRoot, 'data'), quick: false, noTimeLimit: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') o.quick = true;
+    else if (a === '--no-time-limit') o.noTimeLimit = true;
     else if (a === '--out' || a === '--store' || a === '--data') {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
       o[a.slice(2) as 'out' | 'store' | 'data'] = v;
-    } else throw new Error(`unknown option ${a} (options: --out DIR, --store DIR, --data DIR, --quick)`);
+    } else throw new Error(`unknown option ${a} (options: --out DIR, --store DIR, --data DIR, --quick, --no-time-limit)`);
   }
   mkdirSync(o.out, { recursive: true });
   return o;
