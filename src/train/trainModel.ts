@@ -16,7 +16,7 @@
  * Cost per epoch: samplesPerEpoch forward+backward passes (allocators/neural/neuralAllocator.ts)
  * plus one forward pass over the validation subset; one checkpoint write.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SigvwapError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
@@ -35,6 +35,7 @@ import { advanceSchedule } from './epochSchedule.js';
 import { dataFingerprint } from './dataFingerprint.js';
 import { type BatchProgress, trainEpoch } from './trainEpoch.js';
 import { type TrainConfig, parseTrainConfig } from './trainConfig.js';
+import { checkCheckpointOut, preparePerAssetOut } from './trainOutput.js';
 import { type OrderTargets, validate } from './validate.js';
 
 export type { BatchProgress } from './trainEpoch.js';
@@ -102,11 +103,7 @@ async function trainPerAsset(options: TrainOptions, config: ModelConfig, train: 
   const known = new Set(options.dataset.assets.map((a) => a.symbol));
   for (const s of symbols) if (!known.has(s)) throw new SigvwapError('ERR_ARG', `assets: ${s} is not in the dataset`, { argument: 'assets', value: s });
   const dir = options.out;
-  if (existsSync(dir) && !options.resume) {
-    if (!options.overwrite) throw new SigvwapError('ERR_ARG', `out: ${dir} exists; resume it or allow overwriting`, { argument: 'out', value: dir });
-    rmSync(dir, { recursive: true, force: true });
-  }
-  mkdirSync(dir, { recursive: true });
+  preparePerAssetOut(dir, options);
   const models = new Map<string, NeuralAllocator>();
   const states: CheckpointState[] = [];
   const files: Record<string, string> = {};
@@ -164,11 +161,8 @@ function startRun(options: TrainOptions, config: ModelConfig, train: TrainConfig
   const valTargets = orderTargets(valOrders);
   const common = { trainIds, valOrders, valTargets };
   const adam = new Adam({ learningRate: train.learningRate });
-  const exists = existsSync(path);
-  if (exists && options.resume) return { ...resumeRun(path, config, train, fingerprint, adam), ...common, resumed: true };
-  if (exists && !options.overwrite) {
-    throw new SigvwapError('ERR_ARG', `out: ${path} exists; resume it (--resume) or overwrite it (--overwrite)`, { argument: 'out', value: path });
-  }
+  checkCheckpointOut(path, options);
+  if (options.resume && existsSync(path)) return { ...resumeRun(path, config, train, fingerprint, adam), ...common, resumed: true };
   const model = NeuralAllocator.create(config, initRng);
   let warm: string[] = [];
   if (train.initFrom) {

@@ -3,7 +3,7 @@
  * learning rate, a run killed mid-epoch resumes bit for bit, resuming on other data or options
  * fails clearly, and per-asset (AFD) training writes one model per asset.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAllocator, loadCheckpoint, PerAssetAllocator } from '../../src/allocators/index.js';
@@ -140,4 +140,30 @@ describe('trainModel', () => {
     const orders = ordersFromDataset(dataset, dataset.anchors('test').index);
     expect(Array.from(loaded.allocate(orders))).toEqual(Array.from(r.model.allocate(orders)));
   });
+
+  // Issue I #2: --overwrite deleted any directory (a recursive remove with no check)
+  describe('overwrite replaces only what sigvwap wrote', () => {
+    const perAsset = { ...small, epochs: 1, mode: 'per-asset' as const };
+    it.each([
+      ['a per-asset run into a folder of other files', 'notamodel', perAsset, (p: string) => { mkdirSync(p); writeFileSync(join(p, 'thesis.tex'), 'precious'); return join(p, 'thesis.tex'); }, /did not write \(thesis\.tex\)/],
+      ['a per-asset run into a model folder with an extra file', 'afd-extra', perAsset, (p: string) => { mkdirSync(p); writeFileSync(join(p, 'afd.json'), JSON.stringify({ assets: {} })); writeFileSync(join(p, 'notes.md'), 'mine'); return join(p, 'notes.md'); }, /did not write \(notes\.md\)/],
+      ['a global run over a file that is not a checkpoint', 'report.csv', { ...small, epochs: 1 }, (p: string) => { writeFileSync(p, 'a,b\n1,2\n'); return p; }, /not a sigvwap checkpoint/],
+      ['a global run over a directory', 'adir', { ...small, epochs: 1 }, (p: string) => { mkdirSync(p); writeFileSync(join(p, 'x'), 'x'); return join(p, 'x'); }, /is a directory/],
+    ])('refuses %s with ERR_ARG and keeps it', async (_name, name, train, make, message) => {
+      const out = join(dir, name);
+      const kept = make(out);
+      const before = readFileSync(kept, 'utf8');
+      await expect(trainModel(opts(name, { out, train, overwrite: true }))).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(message) });
+      expect(readFileSync(kept, 'utf8')).toBe(before);
+    });
+
+    it('replaces a per-asset model folder it wrote (and keeps the folder)', async () => {
+      const out = join(dir, 'afd-again');
+      await trainModel(opts('afd-again', { out, train: perAsset }));
+      const r = await trainModel(opts('afd-again', { out, train: { ...perAsset, seed: 2 }, overwrite: true }));
+      expect(r.states.map((s) => s.train.seed)).toEqual([2, 2]);
+      expect(readdirSync(out).sort()).toEqual(['SYN0USDT.ckpt', 'SYN1USDT.ckpt', 'afd.json']);
+    });
+  });
 });
+

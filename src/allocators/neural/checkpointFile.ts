@@ -10,7 +10,7 @@
  * Cost: one write of header + payload; reading verifies the payload's sha256.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SigvwapError } from '../../errors.js';
 import { writeFileAtomic } from '../../data/writeFileAtomic.js';
@@ -44,6 +44,20 @@ export function writeContainer(path: string, header: Record<string, unknown>, bi
   bytes.set(binary, 12 + json.length);
   mkdirSync(dirname(path), { recursive: true });
   writeFileAtomic(path, bytes);
+}
+
+/** True when `path` is a file that starts with the container's magic bytes (one 8-byte read). */
+export function isContainerFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(8);
+    return readSync(fd, head, 0, 8, 0) === 8 && head.toString('latin1') === MAGIC;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Read and verify a container; ERR_CHECKPOINT when missing, truncated or corrupt. */
