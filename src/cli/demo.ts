@@ -67,7 +67,7 @@ export async function runDemo(o: DemoOptions, io: CliIo = processIo()): Promise<
     }, io));
   const report = await step('evaluate (test split, block bootstrap)', () =>
     runEvaluateOnDataset(dataset, { models: ['twap', 'histCurve', ckpt('constCurve'), ckpt('static'), ckpt('dynamic')], store: o.store, split: 'test', progress: true, replicates: q ? 100 : 1000 }, io));
-  const files = writeReport(report, o.out);
+  const files = await writeReport(report, o.out);
   const totalMs = performance.now() - t0;
   steps.push({ step: 'total', elapsedMs: totalMs });
   writeFileSync(join(o.out, 'timings.json'), JSON.stringify(steps, null, 2) + '\n');

@@ -5,11 +5,12 @@
  * TWAP and histCurve are always included. Writes evaluation.json and evaluation.md into --out;
  * prints the Markdown tables (or the JSON report with --json) to stdout, progress to stderr.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { SigvwapError } from '../errors.js';
 import { DEFAULT_STORE_DIR, SPLITS, type Dataset, type Split } from '../data/index.js';
+import { withFileLock } from '../data/fileLock.js';
+import { ensureDir, writeFileAtomic } from '../data/writeFileAtomic.js';
 import { type Allocator, registeredAllocators, resolveAllocator } from '../allocators/index.js';
 import { type EvaluationReport, evaluateAllocators } from '../evaluate/evaluateAllocators.js';
 import { reportToMarkdown } from '../evaluate/formatReport.js';
@@ -61,12 +62,15 @@ export function runEvaluateOnDataset(dataset: Dataset, o: EvaluateCliOptions, io
   return report;
 }
 
-export function writeReport(report: EvaluationReport, dir: string, name = 'evaluation'): { json: string; markdown: string } {
-  mkdirSync(dir, { recursive: true });
+/** Write evaluation.json and evaluation.md into `dir`, atomically, one writer at a time. */
+export async function writeReport(report: EvaluationReport, dir: string, name = 'evaluation'): Promise<{ json: string; markdown: string }> {
+  ensureDir(dir, 'results folder');
   const json = join(dir, `${name}.json`);
   const markdown = join(dir, `${name}.md`);
-  writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(markdown, `# Evaluation\n\n${reportToMarkdown(report)}`);
+  await withFileLock(join(dir, '.lock'), `the results folder ${dir}`, () => {
+    writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
+    writeFileAtomic(markdown, `# Evaluation\n\n${reportToMarkdown(report)}`);
+  });
   return { json, markdown };
 }
 
@@ -75,7 +79,7 @@ export async function runEvaluate(o: EvaluateCliOptions, io: CliIo = processIo()
   const dataset = await loadDatasetForCli(o, io, o.progress !== false);
   const report = runEvaluateOnDataset(dataset, o, io);
   if (o.out) {
-    const files = writeReport(report, o.out);
+    const files = await writeReport(report, o.out);
     io.stderr.write(`evaluate: wrote ${files.json} and ${files.markdown}\n`);
   }
   io.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : reportToMarkdown(report));

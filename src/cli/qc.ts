@@ -31,7 +31,7 @@ export function formatQc(r: QcReport, color: boolean): string {
   const warn = (s: string | number, bad: boolean) => (color && bad ? `\x1b[33m${s}\x1b[39m` : String(s));
   const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[22m` : s);
   const out = [
-    bold(['symbol', 'interval', 'rows', 'start', 'end', 'missing', 'gaps(asset-specific)', 'dup', 'unsorted', 'misaligned', 'zero-vol', 'longest-zero-run', 'price<=0', 'ohlc', 'neg-vol', `vwap-out(${r.vwapTolerance})`, 'changes'].join('\t')),
+    bold(['symbol', 'interval', 'rows', 'start', 'end', 'missing', 'gaps(asset-specific)', 'dup', 'unsorted', 'misaligned', 'zero-vol', 'longest-zero-run', 'price<=0', 'ohlc', 'neg-vol', `vwap-out(${r.vwapTolerance})`, 'non-finite', 'checksum', 'changes'].join('\t')),
   ];
   for (const a of r.assets) {
     const specific = a.gaps.filter((g) => g.exchangeWide !== true).length;
@@ -42,6 +42,7 @@ export function formatQc(r: QcReport, color: boolean): string {
       a.zeroVolume.longestRun ? `${a.zeroVolume.longestRun.bars}@${iso(a.zeroVolume.longestRun.startMs)}` : '-',
       warn(a.nonPositivePrice.count, a.nonPositivePrice.count > 0), warn(a.ohlcInconsistent.count, a.ohlcInconsistent.count > 0),
       warn(a.negativeVolume.count, a.negativeVolume.count > 0), warn(a.vwapOutsideRange.count, a.vwapOutsideRange.count > 0),
+      warn(a.nonFinite.count, a.nonFinite.count > 0), warn(a.checksum, a.checksum === 'mismatch'),
       warn(a.changes.length, a.changes.length > 0),
     ].join('\t'));
   }

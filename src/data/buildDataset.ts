@@ -223,7 +223,7 @@ export async function buildDataset(options: DatasetOptions = {}): Promise<Datase
     if (!entry) {
       throw new SigvwapError('ERR_ARG', `assets: ${symbol} is not in the store ${storeDir} (it holds ${Object.keys(manifest.assets).length} assets)`, { argument: 'assets', value: symbol });
     }
-    return { storeDir, symbol, file: entry.file, interval: entry.interval, config };
+    return { storeDir, symbol, file: entry.file, fileSha256: entry.fileSha256, interval: entry.interval, config };
   });
   const workers = options.workers ?? Math.min(availableParallelism(), tasks.length);
   if (!Number.isInteger(workers) || workers < 0) throw new SigvwapError('ERR_ARG', `workers: expected a non-negative integer, got ${workers}`, { argument: 'workers', value: workers });
@@ -233,7 +233,7 @@ export async function buildDataset(options: DatasetOptions = {}): Promise<Datase
   let built: AssetData[];
   if (workers === 0) {
     built = tasks.map((t) => {
-      const { bars } = readStoreAsset(t.storeDir, { file: t.file });
+      const { bars } = readStoreAsset(t.storeDir, t);
       const r = buildAssetSeries(bars, intervalToMs(t.interval), t.config, t.symbol);
       progress(t.symbol);
       return r;

@@ -24,9 +24,11 @@ import { sniffKlineCsv } from './parseKlineCsv.js';
 import { parseSourceName } from './parseSourceName.js';
 import { parseSourceFile, readSourceBytes, sourceKind, type SourcePart } from './readSourceFile.js';
 import {
-  DEFAULT_STORE_DIR, assetFileName, readManifest, readStoreAsset, writeManifest, writeStoreAsset,
+  DEFAULT_STORE_DIR, STORE_LOCK_FILE, assetFileName, readManifest, readStoreAsset, writeManifest, writeStoreAsset,
   type ManifestAsset, type PolicyChange,
 } from './store.js';
+import { withFileLock } from './fileLock.js';
+import { ensureDir } from './writeFileAtomic.js';
 
 export type DuplicatePolicy = 'error' | 'keep-first' | 'keep-last';
 export type UnsortedPolicy = 'error' | 'sort';
@@ -46,6 +48,8 @@ export interface IngestOptions {
   interval?: string;
   /** called after each file is read (for a progress bar) */
   onProgress?: (event: { done: number; total: number; file: string }) => void;
+  /** how long to wait for another writer of the store, ms (default 60 s) */
+  lockTimeoutMs?: number;
 }
 
 export interface IngestedAsset {
@@ -147,20 +151,29 @@ export async function ingest(inputs: readonly string[], options: IngestOptions =
     list.push(f);
     bySymbol.set(f.symbol, list);
   }
-  const manifest = readManifest(storeDir);
   const result: IngestResult = { store: storeDir, assets: [], skipped, rowsRead: 0, bytesRead: 0, elapsedMs: 0 };
-  let done = 0;
-  for (const [symbol, group] of bySymbol) {
-    const asset = ingestSymbol(symbol, group, storeDir, manifest, { onDuplicate, onUnsorted, onInvalid, interval: options.interval }, (file, rows, bytes) => {
-      done++;
-      result.rowsRead += rows;
-      result.bytesRead += bytes;
-      options.onProgress?.({ done, total: files.length, file });
-    });
-    result.assets.push(asset);
-    // Yield between symbols so a progress bar can redraw.
-    await new Promise<void>((r) => setImmediate(r));
+  if (bySymbol.size === 0) {
+    result.elapsedMs = performance.now() - started;
+    return result;
   }
+  ensureDir(storeDir, 'store');
+  // One writer per store: the manifest is read, extended and written under the lock, so two
+  // ingests into one store both land (the second waits) instead of the last one winning.
+  await withFileLock(join(storeDir, STORE_LOCK_FILE), `the store ${storeDir}`, async () => {
+    const manifest = readManifest(storeDir);
+    let done = 0;
+    for (const [symbol, group] of bySymbol) {
+      const asset = ingestSymbol(symbol, group, storeDir, manifest, { onDuplicate, onUnsorted, onInvalid, interval: options.interval }, (file, rows, bytes) => {
+        done++;
+        result.rowsRead += rows;
+        result.bytesRead += bytes;
+        options.onProgress?.({ done, total: files.length, file });
+      });
+      result.assets.push(asset);
+      // Yield between symbols so a progress bar can redraw.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }, { timeoutMs: options.lockTimeoutMs });
   result.elapsedMs = performance.now() - started;
   return result;
 }
@@ -190,8 +203,13 @@ function ingestSymbol(
       start: entry.start, end: entry.end, sourcesAdded: [], changes: [],
     };
   }
-  const stored = entry ? readStoreAsset(storeDir, entry) : undefined;
-  // The file's own metadata is the truth about what it holds (the manifest is written after it).
+  const stored = entry ? readStoreAsset(storeDir, entry, { verify: false }) : undefined;
+  // The file's own metadata is the truth about what it holds (the manifest is written after
+  // it): a file newer than its manifest entry is a crash between the two writes, repaired
+  // here; a file whose metadata matches the entry but whose bytes do not is corruption.
+  if (stored && entry?.fileSha256 !== undefined && stored.sha256 !== entry.fileSha256 && sameSources(stored.meta, entry)) {
+    readStoreAsset(storeDir, entry);
+  }
   const previous: ManifestAsset | undefined = stored?.meta ?? entry;
   for (const s of previous?.sources ?? []) known.add(s.sha256);
 
@@ -261,8 +279,8 @@ function ingestSymbol(
     sources: [...(previous?.sources ?? []), ...newSources],
     changes: [...(previous?.changes ?? []), ...changes],
   };
-  writeStoreAsset(storeDir, bars, meta);
-  manifest.assets[symbol] = meta;
+  const fileSha256 = writeStoreAsset(storeDir, bars, meta);
+  manifest.assets[symbol] = { ...meta, fileSha256 };
   writeManifest(storeDir, manifest);
   return {
     symbol, status: previous ? 'appended' : 'created', interval, rows: bars.length, rowsAdded: bars.length - (previous?.rows ?? 0),
@@ -391,4 +409,9 @@ function applyInvalidPolicy(m: MergedRows, firstNewPart: number, policy: Invalid
   }
   if (keep.length === m.bars.length) return m;
   return { bars: takeBarRows(m.bars, keep), part: Int32Array.from(keep, (r) => m.part[r]!), line: Int32Array.from(keep, (r) => m.line[r]!), labels: m.labels };
+}
+
+/** Two entries list the same sources (the file's metadata describes the manifest's entry). */
+function sameSources(a: ManifestAsset | undefined, b: ManifestAsset): boolean {
+  return a !== undefined && a.sources.length === b.sources.length && a.sources.every((s, i) => s.sha256 === b.sources[i]!.sha256);
 }

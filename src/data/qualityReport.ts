@@ -3,7 +3,10 @@
  * (each gap marked exchange-wide when most assets listed at that time miss it too),
  * duplicate or unsorted timestamps, misaligned open times, zero-volume runs, non-positive
  * prices, OHLC inconsistencies, negative volumes, bar VWAP (quote/base volume) outside
- * [low, high] by more than a relative tolerance, and every change an ingest policy made.
+ * [low, high] by more than a relative tolerance, non-finite values (NaN, ±Infinity: a
+ * source value like 1e400 parses to Infinity), the file's checksum against the manifest
+ * ('mismatch': a byte changed after ingest; the rest of the report still reads the file),
+ * and every change an ingest policy made.
  * Counts are exact; example lists are capped at `maxExamples` (the count says how many).
  * Times are epoch ms in memory (`...Ms` fields); `qcReportToJson` turns them into
  * ISO-8601 UTC strings. Cost: one pass over every stored bar.
@@ -57,6 +60,10 @@ export interface AssetQc {
   ohlcInconsistent: QcCount;
   negativeVolume: QcCount;
   vwapOutsideRange: QcCount;
+  /** bars with a NaN or infinite open, high, low, close, volume or quote volume */
+  nonFinite: QcCount;
+  /** the store file against its manifest checksum; 'absent' in stores written before checksums */
+  checksum: 'ok' | 'mismatch' | 'absent';
   /** what ingest policies changed (duplicates resolved, rows sorted, bars dropped) */
   changes: PolicyChange[];
 }
@@ -90,9 +97,10 @@ export function qualityReport(options: QcOptions = {}): QcReport {
   for (const symbol of symbols) {
     const entry = manifest.assets[symbol];
     if (!entry) throw new SigvwapError('ERR_ARG', `assets: ${symbol} is not in the store ${storeDir}`, { argument: 'assets', value: symbol });
-    const { bars } = readStoreAsset(storeDir, entry);
+    const { bars, sha256 } = readStoreAsset(storeDir, entry, { verify: false });
     const qc = assetQc(symbol, entry.interval, bars, tolerance, maxExamples);
     qc.changes = entry.changes;
+    qc.checksum = entry.fileSha256 === undefined ? 'absent' : entry.fileSha256 === sha256 ? 'ok' : 'mismatch';
     assets.push(qc);
     const step = intervalToMs(entry.interval);
     for (const g of qc.gaps) for (let k = 0; k < g.bars; k++) missingCount.set(g.startMs + k * step, (missingCount.get(g.startMs + k * step) ?? 0) + 1);
@@ -131,7 +139,8 @@ export function assetQc(symbol: string, interval: string, bars: BarTable, vwapTo
     symbol, interval, rows: n, startMs: n ? t[0]! : NaN, endMs: n ? t[n - 1]! : NaN, expectedRows: 0, missingBars: 0, gaps: [],
     duplicateTimestamps: counter(), unsortedTimestamps: counter(), misalignedTimestamps: counter(),
     zeroVolume: { rows: 0, runs: 0, longestRun: null, runsList: [] },
-    nonPositivePrice: counter(), ohlcInconsistent: counter(), negativeVolume: counter(), vwapOutsideRange: counter(), changes: [],
+    nonPositivePrice: counter(), ohlcInconsistent: counter(), negativeVolume: counter(), vwapOutsideRange: counter(), nonFinite: counter(),
+    checksum: 'absent', changes: [],
   };
   if (n === 0) return qc;
   let run: { startMs: number; bars: number } | null = null;
@@ -152,6 +161,7 @@ export function assetQc(symbol: string, interval: string, bars: BarTable, vwapTo
     }
     const o = bars.open[i]!, h = bars.high[i]!, l = bars.low[i]!, c = bars.close[i]!;
     const v = bars.volume[i]!, q = bars.quoteVolume[i]!;
+    if (!Number.isFinite(o + h + l + c + v + q)) note(qc.nonFinite, ti);
     if (!(o > 0 && h > 0 && l > 0 && c > 0)) note(qc.nonPositivePrice, ti);
     if (h < Math.max(o, c, l) || l > Math.min(o, c)) note(qc.ohlcInconsistent, ti);
     if (v < 0 || q < 0) note(qc.negativeVolume, ti);

@@ -16,6 +16,8 @@ export interface SeriesTask {
   storeDir: string;
   symbol: string;
   file: string;
+  /** the manifest's checksum of the file (verified on read) */
+  fileSha256: string | undefined;
   interval: string;
   config: DatasetConfig;
 }
@@ -35,7 +37,7 @@ export interface SeriesTaskError {
 
 export default function seriesTask(task: SeriesTask): unknown {
   try {
-    const { bars } = readStoreAsset(task.storeDir, { file: task.file });
+    const { bars } = readStoreAsset(task.storeDir, task);
     return transferableAssetData(buildAssetSeries(bars, intervalToMs(task.interval), task.config, task.symbol));
   } catch (err) {
     if (err instanceof SigvwapError) return { sigvwapError: { code: err.code, message: err.message, data: err.data } } satisfies SeriesTaskError;

@@ -9,7 +9,8 @@
  * entry, so the file alone says which sources it holds. Every write is atomic.
  * A store holds one interval per symbol (use another store for another interval).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   Field, Float64, Int32, Int64, RecordBatch, Schema, Struct, Table, makeData, tableFromIPC, tableToIPC,
@@ -17,10 +18,12 @@ import {
 import { z } from 'zod';
 import { SigvwapError } from '../errors.js';
 import { allocBarTable, type BarTable } from './barTable.js';
-import { writeFileAtomic } from './writeFileAtomic.js';
+import { ensureDir, writeFileAtomic } from './writeFileAtomic.js';
 
 export const DEFAULT_STORE_DIR = '.sigvwap/store';
 export const MANIFEST_FILE = 'manifest.json';
+/** held by the one process writing the store (fileLock.ts) */
+export const STORE_LOCK_FILE = '.lock';
 
 const sourceSchema = z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 
@@ -54,6 +57,8 @@ const assetEntrySchema = z.object({
   end: z.string(),
   interval: z.string(),
   file: z.string(),
+  /** sha256 of the asset file's bytes (absent in stores written before checksums) */
+  fileSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   hasTrades: z.boolean(),
   sources: z.array(sourceSchema),
   changes: z.array(changeSchema),
@@ -97,7 +102,7 @@ export function openStoreManifest(storeDir: string): StoreManifest {
 }
 
 export function writeManifest(storeDir: string, manifest: StoreManifest): void {
-  mkdirSync(storeDir, { recursive: true });
+  ensureDir(storeDir, 'store');
   writeFileAtomic(manifestPath(storeDir), JSON.stringify(manifest, null, 2) + '\n');
 }
 
@@ -138,12 +143,14 @@ export function encodeAssetFile(bars: BarTable, meta: ManifestAsset): Uint8Array
 
 export interface AssetFile {
   bars: BarTable;
+  /** sha256 of the file's bytes */
+  sha256: string;
   /** the manifest entry stored in the file's schema metadata */
   meta: ManifestAsset | undefined;
 }
 
 /** Decode an asset file's bytes; ERR_IO naming `file` when it is not a valid store file. */
-export function decodeAssetFile(bytes: Uint8Array, file: string): AssetFile {
+export function decodeAssetFile(bytes: Uint8Array, file: string): Omit<AssetFile, 'sha256'> {
   let table: Table;
   try {
     table = tableFromIPC(bytes);
@@ -186,8 +193,12 @@ export function decodeAssetFile(bytes: Uint8Array, file: string): AssetFile {
   return { bars, meta };
 }
 
-/** Read one asset's file from the store. */
-export function readStoreAsset(storeDir: string, entry: Pick<ManifestAsset, 'file'>): AssetFile {
+/**
+ * Read one asset's file from the store, verified against the manifest's checksum when the
+ * entry has one (ERR_DATA naming the file when a byte changed after ingest). `verify: false`
+ * is for ingest, which repairs a manifest left behind by a crash between the two writes.
+ */
+export function readStoreAsset(storeDir: string, entry: Pick<ManifestAsset, 'file' | 'fileSha256'>, options: { verify?: boolean } = {}): AssetFile {
   const path = join(storeDir, entry.file);
   let bytes: Buffer;
   try {
@@ -196,10 +207,19 @@ export function readStoreAsset(storeDir: string, entry: Pick<ManifestAsset, 'fil
     const e = err as NodeJS.ErrnoException;
     throw new SigvwapError('ERR_IO', `cannot read store file ${path}: ${e.code ?? e.message}`, { file: path, errno: e.code }, { cause: err });
   }
-  return decodeAssetFile(bytes, path);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (options.verify !== false && entry.fileSha256 !== undefined && entry.fileSha256 !== sha256) {
+    throw new SigvwapError('ERR_DATA', `store file ${path} does not match its checksum in ${MANIFEST_FILE} (sha256 ${sha256.slice(0, 12)}…, expected ${entry.fileSha256.slice(0, 12)}…): it was changed or corrupted after ingest; ingest its sources into a new store`, {
+      file: path, sha256, expected: entry.fileSha256,
+    });
+  }
+  return { ...decodeAssetFile(bytes, path), sha256 };
 }
 
-export function writeStoreAsset(storeDir: string, bars: BarTable, meta: ManifestAsset): void {
-  mkdirSync(storeDir, { recursive: true });
-  writeFileAtomic(join(storeDir, meta.file), encodeAssetFile(bars, meta));
+/** Write one asset's file atomically; returns the sha256 of its bytes (for the manifest). */
+export function writeStoreAsset(storeDir: string, bars: BarTable, meta: ManifestAsset): string {
+  ensureDir(storeDir, 'store');
+  const bytes = encodeAssetFile(bars, meta);
+  writeFileAtomic(join(storeDir, meta.file), bytes);
+  return createHash('sha256').update(bytes).digest('hex');
 }

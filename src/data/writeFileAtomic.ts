@@ -3,7 +3,7 @@
  * rename it over the target (atomic on POSIX filesystems), fsync the directory.
  * A failure at any step removes the temporary file and leaves the old target intact.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SigvwapError } from '../errors.js';
@@ -39,5 +39,16 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     }
   } catch {
     // directory fsync is unsupported on some platforms; the rename is done
+  }
+}
+
+/** mkdir -p with a typed error (ERR_IO naming the directory, e.g. one that lies under a file). */
+export function ensureDir(dir: string, what = 'directory'): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOTDIR' || e.code === 'EEXIST' ? 'a path component is a file, not a directory' : (e.code ?? e.message);
+    throw new SigvwapError('ERR_IO', `cannot create the ${what} ${dir}: ${why}`, { file: dir, errno: e.code }, { cause: err });
   }
 }

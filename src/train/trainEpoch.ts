@@ -2,10 +2,12 @@
  * One training epoch: `perEpoch` anchors drawn from the training split with the data RNG, cut
  * into minibatches; per batch, the model's inputs (features of the orders), forward, the VWAP
  * loss of its allocations, gradients of every trainable variable, and one Adam step.
- * Returns the mean training loss over the epoch (objective units).
+ * Returns the mean training loss over the epoch (objective units); a non-finite batch loss
+ * stops the run with ERR_DIVERGED before the optimizer applies it.
  * Cost: perEpoch forward+backward passes (allocators/neural/neuralAllocator.ts) plus the
  * feature building of each batch.
  */
+import { SigvwapError } from '../errors.js';
 import type { NeuralAllocator } from '../allocators/neural/neuralAllocator.js';
 import type { Dataset } from '../data/buildDataset.js';
 import { orderTargets, ordersFromDataset } from '../data/marketSeries.js';
@@ -36,6 +38,13 @@ export interface EpochInput {
   onBatch?: (p: BatchProgress) => void;
 }
 
+/** ERR_DIVERGED: stop now; the checkpoint of the last finished epoch stays as it is. */
+export function diverged(what: string, epoch: number, learningRate: number): SigvwapError {
+  return new SigvwapError('ERR_DIVERGED', `training diverged: ${what} (learning rate ${learningRate}); the checkpoint keeps the last good epoch. Try a smaller --lr`, {
+    epoch, learningRate,
+  });
+}
+
 /** One epoch of minibatch Adam steps; the mean training loss. */
 export function trainEpoch(o: EpochInput): number {
   const { model, adam, train } = o;
@@ -53,14 +62,19 @@ export function trainEpoch(o: EpochInput): number {
     const inputs = model.inputs(orders);
     const targets = orderTargets(orders);
     const { value, grads } = tf.variableGrads(() => vwapLossTensor(model.forward(inputs), targets, train.loss), vars);
+    const loss = value.dataSync()[0]!;
+    value.dispose();
+    if (!Number.isFinite(loss)) {
+      for (const g of Object.values(grads)) g.dispose();
+      throw diverged(`the training loss of batch ${k + 1} of epoch ${o.epoch} is ${loss}`, o.epoch, adam.learningRate);
+    }
     const gradArrays = new Map<string, Float32Array>();
     for (const [name, g] of Object.entries(grads)) gradArrays.set(varName.get(name)!, g.dataSync() as Float32Array);
     adam.apply(params, gradArrays);
     for (const n of names) model.variables.get(n)!.assign(tf.tensor(params.get(n)!, model.variables.get(n)!.shape, 'float32'));
-    lossSum += value.dataSync()[0]! * batchIds.length;
-    lossCount += batchIds.length;
-    value.dispose();
     for (const g of Object.values(grads)) g.dispose();
+    lossSum += loss * batchIds.length;
+    lossCount += batchIds.length;
     o.onBatch?.({ epoch: o.epoch, batch: k + 1, batches, loss: lossSum / lossCount });
   }
   return lossSum / lossCount;

@@ -17,10 +17,11 @@
  * plus one forward pass over the validation subset; one checkpoint write.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SigvwapError } from '../errors.js';
 import type { Dataset } from '../data/index.js';
-import { writeFileAtomic } from '../data/writeFileAtomic.js';
+import { ensureDir, writeFileAtomic } from '../data/writeFileAtomic.js';
+import { withFileLock } from '../data/fileLock.js';
 import { type OrderBatch, orderTargets, ordersFromDataset } from '../data/marketSeries.js';
 import {
   AFD_MANIFEST, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, checkModelExpectation, loadCheckpoint, saveCheckpoint,
@@ -33,9 +34,9 @@ import { Rng } from '../rng.js';
 import { Adam } from './adam.js';
 import { advanceSchedule } from './epochSchedule.js';
 import { dataFingerprint } from './dataFingerprint.js';
-import { type BatchProgress, trainEpoch } from './trainEpoch.js';
+import { type BatchProgress, diverged, trainEpoch } from './trainEpoch.js';
 import { type TrainConfig, parseTrainConfig } from './trainConfig.js';
-import { checkCheckpointOut, preparePerAssetOut } from './trainOutput.js';
+import { OUTPUT_LOCK_FILE, checkCheckpointOut, preparePerAssetOut } from './trainOutput.js';
 import { type OrderTargets, validate } from './validate.js';
 
 export type { BatchProgress } from './trainEpoch.js';
@@ -93,9 +94,16 @@ export function resolveModelConfig(dataset: Dataset, model: TrainOptions['model'
 export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const config = resolveModelConfig(options.dataset, options.model);
   const train = parseTrainConfig(options.train ?? {});
-  if (train.mode === 'per-asset') return trainPerAsset(options, config, train);
-  const { model, state } = await trainOne(options, config, train, null, options.out);
-  return { model, states: [state], path: options.out };
+  // one writer per output: a second run into the same checkpoint or folder fails at once
+  if (train.mode === 'per-asset') {
+    ensureDir(options.out, 'output folder');
+    return withFileLock(join(options.out, OUTPUT_LOCK_FILE), `the per-asset model ${options.out}`, () => trainPerAsset(options, config, train), { timeoutMs: 0 });
+  }
+  ensureDir(dirname(options.out), 'output folder');
+  return withFileLock(`${options.out}.lock`, `the checkpoint ${options.out}`, async () => {
+    const { model, state } = await trainOne(options, config, train, null, options.out);
+    return { model, states: [state], path: options.out };
+  }, { timeoutMs: 0 });
 }
 
 async function trainPerAsset(options: TrainOptions, config: ModelConfig, train: TrainConfig): Promise<TrainResult> {
@@ -206,6 +214,7 @@ function startRun(options: TrainOptions, config: ModelConfig, train: TrainConfig
     updatedAt: new Date().toISOString(),
   };
   state.bestValLoss = validate(model, valOrders, valTargets, train).loss;
+  if (!Number.isFinite(state.bestValLoss)) throw diverged(`the validation loss before the first epoch is ${state.bestValLoss}${train.initFrom ? ` (warm start from ${train.initFrom})` : ''}`, 0, train.learningRate);
   return { model, state, best: model.getWeights(), adam, dataRng, ...common, resumed: false };
 }
 
@@ -250,7 +259,10 @@ async function trainOne(options: TrainOptions, config: ModelConfig, train: Train
     const epochStart = performance.now();
     const epoch = state.epoch + 1;
     const loss = trainEpoch({ epoch, dataset: options.dataset, model, adam, dataRng: run.dataRng, trainIds: run.trainIds, perEpoch, train, onBatch: options.onBatch });
+    const bad = firstNonFinite(model.getWeights());
+    if (bad) throw diverged(`weight ${bad} is not finite after epoch ${epoch}`, epoch, adam.learningRate);
     const v = validate(model, run.valOrders, run.valTargets, train);
+    if (!Number.isFinite(v.loss)) throw diverged(`the validation loss of epoch ${epoch} is ${v.loss}`, epoch, adam.learningRate);
     const record: EpochRecord = {
       epoch,
       loss,
@@ -270,4 +282,13 @@ async function trainOne(options: TrainOptions, config: ModelConfig, train: Train
   }
   model.setWeights(run.best);
   return { model, state };
+}
+
+/** `name[index]` of the first NaN or infinite weight, if any. */
+function firstNonFinite(weights: NamedWeights): string | undefined {
+  for (const [name, w] of weights) {
+    const i = w.data.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) return `${name}[${i}]`;
+  }
+  return undefined;
 }

@@ -5,7 +5,8 @@
  *   per-asset   a directory: an existing non-empty one must hold `afd.json`, and only the
  *               manifest and the checkpoints it lists (plus our own temp files) are removed;
  *               any other entry makes `overwrite` refuse, naming it. The directory stays.
- * `resume` reads what is there and replaces nothing up front.
+ * `resume` reads what is there and replaces nothing up front. The run holds a lock
+ * (`<checkpoint>.lock`, `<folder>/.lock`) while it writes, so two runs never share an output.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +18,9 @@ export interface OutputOptions {
   resume?: boolean;
   overwrite?: boolean;
 }
+
+/** the lock a per-asset run holds in its folder while it writes (data/fileLock.ts) */
+export const OUTPUT_LOCK_FILE = '.lock';
 
 const refuse = (path: string, why: string) => new SigvwapError('ERR_ARG', `out: ${path} ${why}`, { argument: 'out', value: path });
 
@@ -33,7 +37,7 @@ export function checkCheckpointOut(path: string, o: OutputOptions): void {
 export function preparePerAssetOut(dir: string, o: OutputOptions): void {
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw refuse(dir, 'is a file; a per-asset model is a directory');
-    const entries = readdirSync(dir);
+    const entries = readdirSync(dir).filter((e) => e !== OUTPUT_LOCK_FILE);
     if (!o.resume && entries.length > 0) {
       if (!o.overwrite) throw refuse(dir, 'exists; resume it (--resume) or overwrite it (--overwrite)');
       const ours = sigvwapFiles(dir);

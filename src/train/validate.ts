@@ -27,6 +27,9 @@ export function meanLosses(allocations: Float64Array, orders: OrderBatch, target
 /** The validation losses of a model; `loss` in the training objective's units. */
 export function validate(model: Allocator, orders: OrderBatch, targets: OrderTargets, train: Pick<TrainConfig, 'loss'>): { loss: number; abs: number; quad: number } {
   const alloc = model.allocate(orders);
+  // a diverged model allocates NaN: report a NaN loss (the caller stops) instead of the loss
+  // kernel's ERR_NONFINITE about its input
+  if (!alloc.every(Number.isFinite)) return { loss: NaN, abs: NaN, quad: NaN };
   const m = meanLosses(alloc, orders, targets);
   return { loss: train.loss === 'abs' ? m.abs : m.quad, abs: m.abs, quad: m.quad };
 }

@@ -1,4 +1,6 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SigvwapError } from '../../src/errors.js';
@@ -280,3 +282,40 @@ describe('writeFileAtomic', () => {
     expect(readFileSync(join(blocked, 'inside.txt'), 'utf8')).toBe('x');
   });
 });
+
+// Issue I #3: two ingests into one store both reported success, but the manifest kept only
+// one writer's assets (each wrote back the manifest it had read).
+describe('one writer per store', () => {
+  const csv = (symbol: string, seed: number) => writeText(dir, `in-${symbol}/${symbol}-1h-2024-01.csv`, barsToCsv(syntheticBars(50, { seed, trades: true }), 'binance'));
+
+  it('two concurrent ingests of two assets each both land', async () => {
+    const a = [csv('AAAUSDT', 1), csv('ABBUSDT', 2)];
+    const b = [csv('BAAUSDT', 3), csv('BBBUSDT', 4)];
+    const [ra, rb] = await Promise.all([ingest(a, { store }), ingest(b, { store })]);
+    expect([...ra.assets, ...rb.assets].map((x) => x.symbol).sort()).toEqual(['AAAUSDT', 'ABBUSDT', 'BAAUSDT', 'BBBUSDT']);
+    expect(Object.keys(readManifest(store).assets).sort()).toEqual(['AAAUSDT', 'ABBUSDT', 'BAAUSDT', 'BBBUSDT']);
+    expect(readdirSync(store)).not.toContain('.lock');
+  });
+
+  it.each([
+    ['a live writer (this process)', 'fails with ERR_IO naming the holder', () => process.pid, true],
+    ['a writer that died (stale lock)', 'is broken and the ingest lands', () => deadPid(), false],
+  ])('a lock held by %s: %s', async (_name, _what, pid, blocks) => {
+    mkdirSync(store, { recursive: true });
+    writeFileSync(join(store, '.lock'), JSON.stringify({ pid: pid(), host: hostname(), createdAt: '2026-01-01T00:00:00Z', what: 'test' }));
+    const run = ingest([csv('CCCUSDT', 5)], { store, lockTimeoutMs: 200 });
+    if (blocks) {
+      await expect(run).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringMatching(/is being written by pid \d+ .* remove .*\.lock/) });
+      expect(existsSync(join(store, '.lock'))).toBe(true);
+    } else {
+      expect((await run).assets[0]!.symbol).toBe('CCCUSDT');
+      expect(existsSync(join(store, '.lock'))).toBe(false);
+    }
+  });
+});
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(r.stdout);
+}

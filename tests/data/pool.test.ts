@@ -58,19 +58,30 @@ describe('series pool (dist)', () => {
     expect(err!.message).toMatch(/memory/);
   });
 
-  it('a damaged store file fails the task of its asset, named in the error', async () => {
+  it.each([
+    ['a store with checksums', 'ERR_DATA', false],
+    ['a store written before checksums (Arrow decode fails)', 'ERR_IO', true],
+  ])('a damaged store file fails the task of its asset, named in the error: %s -> %s', async (_name, code, dropChecksum) => {
     const file = join(store, 'BBBUSDT-1h.arrow');
+    const manifestPath = join(store, 'manifest.json');
     const saved = readFileSync(file);
+    const savedManifest = readFileSync(manifestPath, 'utf8');
     try {
+      if (dropChecksum) {
+        const m = JSON.parse(savedManifest) as { assets: Record<string, { fileSha256?: string }> };
+        delete m.assets.BBBUSDT!.fileSha256;
+        writeFileSync(manifestPath, JSON.stringify(m));
+      }
       truncateSync(file, 600);
       const err = await api.buildDataset({ store, ...options, workers: 2 }).then(
         () => undefined,
         (e: unknown) => e as { code: string; message: string; data: { asset: string } },
       );
-      expect(err).toMatchObject({ code: 'ERR_IO', data: { asset: 'BBBUSDT' } });
+      expect(err).toMatchObject({ code, data: { asset: 'BBBUSDT' } });
       expect(err!.message).toContain('BBBUSDT-1h.arrow');
     } finally {
       writeFileSync(file, saved);
+      writeFileSync(manifestPath, savedManifest);
     }
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command } from 'commander';
@@ -8,6 +9,9 @@ import { registerQcCommand, runQc } from '../../src/cli/qc.js';
 import type { BarTable } from '../../src/data/barTable.js';
 import { ingest, type IngestOptions } from '../../src/data/ingest.js';
 import { qcReportToJson, qualityReport, type AssetQc } from '../../src/data/qualityReport.js';
+import { readManifest } from '../../src/data/store.js';
+import { loadStoreSeries } from '../../src/data/loadStoreSeries.js';
+import { buildDataset } from '../../src/data/buildDataset.js';
 import { barsToCsv, HOUR_MS, removeDir, syntheticBars, T0_MS, tempDir, writeText } from './helpers.js';
 
 let dir: string;
@@ -114,10 +118,11 @@ describe('a crafted file per defect gives its QC entry', () => {
       edit: () => undefined,
       expect: (qc) => {
         expect(qc).toMatchObject({ rows: 48, missingBars: 0, gaps: [], changes: [] });
-        for (const k of ['duplicateTimestamps', 'unsortedTimestamps', 'misalignedTimestamps', 'nonPositivePrice', 'ohlcInconsistent', 'negativeVolume', 'vwapOutsideRange'] as const) {
+        for (const k of ['duplicateTimestamps', 'unsortedTimestamps', 'misalignedTimestamps', 'nonPositivePrice', 'ohlcInconsistent', 'negativeVolume', 'vwapOutsideRange', 'nonFinite'] as const) {
           expect(qc[k].count, k).toBe(0);
         }
         expect(qc.zeroVolume.rows).toBe(0);
+        expect(qc.checksum).toBe('ok');
       },
     },
   ];
@@ -129,6 +134,41 @@ describe('a crafted file per defect gives its QC entry', () => {
     const report = qualityReport({ store });
     expect(report.assets).toHaveLength(1);
     c.expect(report.assets[0]!);
+  });
+});
+
+// Issue I #4: a flipped byte in a store file changed a price silently and qc stayed clean;
+// `1e400` parsed to Infinity and was kept without a word.
+describe('integrity', () => {
+  const ingestOne = async (edit?: (csv: string) => string) => {
+    const bars = syntheticBars(48, { seed: 21 });
+    const csv = barsToCsv(bars, 'sigvwap');
+    await ingest([writeText(dir, 'BTCUSDT-1h-2024-01.csv', edit ? edit(csv) : csv)], { store });
+    return join(store, readManifest(store).assets.BTCUSDT!.file);
+  };
+
+  it('qc counts a value that parses to Infinity (1e400) as non-finite', async () => {
+    await ingestOne((csv) => {
+      const lines = csv.split('\n');
+      const cells = lines[8]!.split(',');
+      cells[5] = '1e400'; // the volume of the 8th bar
+      lines[8] = cells.join(',');
+      return lines.join('\n');
+    });
+    const qc = qualityReport({ store }).assets[0]!;
+    expect(qc.nonFinite).toEqual({ count: 1, examplesMs: [at(7)] });
+  });
+
+  it('one flipped byte in a store file: qc reports the checksum mismatch, readers fail with ERR_DATA naming the file', async () => {
+    const file = await ingestOne();
+    const bytes = readFileSync(file);
+    const closeAt = bytes.lastIndexOf(Buffer.from(new Float64Array([syntheticBars(48, { seed: 21 }).close[20]!]).buffer));
+    expect(closeAt).toBeGreaterThan(0);
+    bytes[closeAt + 3]! ^= 0x01; // a low mantissa bit of one close price: still a plausible price
+    writeFileSync(file, bytes);
+    expect(qualityReport({ store }).assets[0]!.checksum).toBe('mismatch');
+    expect(() => loadStoreSeries(store, 'BTCUSDT')).toThrow(expect.objectContaining({ code: 'ERR_DATA', message: expect.stringContaining(file) }));
+    await expect(buildDataset({ store, workers: 0 })).rejects.toMatchObject({ code: 'ERR_DATA', data: expect.objectContaining({ file }) });
   });
 });
 

@@ -71,8 +71,10 @@ describe('checkpoint errors', () => {
   it.each([
     ['missing file', (p: string) => `${p}.absent`, /cannot read checkpoint/],
     ['wrong magic', (p: string) => { const b = readFileSync(p); b.write('XXXX', 0); writeFileSync(`${p}.magic`, b); return `${p}.magic`; }, /wrong magic/],
-    ['truncated', (p: string) => { const b = readFileSync(p); writeFileSync(`${p}.cut`, b.subarray(0, b.length - 10)); return `${p}.cut`; }, /payload has/],
+    ['truncated', (p: string) => { const b = readFileSync(p); writeFileSync(`${p}.cut`, b.subarray(0, b.length - 10)); return `${p}.cut`; }, /file checksum mismatch/],
     ['flipped payload byte', (p: string) => { const b = readFileSync(p); b[b.length - 1]! ^= 0xff; writeFileSync(`${p}.flip`, b); return `${p}.flip`; }, /checksum/],
+    // issue I #4: the checksum covered the weights only, so an edited header loaded
+    ['edited header option (clip 10 -> 19)', (p: string) => { const b = readFileSync(p); const at = b.indexOf('"clip":10'); b.write('"clip":19', at); writeFileSync(`${p}.clip`, b); return `${p}.clip`; }, /file checksum mismatch/],
   ])('%s -> ERR_CHECKPOINT', (_name, corrupt, message) => {
     expect(() => loadAllocator(corrupt(good()))).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT', message: expect.stringMatching(message) }));
   });
@@ -84,6 +86,25 @@ describe('checkpoint errors', () => {
     ['history days', { staticFeatures: { ...defaultModelConfig('static').staticFeatures, histCurveDays: [20] } }, /staticFeatures.histCurveDays/],
   ])('a checkpoint made for another %s is rejected with ERR_CHECKPOINT', (_name, expect_, message) => {
     expect(() => loadAllocator(good(), expect_)).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT', message: expect.stringMatching(message) }));
+  });
+
+  // Issue I #9: a checkpoint with NaN weights (valid checksum) loaded, and evaluate failed
+  // later with "alloc[0] is NaN" while schedule printed NaN fractions
+  it('a checkpoint with a NaN weight (valid checksum) is rejected with ERR_CHECKPOINT naming the weight', () => {
+    const path = good();
+    const { header, binary } = readContainer(path);
+    const entry = (header.weights as Record<string, { name: string; offset: number }[]>).best!.find((e) => e.name === 'map/out/bias')!;
+    new Float32Array(binary.buffer, binary.byteOffset + entry.offset, 1)[0] = NaN;
+    writeContainer(`${path}.nan`, header, binary);
+    expect(() => loadAllocator(`${path}.nan`)).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT', message: expect.stringContaining('map/out/bias[0] is NaN') }));
+  });
+
+  it('a version-1 file (payload checksum only) still loads', () => {
+    const path = good();
+    const v2 = readFileSync(path);
+    const v1 = Buffer.concat([Buffer.from('SVWCKPT1', 'latin1'), v2.subarray(8, 12), v2.subarray(44)]);
+    writeFileSync(`${path}.v1`, v1);
+    expect(Array.from(loadAllocator(`${path}.v1`).allocate(orders))).toEqual(Array.from(loadAllocator(path).allocate(orders)));
   });
 
   it('a model config whose weights do not fit is rejected with ERR_CHECKPOINT', () => {

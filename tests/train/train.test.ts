@@ -11,6 +11,7 @@ import { ordersFromDataset } from '../../src/data/marketSeries.js';
 import { trainModel, meanLosses, type TrainOptions } from '../../src/train/trainModel.js';
 import { twapAllocator } from '../../src/allocators/index.js';
 import { defaultModelConfig } from '../../src/allocators/neural/modelConfig.js';
+import { readContainer, writeContainer } from '../../src/allocators/neural/checkpointFile.js';
 import { removeDir, smallDataset, tempDir } from '../helpers/market.js';
 
 const dir = tempDir();
@@ -164,6 +165,35 @@ describe('trainModel', () => {
       expect(r.states.map((s) => s.train.seed)).toEqual([2, 2]);
       expect(readdirSync(out).sort()).toEqual(['SYN0USDT.ckpt', 'SYN1USDT.ckpt', 'afd.json']);
     });
+  });
+
+  // Issue I #3: one writer per output
+  it.each([
+    ['a checkpoint', 'twice.ckpt', { ...small, epochs: 1 }],
+    ['a per-asset folder', 'twice-afd', { ...small, epochs: 1, mode: 'per-asset' as const }],
+  ])('a second run into %s while the first runs fails with ERR_IO; the first lands', async (_name, name, train) => {
+    const first = trainModel(opts(name, { train, overwrite: true }));
+    await expect(trainModel(opts(name, { train, overwrite: true }))).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringMatching(/is being written by pid/) });
+    const r = await first;
+    expect(r.states[0]!.epoch).toBe(1);
+    expect(existsSync(join(dir, `${name}.lock`)) || existsSync(join(dir, name, '.lock'))).toBe(false);
+  });
+
+  // Issue I #9: --lr 1e6 ended with exit 0 and `val NaN`. Weights of 1e38 overflow the
+  // logits to ±Infinity on the first batch: a deterministic divergence.
+  it('a diverging run stops with ERR_DIVERGED and leaves the checkpoint at --out as it was', async () => {
+    const good = join(dir, 'diverge-good.ckpt');
+    await trainModel(opts('diverge-good.ckpt', { train: { ...small, epochs: 1 } }));
+    const { header, binary } = readContainer(good);
+    const entries = (header.weights as Record<string, { name: string; offset: number; length: number }[]>).best!;
+    const kernel = entries.find((e) => e.name === 'map/out/kernel')!;
+    new Float32Array(binary.buffer, binary.byteOffset + kernel.offset, kernel.length).fill(1e38);
+    const huge = join(dir, 'diverge-huge.ckpt');
+    writeContainer(huge, header, binary);
+    const before = readFileSync(good);
+    await expect(trainModel(opts('diverge-good.ckpt', { train: { ...small, epochs: 2, initFrom: huge }, overwrite: true })))
+      .rejects.toMatchObject({ code: 'ERR_DIVERGED', message: expect.stringMatching(/is NaN.*smaller --lr/) });
+    expect(readFileSync(good).equals(before)).toBe(true);
   });
 });
 

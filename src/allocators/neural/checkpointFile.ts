@@ -3,11 +3,14 @@
  * fsync, rename: a reader sees the old file or the new one, never a torn one), and a tfjs
  * IOHandler on top of it (tfjs has no file-system model IO without tfjs-node).
  *
- * Layout: bytes 0..7 the magic "SVWCKPT1"; a uint32 little-endian header length n; n bytes of
- * UTF-8 JSON (the header: any object, plus `binaryBytes` and `binarySha256` of the payload);
- * then the binary payload. Weights are float32 little-endian, packed one after another;
- * the header lists {name, shape, offset, length} for each (offsets in bytes).
- * Cost: one write of header + payload; reading verifies the payload's sha256.
+ * Layout (version 2): bytes 0..7 the magic "SVWCKPT2"; a uint32 little-endian header length
+ * n; 32 bytes of sha256 over everything after them (header and payload, so an edited offset or
+ * option is caught, not only a changed weight); n bytes of UTF-8 JSON (the header: any object,
+ * plus `binaryBytes` and `binarySha256` of the payload); then the binary payload. Weights are
+ * float32 little-endian, packed one after another; the header lists {name, shape, offset,
+ * length} for each (offsets in bytes). Version 1 files ("SVWCKPT1": no 32-byte checksum, only
+ * the payload's) are still read.
+ * Cost: one write of header + payload; reading hashes the file once (twice the payload).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
@@ -17,7 +20,10 @@ import { writeFileAtomic } from '../../data/writeFileAtomic.js';
 import type { NamedWeights } from './neuralAllocator.js';
 import { tf } from '../../ops/tf.js';
 
-const MAGIC = 'SVWCKPT1';
+const MAGIC = 'SVWCKPT2';
+const MAGIC_V1 = 'SVWCKPT1';
+/** magic, header length, file checksum */
+const PREFIX_BYTES = 8 + 4 + 32;
 
 export interface WeightEntry {
   name: string;
@@ -37,11 +43,12 @@ export interface Container {
 export function writeContainer(path: string, header: Record<string, unknown>, binary: Uint8Array): void {
   const full = { ...header, binaryBytes: binary.length, binarySha256: createHash('sha256').update(binary).digest('hex') };
   const json = Buffer.from(JSON.stringify(full), 'utf8');
-  const bytes = new Uint8Array(12 + json.length + binary.length);
+  const bytes = new Uint8Array(PREFIX_BYTES + json.length + binary.length);
   bytes.set(Buffer.from(MAGIC, 'latin1'), 0);
   new DataView(bytes.buffer).setUint32(8, json.length, true);
-  bytes.set(json, 12);
-  bytes.set(binary, 12 + json.length);
+  bytes.set(json, PREFIX_BYTES);
+  bytes.set(binary, PREFIX_BYTES + json.length);
+  bytes.set(createHash('sha256').update(bytes.subarray(PREFIX_BYTES)).digest(), 12);
   mkdirSync(dirname(path), { recursive: true });
   writeFileAtomic(path, bytes);
 }
@@ -52,7 +59,7 @@ export function isContainerFile(path: string): boolean {
   try {
     fd = openSync(path, 'r');
     const head = Buffer.alloc(8);
-    return readSync(fd, head, 0, 8, 0) === 8 && head.toString('latin1') === MAGIC;
+    return readSync(fd, head, 0, 8, 0) === 8 && (head.toString('latin1') === MAGIC || head.toString('latin1') === MAGIC_V1);
   } catch {
     return false;
   } finally {
@@ -70,16 +77,22 @@ export function readContainer(path: string): Container {
     throw new SigvwapError('ERR_CHECKPOINT', `cannot read checkpoint ${path}: ${e.code ?? e.message}`, { file: path, errno: e.code }, { cause: err });
   }
   const bad = (why: string) => new SigvwapError('ERR_CHECKPOINT', `${path} is not a valid sigvwap checkpoint: ${why}`, { file: path });
-  if (bytes.length < 12 || bytes.toString('latin1', 0, 8) !== MAGIC) throw bad('wrong magic bytes');
+  const magic = bytes.length >= 12 ? bytes.toString('latin1', 0, 8) : '';
+  if (magic !== MAGIC && magic !== MAGIC_V1) throw bad('wrong magic bytes');
+  const start = magic === MAGIC ? PREFIX_BYTES : 12;
+  if (bytes.length < start) throw bad('truncated header');
   const n = bytes.readUInt32LE(8);
-  if (12 + n > bytes.length) throw bad('truncated header');
+  if (start + n > bytes.length) throw bad('truncated header');
+  if (magic === MAGIC && !createHash('sha256').update(bytes.subarray(start)).digest().equals(bytes.subarray(12, PREFIX_BYTES))) {
+    throw bad('file checksum mismatch (the header or the weights changed after it was written)');
+  }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(bytes.toString('utf8', 12, 12 + n)) as Record<string, unknown>;
+    header = JSON.parse(bytes.toString('utf8', start, start + n)) as Record<string, unknown>;
   } catch {
     throw bad('header is not JSON');
   }
-  const binary = new Uint8Array(bytes.buffer, bytes.byteOffset + 12 + n, bytes.length - 12 - n);
+  const binary = new Uint8Array(bytes.buffer, bytes.byteOffset + start + n, bytes.length - start - n);
   if (header.binaryBytes !== binary.length) throw bad(`payload has ${binary.length} bytes, header says ${String(header.binaryBytes)}`);
   if (header.binarySha256 !== createHash('sha256').update(binary).digest('hex')) throw bad('payload checksum mismatch');
   return { header, binary: Uint8Array.from(binary) };

@@ -160,6 +160,7 @@ export class NeuralAllocator implements Allocator {
       const w = weights.get(spec.name);
       if (!w) throw new SigvwapError('ERR_CHECKPOINT', `weights: ${spec.name} is missing for a ${config.kind} model`, { weight: spec.name });
       checkShape(spec.name, spec.shape, w.shape);
+      checkFinite(spec.name, w.data);
       this.variables.set(spec.name, tf.variable(tf.tensor(w.data, spec.shape, 'float32'), spec.trainable, `${spec.name}#${nextId++}`));
     }
     this.trainableNames = this.#specs.filter((s) => s.trainable).map((s) => s.name);
@@ -379,6 +380,15 @@ export class NeuralAllocator implements Allocator {
 }
 
 let nextId = 0;
+
+/** A model with a NaN or infinite weight computes NaN allocations: refuse it when it is built. */
+function checkFinite(name: string, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new SigvwapError('ERR_CHECKPOINT', `weights: ${name}[${i}] is ${data[i]}; a model needs finite weights (was its training diverging?)`, { weight: name, index: i, value: String(data[i]) });
+    }
+  }
+}
 
 function checkShape(name: string, want: readonly number[], got: readonly number[]): void {
   if (want.length !== got.length || want.some((d, i) => d !== got[i])) {
