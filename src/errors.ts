@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   ERR_DATA: 'the data violate a quality policy (duplicates, gaps, ...)',
   ERR_WORKER: 'a worker thread failed (names the task)',
   ERR_CHECKPOINT: 'a checkpoint is missing, corrupt or made for another configuration',
+  ERR_INTERNAL: 'a bug outside the native core (the CLI reports it as one, with --json as this code)',
   ERR_DIVERGED: 'training diverged: a loss or a weight became NaN or infinite (the last good checkpoint is kept)',
 } as const;
 

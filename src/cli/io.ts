@@ -3,7 +3,7 @@
  * stderr; NO_COLOR honoured), option parsers that fail with ERR_ARG naming the option, and the
  * dataset every model command builds from the store.
  */
-import { SigvwapError } from '../errors.js';
+import { SigvwapError, type ErrorData } from '../errors.js';
 import { buildDataset, type Dataset, type DatasetOptions } from '../data/index.js';
 
 export interface CliIo {
@@ -55,4 +55,19 @@ export async function loadDatasetForCli(opts: { store: string; lookback?: number
   if (progress && io.stderr.isTTY) io.stderr.write('\r\x1b[K');
   io.stderr.write(`dataset: ${dataset.assets.length} assets, ${dataset.anchorCount} anchors (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   return dataset;
+}
+
+/** One line for stderr: `sigvwap: ERR_X: message`; anything else is a bug, said as such. */
+export function formatCliError(e: unknown, env: NodeJS.ProcessEnv = process.env): string {
+  if (e instanceof SigvwapError) return `sigvwap: ${e.code}: ${e.message}`;
+  const err = e as { message?: unknown; stack?: unknown };
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  const stack = env.SIGVWAP_DEBUG && typeof err?.stack === 'string' ? `\n${err.stack}` : '';
+  return `sigvwap: internal error (a bug; please report it with the command line): ${message.split('\n')[0]}${stack}`;
+}
+
+/** The error as a JSON-ready object for --json. */
+export function cliErrorJson(e: unknown): { code: string; message: string; data: ErrorData } {
+  if (e instanceof SigvwapError) return { code: e.code, message: e.message, data: e.data };
+  return { code: 'ERR_INTERNAL', message: e instanceof Error ? e.message : String(e), data: {} };
 }

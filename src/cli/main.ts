@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
  * The `sigvwap` command. Results go to stdout (`--json` for machines),
- * logs and progress to stderr; NO_COLOR is honoured by the subcommands.
+ * logs and progress to stderr; NO_COLOR is honoured by the subcommands. Every failure is one
+ * line on stderr, `sigvwap: ERR_X: message` (exit 1), plus `{"error": {...}}` on stdout with
+ * --json; a failure that is not a SigvwapError is a bug and says so (SIGVWAP_DEBUG=1 adds the
+ * stack).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,12 +15,13 @@ import { Command } from '@commander-js/extra-typings';
 import { SigvwapError } from '../errors.js';
 import { backendInfo } from '../native/backend.js';
 import { registerCommands } from './commands.js';
+import { cliErrorJson, formatCliError } from './io.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command()
   .name('sigvwap')
-  .description('Learned VWAP execution: VWAP loss, path signatures, data, models and backtests')
+  .description('Learned VWAP execution: data, models trained on the VWAP loss, evaluation, schedules, path signatures')
   .version(pkg.version)
   .option('--plugin <module>', 'import a module before the command, e.g. one that calls registerAllocator (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
   .hook('preAction', async (root) => {
@@ -58,10 +62,8 @@ registerCommands(program as unknown as import("commander").Command);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (e instanceof SigvwapError) {
-    console.error(`sigvwap: ${e.code}: ${e.message}`);
-    process.exitCode = 1;
-  } else {
-    throw e;
-  }
+  process.exitCode = 1;
+  process.stderr.write(`${formatCliError(e)}\n`);
+  // machines that asked for JSON get the error as JSON on stdout too
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: cliErrorJson(e) })}\n`);
 }

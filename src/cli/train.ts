@@ -118,6 +118,24 @@ export function outForSeed(out: string, seed: number, seeds: number): string {
 
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
 
+/** The command-line flag of each training and model option (errors name the flag). */
+const FLAGS: Record<string, string> = {
+  seed: '--seeds', epochs: '--epochs', batchSize: '--batch-size', learningRate: '--lr', samplesPerEpoch: '--samples-per-epoch',
+  validationSamples: '--validation-samples', plateauPatience: '--plateau-patience', earlyStoppingPatience: '--early-stopping-patience',
+  loss: '--loss', mode: '--mode', universe: '--universe', timeLimitMinutes: '--time-limit', initFrom: '--init-from', out: '--out', assets: '--assets',
+  lookahead: '--lookahead', staticHidden: '--hidden', 'staticFeatures.histCurveDays': '--hist-days', 'dynamic.lstmUnits': '--lstm-units',
+  'dynamic.headHidden': '--head-hidden', 'dynamic.headLayers': '--head-layers', 'dynamic.base': '--base', 'dynamic.sequence.encoderLookback': '--encoder-lookback',
+};
+
+/** An ERR_ARG about an option, restated with its flag. */
+export function withFlag(e: unknown): unknown {
+  if (!(e instanceof SigvwapError) || e.code !== 'ERR_ARG') return e;
+  const arg = String(e.data.argument ?? '');
+  const flag = FLAGS[arg] ?? FLAGS[arg.replace(/\.\d+$/, '')];
+  if (!flag) return e;
+  return new SigvwapError('ERR_ARG', `${flag}: ${e.message.replace(/^(train config: |model config: )?[\w.]+: /, '')}`, { ...e.data, flag }, { cause: e });
+}
+
 /** Train one model per seed on an already built dataset. */
 export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io: CliIo = processIo()): Promise<TrainRunSummary[]> {
   if (!MODEL_KINDS.includes(o.model)) throw new SigvwapError('ERR_ARG', `model: expected one of ${MODEL_KINDS.join('|')}, got ${JSON.stringify(o.model)}`, { argument: 'model', value: o.model });
@@ -156,6 +174,8 @@ export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io
         const improved = state.bestEpoch === r.epoch ? ' *' : '';
         io.stderr.write(`${tag} epoch ${r.epoch}: loss ${fmt(r.loss * (state.train.loss === 'abs' ? 1e4 : 1e6))} val ${fmt(r.valAbsBps)} bps (quad ${fmt(r.valQuadMillionths, 1)}e-6) lr ${r.learningRate.toExponential(1)} ${(r.elapsedMs / 1000).toFixed(1)} s${improved}${state.stopReason ? ` (stop: ${state.stopReason})` : ''}\n`);
       },
+    }).catch((e: unknown) => {
+      throw withFlag(e);
     });
     bar?.stop();
     for (const state of result.states) {
@@ -234,6 +254,18 @@ export function registerTrainCommand(program: Command): Command {
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: TrainCliOptions) => {
-      await runTrain(opts);
+      // Ctrl-C: checkpoints are written atomically after each epoch, so the run continues
+      // exactly from the last finished one; say how
+      const onSigint = () => {
+        const again = ['sigvwap', ...process.argv.slice(2).filter((a) => a !== '--overwrite' && a !== '--resume'), '--resume'].join(' ');
+        process.stderr.write(`\nsigvwap: interrupted; each checkpoint holds its last finished epoch. Continue with:\n  ${again}\n`);
+        process.exit(130);
+      };
+      process.once('SIGINT', onSigint);
+      try {
+        await runTrain(opts);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
     });
 }

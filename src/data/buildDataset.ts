@@ -32,7 +32,7 @@ import {
 } from './buildAssetSeries.js';
 import type { SeriesTask, SeriesTaskError } from './seriesWorker.js';
 import { intervalToMs } from './interval.js';
-import { DEFAULT_STORE_DIR, openStoreManifest, readStoreAsset } from './store.js';
+import { DEFAULT_STORE_DIR, openStoreManifest, readStoreAsset, unknownAssetError } from './store.js';
 
 export type Universe = 'train' | 'oos';
 
@@ -221,7 +221,7 @@ export async function buildDataset(options: DatasetOptions = {}): Promise<Datase
   const tasks: SeriesTask[] = symbols.map((symbol) => {
     const entry = manifest.assets[symbol];
     if (!entry) {
-      throw new SigvwapError('ERR_ARG', `assets: ${symbol} is not in the store ${storeDir} (it holds ${Object.keys(manifest.assets).length} assets)`, { argument: 'assets', value: symbol });
+      throw unknownAssetError(symbol, manifest, storeDir, 'assets');
     }
     return { storeDir, symbol, file: entry.file, fileSha256: entry.fileSha256, interval: entry.interval, config };
   });

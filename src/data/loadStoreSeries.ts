@@ -3,16 +3,15 @@
  * execution read single assets; datasets read many through `buildDataset`).
  * Cost: reading the asset's Arrow file and gridding it, O(bars).
  */
-import { SigvwapError } from '../errors.js';
 import { buildAssetSeries } from './buildAssetSeries.js';
 import { intervalToMs } from './interval.js';
 import type { MarketSeries } from './marketSeries.js';
-import { openStoreManifest, readStoreAsset } from './store.js';
+import { openStoreManifest, readStoreAsset, unknownAssetError } from './store.js';
 
 export function loadStoreSeries(store: string, asset: string): MarketSeries {
   const manifest = openStoreManifest(store);
   const entry = manifest.assets[asset];
-  if (!entry) throw new SigvwapError('ERR_ARG', `asset: ${asset} is not in the store ${store} (it holds ${Object.keys(manifest.assets).length} assets)`, { argument: 'asset', value: asset });
+  if (!entry) throw unknownAssetError(asset, manifest, store, 'asset');
   const { bars } = readStoreAsset(store, entry);
   const intervalMs = intervalToMs(entry.interval);
   const { series } = buildAssetSeries(bars, intervalMs, {

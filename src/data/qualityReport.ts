@@ -14,7 +14,7 @@
 import { SigvwapError } from '../errors.js';
 import type { BarTable } from './barTable.js';
 import { intervalToMs } from './interval.js';
-import { DEFAULT_STORE_DIR, openStoreManifest, readStoreAsset, type PolicyChange } from './store.js';
+import { DEFAULT_STORE_DIR, openStoreManifest, readStoreAsset, unknownAssetError, type PolicyChange } from './store.js';
 
 export interface QcOptions {
   store?: string;
@@ -96,7 +96,7 @@ export function qualityReport(options: QcOptions = {}): QcReport {
   const missingCount = new Map<number, number>();
   for (const symbol of symbols) {
     const entry = manifest.assets[symbol];
-    if (!entry) throw new SigvwapError('ERR_ARG', `assets: ${symbol} is not in the store ${storeDir}`, { argument: 'assets', value: symbol });
+    if (!entry) throw unknownAssetError(symbol, manifest, storeDir, 'assets');
     const { bars, sha256 } = readStoreAsset(storeDir, entry, { verify: false });
     const qc = assetQc(symbol, entry.interval, bars, tolerance, maxExamples);
     qc.changes = entry.changes;

@@ -223,3 +223,12 @@ export function writeStoreAsset(storeDir: string, bars: BarTable, meta: Manifest
   writeFileAtomic(join(storeDir, meta.file), bytes);
   return createHash('sha256').update(bytes).digest('hex');
 }
+
+/** ERR_ARG for a symbol the store lacks, suggesting the one the caller probably meant. */
+export function unknownAssetError(symbol: string, manifest: StoreManifest, storeDir: string, argument: string): SigvwapError {
+  const held = Object.keys(manifest.assets);
+  const upper = symbol.toUpperCase();
+  const guess = held.find((s) => s.toUpperCase() === upper) ?? held.find((s) => s.toUpperCase().startsWith(upper) && upper.length >= 2);
+  const hint = guess ? `; did you mean ${guess}?` : held.length <= 12 ? ` (it holds ${held.join(', ') || 'no asset'})` : ` (it holds ${held.length} assets)`;
+  return new SigvwapError('ERR_ARG', `${argument}: ${symbol} is not in the store ${storeDir}${hint}`, { argument, value: symbol, ...(guess ? { suggestion: guess } : {}) });
+}

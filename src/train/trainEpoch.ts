@@ -46,7 +46,7 @@ export function diverged(what: string, epoch: number, learningRate: number): Sig
 }
 
 /** One epoch of minibatch Adam steps; the mean training loss. */
-export function trainEpoch(o: EpochInput): number {
+export async function trainEpoch(o: EpochInput): Promise<number> {
   const { model, adam, train } = o;
   const names = model.trainableNames;
   const vars = names.map((n) => model.variables.get(n)!);
@@ -76,6 +76,9 @@ export function trainEpoch(o: EpochInput): number {
     lossSum += loss * batchIds.length;
     lossCount += batchIds.length;
     o.onBatch?.({ epoch: o.epoch, batch: k + 1, batches, loss: lossSum / lossCount });
+    // let the event loop turn between batches: signals (Ctrl-C) and progress output are handled
+    // during an epoch, not after it
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return lossSum / lossCount;
 }

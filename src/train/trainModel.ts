@@ -258,7 +258,7 @@ async function trainOne(options: TrainOptions, config: ModelConfig, train: Train
   while (!state.done) {
     const epochStart = performance.now();
     const epoch = state.epoch + 1;
-    const loss = trainEpoch({ epoch, dataset: options.dataset, model, adam, dataRng: run.dataRng, trainIds: run.trainIds, perEpoch, train, onBatch: options.onBatch });
+    const loss = await trainEpoch({ epoch, dataset: options.dataset, model, adam, dataRng: run.dataRng, trainIds: run.trainIds, perEpoch, train, onBatch: options.onBatch });
     const bad = firstNonFinite(model.getWeights());
     if (bad) throw diverged(`weight ${bad} is not finite after epoch ${epoch}`, epoch, adam.learningRate);
     const v = validate(model, run.valOrders, run.valTargets, train);

@@ -2,8 +2,8 @@
  * The train, evaluate and schedule commands end to end on a small synthetic store, and the
  * option parsing of the commands (messages name the option).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,51 @@ describe('sigvwap --plugin', () => {
     const r = cli(...pre, 'schedule', '--model', 'frontLoaded', '--asset', 'AAAUSDT', '--start', start(), '--store', store);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(message);
+  });
+});
+
+// Issue I #10: raw stack traces for a --store or --out under a regular file, a zod message for
+// --lr, no hint for a mistyped symbol, and nothing about resuming after Ctrl-C
+describe('every CLI failure is one line', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'main.js'), ...args], { encoding: 'utf8', cwd: REPO_ROOT });
+  const start = () => new Date(T0_MS + 1300 * HOUR_MS).toISOString();
+  const aFile = () => {
+    const f = join(dir, 'a-regular-file');
+    writeFileSync(f, 'x');
+    return f;
+  };
+  const trainArgs = ['--store', store, '--workers', '0', '--epochs', '1', '--samples-per-epoch', '256', '--validation-samples', '256', '--no-progress'];
+
+  it.each([
+    ['a --store under a regular file', () => ['ingest', join(REPO_ROOT, 'data'), '--store', join(aFile(), 'store')], /^sigvwap: ERR_IO: cannot create the store .*a path component is a file/],
+    ['a train --out under a regular file', () => ['train', '--model', 'constCurve', ...trainArgs, '--out', join(aFile(), 'm.ckpt')], /^sigvwap: ERR_IO: cannot create the output folder/],
+    ['--lr 0', () => ['train', '--model', 'constCurve', ...trainArgs, '--lr', '0', '--out', join(dir, 'lr0.ckpt')], /^sigvwap: ERR_ARG: --lr: /],
+    ['a mistyped symbol', () => ['schedule', '--model', 'twap', '--asset', 'aaausdt', '--start', start(), '--store', store], /^sigvwap: ERR_ARG: asset: aaausdt is not in the store .*did you mean AAAUSDT\?/],
+    ['an unknown model', () => ['schedule', '--model', 'nope', '--asset', 'AAAUSDT', '--start', start(), '--store', store], /^sigvwap: ERR_ARG: model: "nope" is neither a registered allocator \(twap, histCurve\)/],
+  ])('%s', (_name, args, message) => {
+    const r = cli(...args());
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('dataset:'))).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('with --json the error is also a JSON object on stdout', () => {
+    const r = cli('schedule', '--model', 'twap', '--asset', 'NOPE', '--start', start(), '--store', store, '--json');
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'ERR_ARG', data: { argument: 'asset', value: 'NOPE' } } });
+  });
+
+  it('Ctrl-C during training exits 130 and says how to resume', async () => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'train', '--model', 'static', ...trainArgs, '--epochs', '1000', '--out', join(dir, 'sigint.ckpt'), '--overwrite'], { cwd: REPO_ROOT });
+    let err = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
+      err += String(d);
+      if (/epoch 1:/.test(err)) resolve();
+    }));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(err).toMatch(/interrupted; each checkpoint holds its last finished epoch\. Continue with:\n  sigvwap train .* --resume/);
+    expect(err).not.toMatch(/--overwrite/);
   });
 });
 
