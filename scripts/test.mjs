@@ -51,10 +51,10 @@ const cudaNvcc = process.env.NVCC || findNvcc(join(root, '.cuda'));
 // --show-output: SKIPPED lines printed by passing tests stay visible.
 const cargoRuns = [['test', '--workspace', '--release', '--', '--show-output']];
 if (cudaNvcc) {
-  cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', '--test', 'vwap_cuda', '--', '--show-output']);
-  if (existsSync(join(root, 'native/core/tests/signature_cuda.rs'))) {
-    cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', '--test', 'signature_cuda', '--', '--show-output']);
-  }
+  // every native/core/tests/*_cuda.rs (a new kernel's parity test needs no edit here), and the
+  // device-dispatch test, whose CUDA-build branch checks the typed errors without a GPU
+  const cudaTests = readdirSync(join(root, 'native/core/tests')).filter((f) => f.endsWith('_cuda.rs') || f === 'device_dispatch.rs').map((f) => f.slice(0, -3)).sort();
+  cargoRuns.push(['test', '--release', '-p', 'sigvwap-core', '--features', 'cuda', ...cudaTests.flatMap((t) => ['--test', t]), '--', '--show-output']);
 } else {
   console.error('\nCUDA tests SKIPPED: nvcc not found (run `bash scripts/install-nvcc.sh` to compile and run them)');
 }

@@ -1,6 +1,7 @@
 //! With feature `cuda`: compile every kernels/*.cu with nvcc into a fatbin
-//! (cubins for sm_80 and sm_90 plus compute_90 PTX for newer GPUs) that
-//! src/cuda embeds. nvcc is looked up in $NVCC, $CUDA_HOME/bin, the repo's
+//! (cubins for sm_80 and sm_90 plus compute_90 PTX for newer GPUs) and list
+//! them in $OUT_DIR/modules.rs, which src/cuda embeds (one kernel module per
+//! .cu file, named by its stem: adding an op's kernels needs no edit there). nvcc is looked up in $NVCC, $CUDA_HOME/bin, the repo's
 //! .cuda/ folder (scripts/install-nvcc.sh installs nvcc 13.0 from PyPI there)
 //! and PATH. Without the feature this script does nothing.
 
@@ -35,6 +36,7 @@ fn main() {
         .collect();
     names.sort();
     let include_dirs = header_dirs(&nvcc);
+    let mut modules = String::from("&[\n");
     for cu in &names {
         println!("cargo:rerun-if-changed={}", cu.display());
         let stem = cu.file_stem().unwrap().to_string_lossy().to_string();
@@ -54,7 +56,10 @@ fn main() {
         if !status.success() {
             panic!("sigvwap: nvcc failed on {} ({status})", cu.display());
         }
+        modules.push_str(&format!("    ({stem:?}, include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{stem}.fatbin\"))),\n"));
     }
+    modules.push(']');
+    std::fs::write(out.join("modules.rs"), modules).expect("write modules.rs");
     println!("cargo:rerun-if-changed={}", kernels.display());
 }
 

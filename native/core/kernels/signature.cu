@@ -1,5 +1,6 @@
 // Truncated path signatures: CUDA mirror of native/core/src/signature (the
-// CPU code is the spec; see horner.rs for the math, restated here).
+// CPU code is the spec; see horner.rs for the math, restated here), launched
+// by native/core/src/signature/cuda.rs.
 //
 // Conventions: path [batch, length, channels] of T (float or double), levels
 // 1..m concatenated without the leading 1, word (i1..ik) at

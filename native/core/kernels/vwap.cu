@@ -1,4 +1,5 @@
-// Batched VWAP slippage loss: CUDA mirror of native/core/src/vwap.rs (the spec).
+// Batched VWAP slippage loss: CUDA mirror of native/core/src/vwap/cpu.rs (the
+// spec), launched by native/core/src/vwap/cuda.rs.
 //
 // Layout: alloc, price, volume row-major [batch, horizon]; one thread per order.
 // Forward writes per_order[b] = P_ach / P_mkt - 1 and flag[b]:

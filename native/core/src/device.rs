@@ -1,8 +1,15 @@
 //! Device selection: `auto` uses CUDA when it is compiled in and a device
 //! works, else the CPU; `cuda` demands it (ERR_CUDA_UNAVAILABLE with the
 //! reason otherwise); `cpu` never touches the driver.
+//!
+//! Dependencies run one way: this module asks the CUDA runtime (module
+//! `cuda`, feature `cuda`) whether a GPU is up and turns the answer into
+//! [`CudaStatus`]; the runtime knows nothing of devices or requests. Each op
+//! (`vwap`, `signature`) takes a resolved [`Device`] and dispatches to its
+//! CPU or CUDA code; `cuda_only!` gives those dispatches their typed error in
+//! a build without the feature.
 
-use crate::error::{CoreError, CoreResult, ErrorCode};
+use crate::error::{CoreError, CoreResult};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceRequest {
@@ -28,6 +35,16 @@ pub enum Device {
     Cuda,
 }
 
+impl Device {
+    /// The name JavaScript sees (`result.device`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+        }
+    }
+}
+
 /// What `backendInfo().cuda` reports.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CudaStatus {
@@ -41,19 +58,30 @@ pub struct CudaStatus {
     pub reason: Option<String>,
 }
 
+/// Why CUDA is unavailable in a build without the `cuda` feature.
+pub const NOT_COMPILED: &str =
+    "this build of sigvwap was compiled without the `cuda` feature (build with `npm run build:cuda`)";
+
 pub fn cuda_status() -> CudaStatus {
     #[cfg(feature = "cuda")]
     {
-        crate::cuda::status()
+        if std::env::var_os("SIGVWAP_DISABLE_CUDA").is_some() {
+            // Checked before the runtime is touched: the driver is never loaded then.
+            return CudaStatus {
+                compiled: true,
+                available: false,
+                devices: Vec::new(),
+                reason: Some("disabled by the environment variable SIGVWAP_DISABLE_CUDA".into()),
+            };
+        }
+        match crate::cuda::gpu() {
+            Ok(g) => CudaStatus { compiled: true, available: true, devices: vec![g.name.clone()], reason: None },
+            Err(e) => CudaStatus { compiled: true, available: false, devices: Vec::new(), reason: Some(e.to_string()) },
+        }
     }
     #[cfg(not(feature = "cuda"))]
     {
-        CudaStatus {
-            compiled: false,
-            available: false,
-            devices: Vec::new(),
-            reason: Some("this build of sigvwap was compiled without the `cuda` feature (build with `npm run build:cuda`)".into()),
-        }
+        CudaStatus { compiled: false, available: false, devices: Vec::new(), reason: Some(NOT_COMPILED.into()) }
     }
 }
 
@@ -67,11 +95,27 @@ pub fn resolve(req: DeviceRequest) -> CoreResult<Device> {
             if s.available {
                 Ok(Device::Cuda)
             } else {
-                let reason = s.reason.unwrap_or_else(|| "unknown".into());
-                Err(CoreError::new(ErrorCode::CudaUnavailable, format!("device 'cuda' requested but unavailable: {reason}"))
-                    .with("argument", "device")
-                    .with("reason", reason))
+                Err(CoreError::cuda_unavailable(s.reason.unwrap_or_else(|| "unknown".into())))
             }
         }
     }
 }
+
+/// `cuda_only!(expr)`: `expr` (an op's CUDA path, a `CoreResult`) in a build
+/// with the `cuda` feature; in a build without it, `expr` is not compiled and
+/// the value is ERR_CUDA_UNAVAILABLE naming the missing feature. The ops'
+/// dispatch on [`Device::Cuda`] goes through it, so that their CUDA modules
+/// (compiled only with the feature) need no stubs.
+macro_rules! cuda_only {
+    ($e:expr) => {{
+        #[cfg(feature = "cuda")]
+        {
+            $e
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            Err($crate::error::CoreError::cuda_unavailable($crate::device::NOT_COMPILED))
+        }
+    }};
+}
+pub(crate) use cuda_only;

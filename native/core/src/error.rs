@@ -4,28 +4,44 @@
 
 use std::fmt;
 
-/// Stable error codes; the N-API layer exposes `code.as_str()` as `error.code`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    Shape,
-    Arg,
-    NonFinite,
-    ZeroVolume,
-    CudaUnavailable,
-    Panic,
+/// Declares `ErrorCode`, `ErrorCode::ALL` and `as_str` from one list, so that
+/// a new code cannot be left out of `ALL` (which tests/error_codes.rs checks
+/// against `ERROR_CODES` in src/errors.ts, the TypeScript declaration).
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident => $code:literal,)+) => {
+        /// Stable error codes; the N-API layer exposes `code.as_str()` as `error.code`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::Shape => "ERR_SHAPE",
-            ErrorCode::Arg => "ERR_ARG",
-            ErrorCode::NonFinite => "ERR_NONFINITE",
-            ErrorCode::ZeroVolume => "ERR_ZERO_VOLUME",
-            ErrorCode::CudaUnavailable => "ERR_CUDA_UNAVAILABLE",
-            ErrorCode::Panic => "ERR_PANIC",
-        }
-    }
+error_codes! {
+    /// An array has the wrong length for the declared shape.
+    Shape => "ERR_SHAPE",
+    /// An argument has an invalid value.
+    Arg => "ERR_ARG",
+    /// An input holds NaN or Infinity.
+    NonFinite => "ERR_NONFINITE",
+    /// An order's market volume sums to zero (VWAP undefined).
+    ZeroVolume => "ERR_ZERO_VOLUME",
+    /// Device 'cuda' was requested but cannot be used (not compiled in, no
+    /// driver or device, or a driver error).
+    CudaUnavailable => "ERR_CUDA_UNAVAILABLE",
+    /// A panic was caught at the N-API boundary (a bug).
+    Panic => "ERR_PANIC",
 }
 
 /// A value in `CoreError::data`.
@@ -101,6 +117,15 @@ impl CoreError {
         CoreError::new(ErrorCode::NonFinite, format!("{name}[{index}] is {value}, not a finite number"))
             .with("argument", name)
             .with("index", index)
+    }
+
+    /// `ERR_CUDA_UNAVAILABLE`: device 'cuda' was asked for but cannot be used,
+    /// because of `reason` (also in the data).
+    pub fn cuda_unavailable(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        CoreError::new(ErrorCode::CudaUnavailable, format!("device 'cuda' requested but unavailable: {reason}"))
+            .with("argument", "device")
+            .with("reason", reason)
     }
 
     /// Data as a JSON object (no external crate: the keys are static identifiers).

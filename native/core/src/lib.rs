@@ -1,19 +1,29 @@
 //! sigvwap-core: the numerical kernels of sigvwap, free of any Node.js type.
 //!
 //! CPU code is the specification; CUDA kernels (feature `cuda`) mirror it and
-//! are tested against it.
+//! are tested against it. Each op is a folder (`vwap/`, `signature/`) holding
+//! its API and device dispatch (`mod.rs`), its CPU code and its CUDA launcher
+//! (`cuda.rs`), plus its kernels in kernels/<op>.cu; `cuda` is the shared
+//! CUDA runtime and `device` resolves requests to a device.
+//!
+//! Module dependencies run one way (no cycle):
+//!   error, real, simd: none
+//!   buffer: error, real;  pool: error;  cuda: error
+//!   device: error, cuda
+//!   vwap, signature: error, real, pool, cuda, device (signature also buffer)
 
-#[cfg(feature = "cuda")]
-pub mod cuda;
 pub mod buffer;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod device;
 pub mod error;
 pub mod pool;
-pub mod signature;
 pub mod real;
+pub mod signature;
 pub mod simd;
 pub mod vwap;
 
-pub use error::{CoreError, CoreResult, ErrorCode};
 pub use buffer::ZeroedBuf;
+pub use device::{Device, DeviceRequest};
+pub use error::{CoreError, CoreResult, ErrorCode};
 pub use real::Real;

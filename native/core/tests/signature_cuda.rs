@@ -1,15 +1,31 @@
-//! CPU-vs-CUDA parity of the signature kernels (feature `cuda`): forward,
-//! stream and backward, f64 and f32, named shapes. Without a usable GPU each
-//! test prints a visible SKIPPED line and returns.
+//! CPU-vs-CUDA parity of the signature kernels (feature `cuda`), through the
+//! device dispatch `signature_on` / `signature_backward_on`: forward, stream
+//! and backward, f64 and f32, named shapes. Without a usable GPU each test
+//! prints a visible SKIPPED line and returns.
 #![cfg(feature = "cuda")]
 
 #[path = "signature_util.rs"]
 mod util;
 
-use sigvwap_core::cuda::signature::{signature_backward_cuda, signature_cuda};
-use sigvwap_core::device::cuda_status;
-use sigvwap_core::signature::{signature, signature_backward, SigOptions};
+use sigvwap_core::device::{cuda_status, Device};
+use sigvwap_core::signature::{signature, signature_backward, signature_backward_on, signature_on, SigFloat, SigOptions};
+use sigvwap_core::CoreResult;
 use util::rel_error;
+
+/// Forward on the GPU into a fresh vector.
+fn signature_cuda<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<Vec<T>> {
+    let mut out = vec![T::from_f64(0.0); sigvwap_core::signature::output_len(opts)?];
+    signature_on(Device::Cuda, path, opts, &mut out)?;
+    Ok(out)
+}
+
+/// Backward on the GPU into a fresh vector (the path's length: shape errors
+/// come from the path's own check).
+fn signature_backward_cuda<T: SigFloat>(path: &[T], grad_out: &[T], opts: &SigOptions) -> CoreResult<Vec<T>> {
+    let mut grad = vec![T::from_f64(0.0); path.len()];
+    signature_backward_on(Device::Cuda, path, grad_out, opts, &mut grad)?;
+    Ok(grad)
+}
 
 fn gpu_or_skip(test: &str) -> bool {
     let s = cuda_status();

@@ -1,4 +1,9 @@
 //! CoreError -> napi::Error encoding and panic capture.
+//!
+//! No error codes are declared here: every code, ERR_PANIC included, is a
+//! `sigvwap_core::ErrorCode` (checked against src/errors.ts by
+//! native/core/tests/error_codes.rs). The separators of the encoding are
+//! checked against src/errors.ts's decoder by the test below.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -30,5 +35,26 @@ pub fn guarded<T>(what: &str, f: impl FnOnce() -> CoreResult<T>) -> napi::Result
                     .with("function", what.to_string()),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CODE_SEP, DATA_SEP};
+
+    /// The character of `const NAME = '\uXXXX';` in src/errors.ts.
+    fn ts_separator(ts: &str, name: &str) -> char {
+        let decl = format!("const {name} = '\\u");
+        let at = ts.find(&decl).unwrap_or_else(|| panic!("src/errors.ts: no `{decl}XXXX'`"));
+        let hex = &ts[at + decl.len()..at + decl.len() + 4];
+        char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn separators_match_the_typescript_decoder() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../src/errors.ts");
+        let ts = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        assert_eq!(ts_separator(&ts, "CODE_SEPARATOR"), CODE_SEP);
+        assert_eq!(ts_separator(&ts, "DATA_SEPARATOR"), DATA_SEP);
     }
 }

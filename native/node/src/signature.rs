@@ -1,10 +1,12 @@
 //! signature / signatureBackward (sync and Async), sigLength.
 //!
-//! `path` is Float32Array or Float64Array [batch, length, channels]; outputs
-//! have the path's float type. `gradOut` must have the path's float type.
-//! An optional last argument `out` receives the result in place (and is
-//! returned); otherwise a fresh buffer is handed over without a copy
-//! (`outbuf.rs`).
+//! Parses the options, resolves the device and calls
+//! `sigvwap_core::signature::{signature_on, signature_backward_on}`, which
+//! run the CPU or CUDA kernels. `path` is Float32Array or Float64Array
+//! [batch, length, channels]; outputs have the path's float type. `gradOut`
+//! must have the path's float type. An optional last argument `out` receives
+//! the result in place (and is returned); otherwise a fresh buffer is handed
+//! over without a copy (`outbuf.rs`).
 
 use napi::bindgen_prelude::{AsyncTask, Either};
 use napi::{Env, Task};
@@ -49,38 +51,6 @@ pub fn sig_length(channels: f64, depth: f64) -> napi::Result<f64> {
     guarded("sigLength", || Ok(sig::sig_length(args::size("channels", channels)?, args::size("depth", depth)?)? as f64))
 }
 
-/// f32 / f64 with their CUDA entry points (unreachable without the feature:
-/// `device::resolve` never selects CUDA then).
-trait Elem: Typed {
-    fn forward_cuda(path: &[Self], opts: &SigOptions) -> CoreResult<Vec<Self>>;
-    fn backward_cuda(path: &[Self], grad_out: &[Self], opts: &SigOptions) -> CoreResult<Vec<Self>>;
-}
-
-macro_rules! elem {
-    ($t:ty) => {
-        impl Elem for $t {
-            #[cfg(feature = "cuda")]
-            fn forward_cuda(path: &[Self], opts: &SigOptions) -> CoreResult<Vec<Self>> {
-                sigvwap_core::cuda::signature::signature_cuda(path, opts)
-            }
-            #[cfg(feature = "cuda")]
-            fn backward_cuda(path: &[Self], grad_out: &[Self], opts: &SigOptions) -> CoreResult<Vec<Self>> {
-                sigvwap_core::cuda::signature::signature_backward_cuda(path, grad_out, opts)
-            }
-            #[cfg(not(feature = "cuda"))]
-            fn forward_cuda(_: &[Self], _: &SigOptions) -> CoreResult<Vec<Self>> {
-                unreachable!("device::resolve never selects CUDA in a build without the feature")
-            }
-            #[cfg(not(feature = "cuda"))]
-            fn backward_cuda(_: &[Self], _: &[Self], _: &SigOptions) -> CoreResult<Vec<Self>> {
-                unreachable!("device::resolve never selects CUDA in a build without the feature")
-            }
-        }
-    };
-}
-elem!(f32);
-elem!(f64);
-
 fn out_layout(opts: &SigOptions) -> String {
     match sig::output_shape(opts) {
         Ok(s) if s.len() == 3 => format!("[batch={}, segments={}, siglen={}]", s[0], s[1], s[2]),
@@ -90,18 +60,15 @@ fn out_layout(opts: &SigOptions) -> String {
 }
 
 /// Forward into `out` or a fresh buffer; `Some(fresh result)` or `None` (written into `out`).
-fn forward_typed<T: Elem>(path: &[T], out: Option<&mut [T]>, opts: &SigOptions, dev: Device) -> CoreResult<Option<FloatArray>> {
+fn forward_typed<T: Typed>(path: &[T], out: Option<&mut [T]>, opts: &SigOptions, dev: Device) -> CoreResult<Option<FloatArray>> {
     let len = sig::output_len(opts)?;
     // SAFETY: see outbuf::dest; the callers hold JavaScript off `out` while this runs.
     let mut d = unsafe { dest(out, len, &out_layout(opts), &[("path", byte_range(path))])? };
-    match dev {
-        Device::Cpu => sig::signature_into(path, opts, d.slice())?,
-        Device::Cuda => d.slice().copy_from_slice(&T::forward_cuda(path, opts)?),
-    }
+    sig::signature_on(dev, path, opts, d.slice())?;
     Ok(d.into_fresh().map(T::wrap))
 }
 
-fn backward_typed<T: Elem>(
+fn backward_typed<T: Typed>(
     path: &[T],
     grad_out: &[T],
     out: Option<&mut [T]>,
@@ -112,10 +79,7 @@ fn backward_typed<T: Elem>(
     let layout = format!("[batch={}, length={}, channels={}]", opts.batch, opts.length, opts.channels);
     // SAFETY: as in forward_typed.
     let mut d = unsafe { dest(out, len, &layout, &[("path", byte_range(path)), ("gradOut", byte_range(grad_out))])? };
-    match dev {
-        Device::Cpu => sig::signature_backward_into(path, grad_out, opts, d.slice())?,
-        Device::Cuda => d.slice().copy_from_slice(&T::backward_cuda(path, grad_out, opts)?),
-    }
+    sig::signature_backward_on(dev, path, grad_out, opts, d.slice())?;
     Ok(d.into_fresh().map(T::wrap))
 }
 

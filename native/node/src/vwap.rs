@@ -1,10 +1,11 @@
 //! vwapLoss / vwapLossGrad (sync and Async) over Float32Array | Float64Array.
 //!
-//! Each of alloc, price, volume may be f32 or f64 independently on the CPU
-//! (8 monomorphized kernels). CUDA kernels exist for all-f32 and all-f64;
-//! mixed inputs are widened to f64 on the host first. The gradient goes into
-//! an optional last argument `out` (same float type as alloc; returned as
-//! `grad`) or a fresh zero-copy buffer (`outbuf.rs`).
+//! Parses the options, resolves the device and calls
+//! `sigvwap_core::vwap::vwap_loss_on`, which runs the CPU or CUDA kernels.
+//! Each of alloc, price, volume may be f32 or f64 independently (8
+//! monomorphized calls). The gradient goes into an optional last argument
+//! `out` (same float type as alloc; returned as `grad`) or a fresh zero-copy
+//! buffer (`outbuf.rs`).
 
 use napi::bindgen_prelude::{AsyncTask, Either, Float32Array, Float64Array};
 use napi::{Env, Task};
@@ -105,8 +106,10 @@ fn range_of(x: &FloatArray) -> (usize, usize) {
     }
 }
 
+/// One call on `device` with alloc, price, volume of types A, P, V.
 #[allow(clippy::too_many_arguments)]
-fn cpu<A: Typed, P: Real, V: Real>(
+fn typed<A: Typed, P: Real, V: Real>(
+    device: Device,
     a: &[A],
     p: &[P],
     v: &[V],
@@ -116,11 +119,11 @@ fn cpu<A: Typed, P: Real, V: Real>(
     out: Option<&mut FloatArray>,
 ) -> CoreResult<(VwapLoss, Grad)> {
     if !grad {
-        return Ok((vwap::vwap_loss(a, p, v, args)?, Grad::None));
+        return Ok((vwap::vwap_loss_on(device, a, p, v, args, None)?, Grad::None));
     }
     // SAFETY: the callers hold JavaScript off `out` while this runs.
     let mut d = unsafe { grad_dest(a, pv.0, pv.1, out)? };
-    let loss = vwap::vwap_loss_grad_into(a, p, v, args, d.slice())?;
+    let loss = vwap::vwap_loss_on(device, a, p, v, args, Some(d.slice()))?;
     Ok((loss, Grad::from_dest(d)))
 }
 
@@ -139,74 +142,8 @@ macro_rules! with_slices {
     };
 }
 
-/// Widen any float array to an f64 vector (CUDA path with mixed types).
-#[cfg(feature = "cuda")]
-fn widen(a: &FloatArray) -> Vec<f64> {
-    match a {
-        Either::A(x) => x.iter().map(|&v| v as f64).collect(),
-        Either::B(x) => x.to_vec(),
-    }
-}
-
-#[cfg(feature = "cuda")]
-fn cuda(a: &FloatArray, p: &FloatArray, v: &FloatArray, args: &VwapArgs, grad: bool, out: Option<&mut FloatArray>) -> CoreResult<(VwapLoss, Grad)> {
-    use sigvwap_core::cuda::vwap::vwap_loss_cuda;
-    match (a, p, v) {
-        (Either::A(x), Either::A(y), Either::A(z)) => {
-            if !grad {
-                return Ok((vwap_loss_cuda::<f32>(x, y, z, args, None)?, Grad::None));
-            }
-            // SAFETY: as in cpu().
-            let mut d = unsafe { grad_dest::<f32>(x, p, v, out)? };
-            let loss = vwap_loss_cuda::<f32>(x, y, z, args, Some(d.slice()))?;
-            Ok((loss, Grad::from_dest(d)))
-        }
-        _ => {
-            let (x, y, z) = match (a, p, v) {
-                (Either::B(x), Either::B(y), Either::B(z)) => (x.to_vec(), y.to_vec(), z.to_vec()),
-                _ => (widen(a), widen(p), widen(v)),
-            };
-            if !grad {
-                return Ok((vwap_loss_cuda::<f64>(&x, &y, &z, args, None)?, Grad::None));
-            }
-            let mut g = vec![0f64; x.len()];
-            let loss = vwap_loss_cuda::<f64>(&x, &y, &z, args, Some(&mut g))?;
-            let grad = match a {
-                Either::A(a32) => {
-                    // SAFETY: as in cpu().
-                    let mut d = unsafe { grad_dest::<f32>(a32, p, v, out)? };
-                    d.slice().iter_mut().zip(&g).for_each(|(o, &v)| *o = v as f32);
-                    Grad::from_dest(d)
-                }
-                Either::B(a64) => {
-                    // SAFETY: as in cpu().
-                    let mut d = unsafe { grad_dest::<f64>(a64, p, v, out)? };
-                    d.slice().copy_from_slice(&g);
-                    Grad::from_dest(d)
-                }
-            };
-            Ok((loss, grad))
-        }
-    }
-}
-
-#[cfg(not(feature = "cuda"))]
-fn cuda(_: &FloatArray, _: &FloatArray, _: &FloatArray, _: &VwapArgs, _: bool, _: Option<&mut FloatArray>) -> CoreResult<(VwapLoss, Grad)> {
-    unreachable!("device::resolve never selects CUDA in a build without the feature")
-}
-
 fn compute(a: &FloatArray, p: &FloatArray, v: &FloatArray, o: &Parsed, grad: bool, out: Option<&mut FloatArray>) -> CoreResult<(VwapLoss, Grad)> {
-    match o.device {
-        Device::Cuda => cuda(a, p, v, &o.args, grad, out),
-        Device::Cpu => with_slices!(a, p, v, |x, y, z| cpu(&x[..], &y[..], &z[..], &o.args, grad, (p, v), out)),
-    }
-}
-
-fn device_name(d: Device) -> String {
-    match d {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda => "cuda".into(),
-    }
+    with_slices!(a, p, v, |x, y, z| typed(o.device, &x[..], &y[..], &z[..], &o.args, grad, (p, v), out))
 }
 
 fn loss_result(out: VwapLoss, d: Device) -> VwapLossResult {
@@ -215,7 +152,7 @@ fn loss_result(out: VwapLoss, d: Device) -> VwapLossResult {
         per_order: Float64Array::new(out.per_order),
         used: out.used as u32,
         skipped: out.skipped as u32,
-        device: device_name(d),
+        device: d.as_str().to_string(),
     }
 }
 
@@ -227,7 +164,7 @@ fn grad_result(out: VwapLoss, grad: FloatArray, d: Device) -> VwapGradResult {
         per_order: Float64Array::new(out.per_order),
         used: out.used as u32,
         skipped: out.skipped as u32,
-        device: device_name(d),
+        device: d.as_str().to_string(),
     }
 }
 

@@ -1,31 +1,27 @@
-//! CUDA runtime of sigvwap (feature `cuda`).
+//! CUDA runtime shared by the ops (feature `cuda`): context, kernel modules,
+//! launch helpers. The ops' launchers live in their folders
+//! (`vwap/cuda.rs`, `signature/cuda.rs`); this module knows none of them.
 //!
 //! The driver (libcuda) is loaded dynamically by cudarc at first use, so a
 //! binary built with the feature loads and runs on machines without a GPU:
-//! `status()` then reports `available: false` with the reason. Kernels are
-//! embedded as fatbins compiled by build.rs (sm_80, sm_90 cubins + PTX).
-//! One context on device 0 and its default stream serve all calls; calls are
-//! serialized by a mutex (the kernels here are bandwidth-bound and large).
-
-pub mod signature;
-pub mod vwap;
+//! [`gpu`] then returns the reason, which the `device` module reports as
+//! `available: false`. Kernels are embedded as fatbins compiled by build.rs
+//! from every kernels/<op>.cu (sm_80, sm_90 cubins + PTX), one module per
+//! file. One context on device 0 and its default stream serve all calls;
+//! calls are serialized by a mutex (the kernels here are bandwidth-bound and
+//! large).
 
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
 use cudarc::nvrtc::Ptx;
 
-use crate::device::CudaStatus;
 use crate::error::{CoreError, CoreResult, ErrorCode};
 
-/// Embedded kernel images, by module name.
-pub const MODULES: &[(&str, &[u8])] = &[
-    ("signature", include_bytes!(concat!(env!("OUT_DIR"), "/signature.fatbin"))),
-    ("vwap", include_bytes!(concat!(env!("OUT_DIR"), "/vwap.fatbin"))),
-];
+/// Embedded kernel images, by module name (the .cu file's stem), listed by build.rs.
+pub const MODULES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/modules.rs"));
 
 pub struct Gpu {
-    pub ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     pub name: String,
     modules: Vec<(&'static str, Arc<CudaModule>)>,
@@ -52,20 +48,10 @@ pub(crate) fn e(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> C
     move |err| driver_error(what, err)
 }
 
-/// `map_err` adapter for [`gpu`]'s reason.
-pub(crate) fn unavailable(msg: &str) -> CoreError {
-    CoreError::new(ErrorCode::CudaUnavailable, format!("CUDA unavailable: {msg}"))
-}
-
 /// One thread per element, default block size.
 pub(crate) fn launch_cfg(n: usize) -> cudarc::driver::LaunchConfig {
     cudarc::driver::LaunchConfig::for_num_elems(n as u32)
 }
-
-/// Element types with a kernel instantiation.
-pub trait GpuReal: crate::real::Real + cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits {}
-impl GpuReal for f32 {}
-impl GpuReal for f64 {}
 
 static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();
 
@@ -91,7 +77,8 @@ fn init() -> Result<Gpu, String> {
             modules.push((*mname, m));
         }
         let stream = ctx.default_stream();
-        Ok(Gpu { ctx, stream, name, modules, lock: Mutex::new(()) })
+        // The stream and the modules keep the context alive.
+        Ok(Gpu { stream, name, modules, lock: Mutex::new(()) })
     });
     match r {
         Ok(x) => x,
@@ -107,20 +94,5 @@ pub fn gpu() -> Result<&'static Gpu, &'static str> {
     match GPU.get_or_init(init) {
         Ok(g) => Ok(g),
         Err(e) => Err(e.as_str()),
-    }
-}
-
-pub fn status() -> CudaStatus {
-    if std::env::var_os("SIGVWAP_DISABLE_CUDA").is_some() {
-        return CudaStatus {
-            compiled: true,
-            available: false,
-            devices: Vec::new(),
-            reason: Some("disabled by the environment variable SIGVWAP_DISABLE_CUDA".into()),
-        };
-    }
-    match gpu() {
-        Ok(g) => CudaStatus { compiled: true, available: true, devices: vec![g.name.clone()], reason: None },
-        Err(e) => CudaStatus { compiled: true, available: false, devices: Vec::new(), reason: Some(e.to_string()) },
     }
 }

@@ -1,4 +1,6 @@
-//! Truncated path signatures on the CPU: forward, stream, and backward.
+//! Truncated path signatures: forward, stream, and backward, on the CPU (this
+//! module: the fast path) or on CUDA (`cuda.rs`), dispatched by
+//! [`signature_on`] / [`signature_backward_on`].
 //!
 //! Math. For a path of points x_0..x_N in R^d (piecewise linear between them;
 //! with `basepoint` a zero point is prepended), the depth-m signature is the
@@ -37,10 +39,13 @@
 //! Module map: `options` (types, sizes, checks), `tensor` (scalar tensor
 //! algebra), `cpu` (reference implementation, the specification), `horner`
 //! (per-segment step functions), `block` (sweeps over a block of lanes, SIMD
-//! dispatch), `plan` (blocks and chunks).
+//! dispatch), `plan` (blocks and chunks), `cuda` (feature `cuda`: launchers
+//! of kernels/signature.cu, held to the CPU results by tests/signature_cuda.rs).
 
 mod block;
 pub mod cpu;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod horner;
 pub mod options;
 mod plan;
@@ -48,6 +53,7 @@ pub mod tensor;
 
 use rayon::prelude::*;
 
+use crate::device::{cuda_only, Device};
 use crate::error::{CoreError, CoreResult, ErrorCode};
 
 pub use block::Simd;
@@ -140,6 +146,35 @@ pub fn signature_backward_into_with<T: SigFloat>(
     let checked = check_call(path, opts)?;
     check_path_len("grad", checked.path_len, grad.len(), opts)?;
     backward_impl(path, grad_out, opts, tuning, grad, checked)
+}
+
+/// [`signature_into`] on `device`: the signature (or stream) of `path` into
+/// `out` of [`output_len`] elements. Results agree across devices to
+/// rounding, and an invalid argument gets the same error (the CUDA path runs
+/// the CPU checks before the launch); the CUDA kernels also refuse depth > 12
+/// (ERR_ARG).
+/// `Device::Cuda` without a usable GPU, or in a build without the `cuda`
+/// feature, is ERR_CUDA_UNAVAILABLE.
+pub fn signature_on<T: SigFloat>(device: Device, path: &[T], opts: &SigOptions, out: &mut [T]) -> CoreResult<()> {
+    match device {
+        Device::Cpu => signature_into(path, opts, out),
+        Device::Cuda => cuda_only!(cuda::signature_into(path, opts, out)),
+    }
+}
+
+/// [`signature_backward_into`] on `device`: the gradient with respect to
+/// `path` into `grad` of [`path_len`] elements. Devices as [`signature_on`].
+pub fn signature_backward_on<T: SigFloat>(
+    device: Device,
+    path: &[T],
+    grad_out: &[T],
+    opts: &SigOptions,
+    grad: &mut [T],
+) -> CoreResult<()> {
+    match device {
+        Device::Cpu => signature_backward_into(path, grad_out, opts, grad),
+        Device::Cuda => cuda_only!(cuda::signature_backward_into(path, grad_out, opts, grad)),
+    }
 }
 
 /// The error for a non-finite increment found by a kernel.

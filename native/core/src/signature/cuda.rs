@@ -1,20 +1,25 @@
-//! Launchers of kernels/signature.cu: forward (chunked along the length,
-//! combined with Chen's identity), stream and backward. Same contract as
-//! `crate::signature` (the spec): arguments are validated by the same CPU
-//! checks before anything is copied to the device.
+//! Launchers of kernels/signature.cu (feature `cuda`): forward (chunked along
+//! the length, combined with Chen's identity), stream and backward. Same
+//! contract as the CPU code (`mod.rs`; `cpu.rs` is the spec): arguments are
+//! validated by the same CPU checks before anything is copied to the device,
+//! and results are written into the caller's slice.
+//!
+//! Cost: the path (and `gradOut`) copied to the device, the result copied
+//! back; f64 workspaces of `siglen + d + 2·d^(m-1)` (forward, per thread) or
+//! `3·siglen + 2·d + 2·d^(m-1)` (backward, per path) elements.
 
 use cudarc::driver::PushKernelArg;
 
-use super::{e, gpu, launch_cfg, unavailable, GpuReal};
+use super::options::{check_alloc, check_call, check_grad_finite, check_out_len, check_path_len, find_non_finite, Checked};
+use super::{SigFloat, SigOptions};
+use crate::cuda::{e, gpu, launch_cfg};
 use crate::error::{CoreError, CoreResult};
-use crate::signature::options::{check_alloc, check_call, check_grad_finite, find_non_finite, Checked};
-use crate::signature::{SigFloat, SigOptions};
 
 /// Depth limit of the CUDA kernels (`MAX_DEPTH` in signature.cu).
 pub const MAX_DEPTH: usize = 12;
 
-fn checks<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<Checked> {
-    let c = check_call(path, opts)?;
+/// What the kernels need beyond the CPU's argument checks (after `check_call`).
+fn device_checks<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<()> {
     if let Some(err) = find_non_finite(path, opts) {
         return Err(err);
     }
@@ -24,22 +29,24 @@ fn checks<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<Checked> {
     if opts.batch > i32::MAX as usize / 4 || opts.length > i32::MAX as usize / 4 {
         return Err(CoreError::arg("batch", "too large for the CUDA kernels"));
     }
-    Ok(c)
+    Ok(())
 }
 
 fn half(opts: &SigOptions) -> usize {
     opts.channels.pow(opts.depth.saturating_sub(1).max(1) as u32)
 }
 
-/// Forward (or stream) on the GPU.
-pub fn signature_cuda<T: SigFloat + GpuReal>(path: &[T], opts: &SigOptions) -> CoreResult<Vec<T>> {
-    let Checked { siglen, out_len, .. } = checks(path, opts)?;
-    let mut out = vec![<T as SigFloat>::from_f64(0.0); out_len];
+/// Forward (or stream) on the GPU into `out` ([`super::output_len`] elements).
+pub(super) fn signature_into<T: SigFloat>(path: &[T], opts: &SigOptions, out: &mut [T]) -> CoreResult<()> {
+    let Checked { siglen, out_len, .. } = check_call(path, opts)?;
+    check_out_len("out", out_len, out.len(), opts)?;
+    device_checks(path, opts)?;
     let segs = opts.segments();
     if opts.batch == 0 || segs == 0 || out_len == 0 {
-        return Ok(out);
+        out.fill(T::from_f64(0.0));
+        return Ok(());
     }
-    let g = gpu().map_err(unavailable)?;
+    let g = gpu().map_err(CoreError::cuda_unavailable)?;
     let _guard = g.lock.lock().unwrap_or_else(|p| p.into_inner());
     let s = &g.stream;
     let (b64, len32, d32, m32, bp32) = (opts.batch as i64, opts.length as i32, opts.channels as i32, opts.depth as i32, opts.basepoint as i32);
@@ -73,22 +80,25 @@ pub fn signature_cuda<T: SigFloat + GpuReal>(path: &[T], opts: &SigOptions) -> C
         // SAFETY: the argument list matches sig_combine_* in signature.cu.
         unsafe { l.launch(launch_cfg(opts.batch)) }.map_err(e("launch combine"))?;
     }
-    s.memcpy_dtoh(&dout, &mut out[..]).map_err(e("copy back"))?;
-    Ok(out)
+    s.memcpy_dtoh(&dout, out).map_err(e("copy back"))?;
+    Ok(())
 }
 
-/// Backward on the GPU (one thread per path, reversible walk).
-pub fn signature_backward_cuda<T: SigFloat + GpuReal>(path: &[T], grad_out: &[T], opts: &SigOptions) -> CoreResult<Vec<T>> {
-    let Checked { siglen, out_len: want, .. } = checks(path, opts)?;
+/// Backward on the GPU into `grad` ([`super::path_len`] elements; one thread
+/// per path, reversible walk).
+pub(super) fn signature_backward_into<T: SigFloat>(path: &[T], grad_out: &[T], opts: &SigOptions, grad: &mut [T]) -> CoreResult<()> {
+    let Checked { siglen, out_len: want, path_len } = check_call(path, opts)?;
+    check_path_len("grad", path_len, grad.len(), opts)?;
+    device_checks(path, opts)?;
     if grad_out.len() != want {
         return Err(CoreError::shape("gradOut", want, grad_out.len(), "the shape of the forward output"));
     }
     check_grad_finite(grad_out, opts, siglen)?;
-    let mut grad = vec![<T as SigFloat>::from_f64(0.0); path.len()];
     if opts.batch == 0 || opts.segments() == 0 {
-        return Ok(grad);
+        grad.fill(T::from_f64(0.0));
+        return Ok(());
     }
-    let g = gpu().map_err(unavailable)?;
+    let g = gpu().map_err(CoreError::cuda_unavailable)?;
     let _guard = g.lock.lock().unwrap_or_else(|p| p.into_inner());
     let s = &g.stream;
     let per_thread = 3 * siglen + 2 * opts.channels + 2 * half(opts);
@@ -104,6 +114,6 @@ pub fn signature_backward_cuda<T: SigFloat + GpuReal>(path: &[T], grad_out: &[T]
     l.arg(&dpath).arg(&dgout).arg(&b64).arg(&len32).arg(&d32).arg(&m32).arg(&bp32).arg(&st32).arg(&mut ws).arg(&mut dgrad);
     // SAFETY: the argument list matches sig_backward_* in signature.cu.
     unsafe { l.launch(launch_cfg(opts.batch)) }.map_err(e("launch backward"))?;
-    s.memcpy_dtoh(&dgrad, &mut grad[..]).map_err(e("copy back"))?;
-    Ok(grad)
+    s.memcpy_dtoh(&dgrad, grad).map_err(e("copy back"))?;
+    Ok(())
 }

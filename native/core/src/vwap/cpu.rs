@@ -1,19 +1,6 @@
-//! Batched VWAP slippage loss and its gradient (method.md §1).
-//!
-//! Layout: `alloc`, `price`, `volume` are row-major [batch, horizon]; row b is
-//! one parent order over `horizon` bars. Each may be f32 or f64; all sums are
-//! accumulated in f64.
-//!
-//! Math, per order b (sums over t in 0..horizon):
-//!   A = Σ a_t,  P_ach = Σ a_t p_t / A           (unnormalized allocations work)
-//!   V = Σ V_t,  P_mkt = Σ V_t p_t / V
-//!   d = P_ach / P_mkt − 1                        (`per_order[b]`)
-//!   loss: abs = |d|, quad = d²;  mean over the N orders used.
-//! Gradient of the mean loss with respect to a_t:
-//!   ∂d/∂a_t = (p_t − P_ach) / (A · P_mkt)
-//!   ∂L/∂a_t = l'(d) / N · ∂d/∂a_t,  l'(d) = sign(d) (abs; 0 at d = 0) or 2d (quad).
-//! The subgradient 0 at d = 0 is the choice that makes a perfect schedule a
-//! stationary point.
+//! The CPU kernel of the VWAP loss: the specification that the CUDA kernels
+//! (kernels/vwap.cu) mirror and are tested against. Math and layout: see
+//! `mod.rs`.
 //!
 //! Validation is fused into the one pass over the data: non-finite inputs
 //! make the row sums non-finite, and per-row minima catch negative prices,
@@ -27,45 +14,9 @@
 
 use rayon::prelude::*;
 
+use super::{check_shapes, LossKind, VwapArgs, VwapLoss, ZeroVolumePolicy, CHUNK};
 use crate::error::{CoreError, CoreResult, ErrorCode};
 use crate::real::Real;
-
-/// Which loss to average.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LossKind {
-    Abs,
-    Quad,
-}
-
-/// What to do with an order whose market volume sums to zero.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ZeroVolumePolicy {
-    Error,
-    Skip,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct VwapArgs {
-    pub batch: usize,
-    pub horizon: usize,
-    pub kind: LossKind,
-    pub on_zero_volume: ZeroVolumePolicy,
-}
-
-/// Forward result. `per_order[b]` is NaN for a skipped order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VwapLoss {
-    pub mean: f64,
-    pub per_order: Vec<f64>,
-    /// Orders that entered the mean.
-    pub used: usize,
-    /// Orders skipped for zero volume (`ZeroVolumePolicy::Skip`).
-    pub skipped: usize,
-}
-
-/// Rows per work item: large enough to amortize scheduling, small enough to
-/// balance two to hundreds of threads.
-pub const CHUNK: usize = 4096;
 
 /// Per-order sums. `bad` is set when the row needs a rescan for an error.
 #[derive(Clone, Copy, Debug, Default)]
@@ -193,7 +144,7 @@ fn diagnose_row<A: Real, P: Real, V: Real>(b: usize, a: &[A], p: &[P], v: &[V], 
     None
 }
 
-pub(crate) fn zero_volume_error(b: usize) -> CoreError {
+pub(super) fn zero_volume_error(b: usize) -> CoreError {
     CoreError::new(
         ErrorCode::ZeroVolume,
         format!("order {b}: market volume sums to 0, so its VWAP is undefined (pass onZeroVolume: 'skip' to skip such orders)"),
@@ -202,26 +153,8 @@ pub(crate) fn zero_volume_error(b: usize) -> CoreError {
     .with("order", b)
 }
 
-/// Check the three slice lengths against [batch, horizon].
-pub fn check_shapes(args: &VwapArgs, a: usize, p: usize, v: usize) -> CoreResult<usize> {
-    if args.horizon == 0 {
-        return Err(CoreError::arg("horizon", "must be >= 1"));
-    }
-    let n = args
-        .batch
-        .checked_mul(args.horizon)
-        .ok_or_else(|| CoreError::arg("batch", "batch * horizon overflows"))?;
-    let layout = format!("[batch={}, horizon={}]", args.batch, args.horizon);
-    for (name, got) in [("alloc", a), ("price", p), ("volume", v)] {
-        if got != n {
-            return Err(CoreError::shape(name, n, got, &layout));
-        }
-    }
-    Ok(n)
-}
-
 #[inline(always)]
-fn loss_of(kind: LossKind, d: f64) -> f64 {
+pub(super) fn loss_of(kind: LossKind, d: f64) -> f64 {
     match kind {
         LossKind::Abs => d.abs(),
         LossKind::Quad => d * d,
