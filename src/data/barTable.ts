@@ -2,7 +2,10 @@
  * BarTable: the in-memory column layout of one asset's OHLCV bars, one Float64Array
  * per column, all of length `length`. Times are bar open times in integer
  * milliseconds since the Unix epoch (exact in a double up to year 287396).
- * `trades` holds NaN where the source has no trade count (nullable int in the store).
+ * `trades` holds NaN where the source has no trade count (nullable int in the store);
+ * `quoteVolume` holds NaN where the source has no quote volume (US equity minute bars: the
+ * store writes it as null, and the bar price falls back to the typical price, see
+ * buildAssetSeries.ts).
  */
 export interface BarTable {
   length: number;
@@ -13,7 +16,7 @@ export interface BarTable {
   close: Float64Array;
   /** base-asset volume */
   volume: Float64Array;
-  /** quote-asset (notional) volume */
+  /** quote-asset (notional) volume, NaN when unknown (never estimated) */
   quoteVolume: Float64Array;
   /** number of trades, NaN when unknown */
   trades: Float64Array;

@@ -12,8 +12,16 @@
  * interval). A bar absent from the data becomes a zero-volume bar with the last price
  * carried forward and `missing[t] = 1`.
  *
- * Bar price: p_t = quoteVolume_t / volume_t (the bar VWAP) when both are positive,
- * else p_{t-1} (carried forward); before the first traded bar, the bar's close.
+ * Bar price (one rule for every source, applied to each bar present in the data):
+ *   - quote volume known (finite) and > 0, volume > 0: p_t = quoteVolume_t / volume_t, the
+ *     bar's own VWAP (Binance klines; unchanged from before);
+ *   - quote volume unknown (NaN: empty in the source, e.g. US equity minute bars), volume > 0:
+ *     p_t = (high_t + low_t + close_t) / 3, the typical price, a documented proxy for the bar
+ *     VWAP (no notional is invented: quoteVolume stays NaN in the store and in the series);
+ *   - otherwise (volume 0, or a known quote volume of 0): p_{t-1}, carried forward;
+ * missing bars carry p_{t-1} forward too; before the first traded bar, the bar's close.
+ * `high`/`low` are the bar's own (NaN for missing bars): the spread estimators of
+ * src/execution/orderBins.ts read them.
  *
  * Normalizer: normalizer[k] = mean (or median) of V over the bars k-W .. k-1 that exist in
  * the data (W = 336, two weeks of hours), NaN when k < W or no bar exists there. The
@@ -29,11 +37,12 @@
  * `validationFraction` of the rest are validation. With `purge`, a train (validation) anchor
  * whose horizon reaches the first validation (test) anchor is dropped (`purge`), so no two
  * splits share a target bar.
- * Liquidity: the median quote volume of the bars before the first validation anchor.
+ * Liquidity: the median notional of the bars before the first validation anchor, where a
+ * bar's notional is its quote volume, or volume · p_t when its quote volume is unknown.
  *
- * Layout: AssetSeries holds Float64Array openTimeMs, price, volume, quoteVolume, normalizer
- * and Uint8Array missing, [bars] each (41 bytes per bar); every array owns its buffer
- * (transferable from a worker).
+ * Layout: AssetSeries holds Float64Array openTimeMs, price, volume, quoteVolume, high, low,
+ * normalizer and Uint8Array missing, [bars] each (57 bytes per bar); every array owns its
+ * buffer (transferable from a worker).
  * Cost: O(bars) time and memory (the median normalizer adds O(bars · W) memmove).
  */
 import { SigvwapError } from '../errors.js';
@@ -77,8 +86,11 @@ export interface AssetSeries {
   price: Float64Array;
   /** base volume, 0 for missing bars */
   volume: Float64Array;
-  /** quote volume, 0 for missing bars (liquidity ranking) */
+  /** quote volume, 0 for missing bars, NaN where the data have none (liquidity ranking) */
   quoteVolume: Float64Array;
+  /** the bar's high and low, NaN for missing bars (spread estimators) */
+  high: Float64Array;
+  low: Float64Array;
   /** 1 where the bar is absent from the data (filled) */
   missing: Uint8Array;
   /** normalizer[k] = statistic of volume over bars k-W .. k-1 (see header) */
@@ -153,6 +165,8 @@ function buildSeries(bars: BarTable, intervalMs: number, config: DatasetConfig, 
   const volume = new Float64Array(n);
   const quoteVolume = new Float64Array(n);
   const price = new Float64Array(n);
+  const high = new Float64Array(n).fill(NaN);
+  const low = new Float64Array(n).fill(NaN);
   const missing = new Uint8Array(n).fill(1);
   for (let k = 0; k < n; k++) openTimeMs[k] = t0 + k * intervalMs;
   let prev = -1;
@@ -166,20 +180,25 @@ function buildSeries(bars: BarTable, intervalMs: number, config: DatasetConfig, 
     missing[k] = 0;
     volume[k] = bars.volume[i]!;
     quoteVolume[k] = bars.quoteVolume[i]!;
-    price[k] = bars.close[i]!; // provisional: replaced by the VWAP below when traded
+    high[k] = bars.high[i]!;
+    low[k] = bars.low[i]!;
+    // provisional: replaced below by the VWAP (or the typical price) when traded
+    price[k] = Number.isNaN(quoteVolume[k]!) && volume[k]! > 0 ? (bars.high[i]! + bars.low[i]! + bars.close[i]!) / 3 : bars.close[i]!;
   }
-  // Bar VWAP, carried forward; before the first traded bar, the bar's own close.
+  // Bar VWAP (typical price without quote volume), carried forward; before the first
+  // traded bar, the bar's own close.
   let carried = NaN;
   for (let k = 0; k < n; k++) {
     const present = missing[k] === 0;
     if (present && volume[k]! > 0 && quoteVolume[k]! > 0) carried = price[k] = quoteVolume[k]! / volume[k]!;
+    else if (present && volume[k]! > 0 && Number.isNaN(quoteVolume[k]!) && price[k]! > 0) carried = price[k]!;
     else if (!Number.isNaN(carried)) price[k] = carried;
     else if (!(present && price[k]! > 0)) price[k] = NaN;
   }
   const normalizer = config.normalizer === 'mean'
     ? meanNormalizer(volume, missing, config.normalizerBars)
     : medianNormalizer(volume, missing, config.normalizerBars);
-  return { intervalMs, bars: n, openTimeMs, price, volume, quoteVolume, missing, normalizer };
+  return { intervalMs, bars: n, openTimeMs, price, volume, quoteVolume, high, low, missing, normalizer };
 }
 
 /** out[k] = mean of volume over existing bars k-W .. k-1 (a running sum, re-summed every W bars to bound rounding drift). */
@@ -300,8 +319,19 @@ function buildAnchors(s: AssetSeries, c: DatasetConfig): AssetAnchors {
     candidates,
     dropped,
     counts,
-    liquidity: medianPresent(s.quoteVolume, s.missing, liquidityEnd),
+    liquidity: medianPresent(notional(s, liquidityEnd), s.missing, liquidityEnd),
   };
+}
+
+/** Quote volume of bars 0 .. end-1, or volume · price where the quote volume is unknown (the series' own array when it has none unknown). */
+function notional(s: AssetSeries, end: number): Float64Array {
+  let out: Float64Array | undefined;
+  for (let k = 0; k < end; k++) {
+    if (!Number.isNaN(s.quoteVolume[k]!)) continue;
+    out ??= s.quoteVolume.slice(0, end);
+    out[k] = s.volume[k]! * s.price[k]!;
+  }
+  return out ?? s.quoteVolume;
 }
 
 function medianPresent(values: Float64Array, missing: Uint8Array, end: number): number {

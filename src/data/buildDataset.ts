@@ -17,7 +17,7 @@
  * out-of-sample assets.
  * Layout: anchor ids are global, asset by asset, chronological within an asset
  * (anchorAsset/anchorBar Int32Array, anchorSplit Uint8Array [anchors]).
- * Cost: memory about 41 bytes per bar (AssetSeries) plus 9 bytes per anchor; `anchors(...)`
+ * Cost: memory about 57 bytes per bar (AssetSeries) plus 9 bytes per anchor; `anchors(...)`
  * is O(anchors).
  */
 import { existsSync } from 'node:fs';

@@ -28,3 +28,8 @@ export {
   buildDataset, datasetConfigFrom, Dataset,
   type DatasetOptions, type AssetInfo, type AnchorSet, type Universe,
 } from './buildDataset.js';
+export { loadStoreSeries, loadStoreAssets } from './loadStoreSeries.js';
+export {
+  tradingSessions, sessionIndexOfBar, resolveSessionOptions, isNyseEarlyClose, zonedTimeToUtcMs, localDateOf, localMinuteOf,
+  DEFAULT_SESSION_TIME_ZONE, type SessionOptions, type ResolvedSessionOptions, type TradingSession,
+} from './sessions.js';

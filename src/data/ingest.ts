@@ -9,7 +9,9 @@
  *   `keep-first` or `keep-last` (every dropped row is recorded as a change);
  * - unsorted rows inside a source: `error` (default) or `sort` (recorded);
  * - invalid bars (non-positive price, OHLC inconsistency, negative volume): `keep`
- *   (default; reported by the quality report), `drop` (recorded) or `error`.
+ *   (default; reported by the quality report), `drop` (recorded) or `error`. A bar without
+ *   quote volume or trade count (empty fields: US equity minute bars) is valid: both are
+ *   stored as unknown (null), never estimated.
  * Sources already in the store (same sha256) are skipped, so re-ingesting is a no-op.
  * Nothing is written before every source of a symbol has been read and checked, so a
  * failed ingest leaves the previous store file intact.
@@ -260,7 +262,7 @@ function ingestSymbol(
   const inferredMs = inferIntervalMs(bars.openTimeMs);
   const inferred = inferredMs === undefined ? undefined : msToInterval(inferredMs);
   if (interval !== undefined && inferred !== undefined && intervalToMs(interval) !== inferredMs) {
-    throw new SigvwapError('ERR_DATA', `${symbol}: interval ${interval} (from the file name or --interval) does not match the median bar step ${inferred}`, { symbol, interval, inferred });
+    throw new SigvwapError('ERR_DATA', `${symbol}: interval ${interval} (from the file name or --interval) does not match the bar step inferred from the data, ${inferred}`, { symbol, interval, inferred });
   }
   interval ??= inferred;
   if (interval === undefined) {
@@ -382,7 +384,11 @@ function mergeParts(parts: SourcePart[], policy: DuplicatePolicy, changes: Polic
 /** Why a bar is invalid, or undefined. */
 export function invalidBarReason(b: BarTable, i: number): string | undefined {
   for (const c of BAR_COLUMNS) {
-    if (c !== 'trades' && !Number.isFinite(b[c][i]!)) return `${c} is not finite`;
+    if (c === 'trades') continue;
+    const v = b[c][i]!;
+    // quote volume NaN = unknown (equity minute bars), not invalid; ±Infinity still is
+    if (c === 'quoteVolume' && Number.isNaN(v)) continue;
+    if (!Number.isFinite(v)) return `${c} is not finite`;
   }
   const o = b.open[i]!, h = b.high[i]!, l = b.low[i]!, c = b.close[i]!;
   if (o <= 0 || h <= 0 || l <= 0 || c <= 0) return 'non-positive price';

@@ -1,6 +1,6 @@
 /**
  * Bar intervals: names like `1m`, `1h`, `1d`, `1w` <-> milliseconds, and the
- * interval of a series inferred from the median of its positive timestamp steps.
+ * interval of a series inferred from its positive timestamp steps (`inferIntervalMs`).
  *
  * Cost: `inferIntervalMs` is O(n log n) in the number of steps (it sorts a copy).
  */
@@ -34,7 +34,16 @@ export function msToInterval(ms: number): string {
   return `${ms / 1000}s`;
 }
 
-/** Median positive step of sorted timestamps (ms); undefined when there are fewer than two distinct times. */
+/** share of the steps a step below the median must make up to be the interval (sparse series) */
+export const SPARSE_STEP_SHARE = 0.1;
+
+/**
+ * The bar interval of sorted timestamps (ms): the smallest positive step that makes up at
+ * least 10% of the steps, else the median step; undefined when there are fewer than two
+ * distinct times. A dense series (every Binance kline file) gives its median step, as
+ * before; a sparse one, such as an illiquid ETF's minute bars with most minutes missing
+ * (median step 2-3 minutes, 20-25% of the steps one minute), gives its true interval.
+ */
 export function inferIntervalMs(openTimeMs: ArrayLike<number>): number | undefined {
   const steps: number[] = [];
   for (let i = 1; i < openTimeMs.length; i++) {
@@ -43,5 +52,13 @@ export function inferIntervalMs(openTimeMs: ArrayLike<number>): number | undefin
   }
   if (steps.length === 0) return undefined;
   steps.sort((a, b) => a - b);
-  return steps[steps.length >> 1];
+  const median = steps[steps.length >> 1]!;
+  const need = Math.max(1, Math.ceil(steps.length * SPARSE_STEP_SHARE));
+  for (let i = 0; i < steps.length && steps[i]! < median; ) {
+    let j = i;
+    while (j < steps.length && steps[j] === steps[i]) j++;
+    if (j - i >= need) return steps[i];
+    i = j;
+  }
+  return median;
 }

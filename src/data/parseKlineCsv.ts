@@ -11,7 +11,9 @@
  * (Binance spot files switched to microseconds in 2025; a value >= 1e14 cannot be a
  * millisecond time before year 5138, and a microsecond time after 1973 is >= 1e14).
  * Every row must have the layout's column count and numeric fields, else ERR_CSV naming
- * the file and the 1-based line. Rows keep their order; `line[i]` is row i's line number.
+ * the file and the 1-based line. Two fields may be empty: quote_volume (NaN in the table:
+ * unknown, e.g. US equity minute bars, whose bar price is then the typical price, see
+ * buildAssetSeries.ts) and trades (NaN: unknown); every other empty field is an error. Rows keep their order; `line[i]` is row i's line number.
  * Cost: one pass over the bytes plus one memchr pass to count lines; 8 doubles per row.
  */
 import { SigvwapError } from '../errors.js';
@@ -176,7 +178,10 @@ export function parseKlineCsv(bytes: Uint8Array, file: string): ParsedKlines {
     low[rows] = numberField(bytes, fieldStart[idx.low]!, fieldEnd(idx.low), file, lineNo, idx.low, 'low');
     close[rows] = numberField(bytes, fieldStart[idx.close]!, fieldEnd(idx.close), file, lineNo, idx.close, 'close');
     volume[rows] = numberField(bytes, fieldStart[idx.volume]!, fieldEnd(idx.volume), file, lineNo, idx.volume, 'volume');
-    quoteVolume[rows] = numberField(bytes, fieldStart[idx.quote]!, fieldEnd(idx.quote), file, lineNo, idx.quote, 'quote_volume');
+    // quote volume may be empty (equity minute bars carry none): NaN = absent, never invented
+    const qs = fieldStart[idx.quote]!;
+    const qe = fieldEnd(idx.quote);
+    quoteVolume[rows] = qe > qs ? numberField(bytes, qs, qe, file, lineNo, idx.quote, 'quote_volume') : NaN;
     const ts = fieldStart[idx.trades]!;
     const te = fieldEnd(idx.trades);
     if (te > ts) {

@@ -1,8 +1,8 @@
 /**
  * Symbol and interval from a market-data file name:
  * `BTCUSDT.csv.gz` -> {symbol: BTCUSDT}, `BTCUSDT-1h-2024-01.zip` -> {symbol: BTCUSDT, interval: 1h},
- * `ethusdt_1h.csv` -> {symbol: ETHUSDT, interval: 1h}. The symbol is the leading run of
- * letters and digits; an interval token is a later `-`/`_`-separated part like `1h`, `15m`, `1d`.
+ * `ethusdt_1h.csv` -> {symbol: ETHUSDT, interval: 1h}, `V.csv.gz` -> {symbol: V}. The symbol
+ * is the leading run of letters and digits (a single letter, or 2-30 characters); an interval token is a later `-`/`_`-separated part like `1h`, `15m`, `1d`.
  */
 export interface SourceName {
   symbol: string;
@@ -24,7 +24,8 @@ export function parseSourceName(fileName: string): SourceName | undefined {
   const stem = stripDataExtension(fileName);
   const parts = stem.split(/[-_.\s]+/).filter((p) => p.length > 0);
   const head = parts[0];
-  if (head === undefined || !/^[A-Za-z0-9]{2,30}$/.test(head)) return undefined;
+  // one letter is a symbol too (V, F, T on US exchanges); one digit is not
+  if (head === undefined || !/^(?:[A-Za-z]|[A-Za-z0-9]{2,30})$/.test(head)) return undefined;
   const out: SourceName = { symbol: head.toUpperCase() };
   for (const p of parts.slice(1)) {
     if (/^\d+(s|m|h|d|w)$/.test(p)) {

@@ -4,7 +4,8 @@
  * duplicate or unsorted timestamps, misaligned open times, zero-volume runs, non-positive
  * prices, OHLC inconsistencies, negative volumes, bar VWAP (quote/base volume) outside
  * [low, high] by more than a relative tolerance, non-finite values (NaN, ±Infinity: a
- * source value like 1e400 parses to Infinity), the file's checksum against the manifest
+ * source value like 1e400 parses to Infinity; a NaN quote volume is not one, it means the
+ * source has none and is counted in `quoteVolumeAbsent`), the file's checksum against the manifest
  * ('mismatch': a byte changed after ingest; the rest of the report still reads the file),
  * and every change an ingest policy made.
  * Counts are exact; example lists are capped at `maxExamples` (the count says how many).
@@ -60,8 +61,10 @@ export interface AssetQc {
   ohlcInconsistent: QcCount;
   negativeVolume: QcCount;
   vwapOutsideRange: QcCount;
-  /** bars with a NaN or infinite open, high, low, close, volume or quote volume */
+  /** bars with a NaN or infinite open, high, low, close or volume, or an infinite quote volume */
   nonFinite: QcCount;
+  /** bars without quote volume (unknown, NaN in the store: US equity minute bars; their bar price is the typical price) */
+  quoteVolumeAbsent: number;
   /** the store file against its manifest checksum; 'absent' in stores written before checksums */
   checksum: 'ok' | 'mismatch' | 'absent';
   /** what ingest policies changed (duplicates resolved, rows sorted, bars dropped) */
@@ -140,7 +143,7 @@ export function assetQc(symbol: string, interval: string, bars: BarTable, vwapTo
     duplicateTimestamps: counter(), unsortedTimestamps: counter(), misalignedTimestamps: counter(),
     zeroVolume: { rows: 0, runs: 0, longestRun: null, runsList: [] },
     nonPositivePrice: counter(), ohlcInconsistent: counter(), negativeVolume: counter(), vwapOutsideRange: counter(), nonFinite: counter(),
-    checksum: 'absent', changes: [],
+    quoteVolumeAbsent: 0, checksum: 'absent', changes: [],
   };
   if (n === 0) return qc;
   let run: { startMs: number; bars: number } | null = null;
@@ -161,7 +164,9 @@ export function assetQc(symbol: string, interval: string, bars: BarTable, vwapTo
     }
     const o = bars.open[i]!, h = bars.high[i]!, l = bars.low[i]!, c = bars.close[i]!;
     const v = bars.volume[i]!, q = bars.quoteVolume[i]!;
-    if (!Number.isFinite(o + h + l + c + v + q)) note(qc.nonFinite, ti);
+    const quoteAbsent = Number.isNaN(q);
+    if (quoteAbsent) qc.quoteVolumeAbsent++;
+    if (!Number.isFinite(o + h + l + c + v + (quoteAbsent ? 0 : q))) note(qc.nonFinite, ti);
     if (!(o > 0 && h > 0 && l > 0 && c > 0)) note(qc.nonPositivePrice, ti);
     if (h < Math.max(o, c, l) || l > Math.min(o, c)) note(qc.ohlcInconsistent, ti);
     if (v < 0 || q < 0) note(qc.negativeVolume, ti);

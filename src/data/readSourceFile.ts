@@ -3,6 +3,7 @@
  * `.csv`, `.csv.gz` / `.gz` (gzip), `.zip` (every `.csv` entry, e.g. Binance monthly
  * archives) and Arrow IPC (`.arrow`, `.arrows`, `.ipc`, `.feather`; columns found by name:
  * open_time_ms | open_time, open, high, low, close, volume, quote_volume, trades).
+ * quote_volume and trades may be absent or null (NaN in the table: unknown).
  * A truncated gzip is decompressed as far as it goes to name the first missing line.
  * Cost: one read, one decompression, one parse; the bytes are hashed (sha256) for the manifest.
  */
@@ -148,6 +149,10 @@ function arrowPart(bytes: Uint8Array, file: string): SourcePart {
     const name = names.find((c) => table.schema.fields.some((f) => f.name === c));
     if (name === undefined) {
       if (key === 'trades') continue;
+      if (key === 'quoteVolume') {
+        bars.quoteVolume.fill(NaN); // no quote volume in the source: unknown, not zero
+        continue;
+      }
       throw new SigvwapError('ERR_CSV', `${file}:1: Arrow file lacks a column ${names.map((c) => `"${c}"`).join(' or ')}`, { file, line: 1, column: names[0] });
     }
     const col = table.getChild(name)!;
@@ -156,9 +161,17 @@ function arrowPart(bytes: Uint8Array, file: string): SourcePart {
       const v = col.get(i) as unknown;
       if (v === null || v === undefined) {
         if (key === 'trades') continue;
+        if (key === 'quoteVolume') {
+          dst[i] = NaN;
+          continue;
+        }
         throw new SigvwapError('ERR_CSV', `${file}:${i + 1}: column ${name} is null in row ${i + 1}`, { file, line: i + 1, column: name });
       }
       const x = typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.getTime() : Number(v);
+      if (key === 'quoteVolume' && Number.isNaN(x)) {
+        dst[i] = NaN; // NaN quote volume = unknown, as null
+        continue;
+      }
       if (!Number.isFinite(x)) throw new SigvwapError('ERR_CSV', `${file}:${i + 1}: column ${name} is not a finite number in row ${i + 1}`, { file, line: i + 1, column: name });
       dst[i] = x;
     }

@@ -26,7 +26,7 @@ export interface SeriesTask {
 export function transferableAssetData(result: AssetData): unknown {
   const s = result.series;
   const a = result.anchors;
-  const buffers = [s.openTimeMs, s.price, s.volume, s.quoteVolume, s.missing, s.normalizer, a.bar, a.split].map((x) => x.buffer);
+  const buffers = [s.openTimeMs, s.price, s.volume, s.quoteVolume, s.high, s.low, s.missing, s.normalizer, a.bar, a.split].map((x) => x.buffer);
   return move({ [transferableSymbol]: buffers, [valueSymbol]: result } as never);
 }
 

@@ -5,7 +5,11 @@
  *     sources: [{file, sha256}], changes: [...] } } }
  * Arrow schema: open_time_ms int64 (ms), open/high/low/close/volume/quote_volume float64,
  * trades int32 nullable; one record batch, so reading gives zero-copy typed arrays
- * (a view into the file bytes). The asset file's schema metadata repeats its manifest
+ * (a view into the file bytes). quote_volume is declared nullable only in files of assets
+ * that have bars without quote volume (US equity minute bars): those bars are null in the
+ * validity bitmap and NaN in the value buffer, so the zero-copy read gives NaN. Files of
+ * assets with quote volume on every bar (every store written before, Binance data) keep the
+ * non-nullable field and are byte-identical to before; both read the same way. The asset file's schema metadata repeats its manifest
  * entry, so the file alone says which sources it holds. Every write is atomic.
  * A store holds one interval per symbol (use another store for another interval).
  */
@@ -113,9 +117,16 @@ const FLOAT_COLUMNS = [
 /** Arrow IPC file bytes of one asset's bars; `meta` goes into the schema metadata. */
 export function encodeAssetFile(bars: BarTable, meta: ManifestAsset): Uint8Array {
   const n = bars.length;
+  // quote volume unknown (NaN) on some bar: a nullable field with a validity bitmap
+  const quoteValidity = new Uint8Array((n + 7) >> 3);
+  let quoteNulls = 0;
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(bars.quoteVolume[i]!)) quoteNulls++;
+    else quoteValidity[i >> 3]! |= 1 << (i & 7);
+  }
   const fields = [
     new Field('open_time_ms', new Int64(), false),
-    ...FLOAT_COLUMNS.map(([name]) => new Field(name, new Float64(), false)),
+    ...FLOAT_COLUMNS.map(([name]) => new Field(name, new Float64(), name === 'quote_volume' && quoteNulls > 0)),
     new Field('trades', new Int32(), true),
   ];
   const time = new BigInt64Array(n);
@@ -133,7 +144,9 @@ export function encodeAssetFile(bars: BarTable, meta: ManifestAsset): Uint8Array
   }
   const children = [
     makeData({ type: new Int64(), length: n, data: time }),
-    ...FLOAT_COLUMNS.map(([, key]) => makeData({ type: new Float64(), length: n, data: bars[key].slice(0, n) })),
+    ...FLOAT_COLUMNS.map(([, key]) => key === 'quoteVolume' && quoteNulls > 0
+      ? makeData({ type: new Float64(), length: n, nullCount: quoteNulls, nullBitmap: quoteValidity, data: bars[key].slice(0, n) })
+      : makeData({ type: new Float64(), length: n, data: bars[key].slice(0, n) })),
     makeData({ type: new Int32(), length: n, nullCount, nullBitmap: nullCount > 0 ? validity : null, data: trades }),
   ];
   const schema = new Schema(fields, new Map([['sigvwap', JSON.stringify(meta)]]));
@@ -176,7 +189,19 @@ export function decodeAssetFile(bytes: Uint8Array, file: string): Omit<AssetFile
   const halves = new Int32Array(time.buffer, time.byteOffset, 2 * n);
   bars.openTimeMs = new Float64Array(n);
   for (let i = 0; i < n; i++) bars.openTimeMs[i] = halves[2 * i + 1]! * 4294967296 + (halves[2 * i]! >>> 0);
-  for (const [name, key] of FLOAT_COLUMNS) bars[key] = single(name, (d) => (d.values as Float64Array).subarray(0, n));
+  for (const [name, key] of FLOAT_COLUMNS) {
+    const d = single(name, (x) => x as unknown as { values: Float64Array; nullBitmap: Uint8Array | null | undefined; nullCount: number; offset: number });
+    let values = d.values.subarray(0, n);
+    if (d.nullCount > 0 && d.nullBitmap) {
+      // null = unknown (only quote_volume is written with nulls): NaN, whatever the buffer holds
+      values = values.slice();
+      for (let i = 0; i < n; i++) {
+        const j = i + d.offset;
+        if (!((d.nullBitmap[j >> 3]! >> (j & 7)) & 1)) values[i] = NaN;
+      }
+    }
+    bars[key] = values;
+  }
   const trades = single('trades', (d) => d as unknown as { values: Int32Array; nullBitmap: Uint8Array | null | undefined; nullCount: number; offset: number });
   bars.trades = new Float64Array(n);
   for (let i = 0; i < n; i++) {
