@@ -33,6 +33,12 @@ export interface Allocator {
   allocate(orders: OrderBatch): Float64Array;
   /** adaptive allocators: the curve [batch, horizon] planned before any order bar is known */
   planCurve?(orders: OrderBatch): Float64Array;
+  /**
+   * Adaptive allocators in a closed loop (execution backtests): allocations [batch, horizon]
+   * given the fractions actually executed in bins 0 .. steps-1 (`executed` [batch, horizon]);
+   * column `steps` is the next bin's fraction, reacting to capped or missed fills.
+   */
+  allocateClosedLoop?(orders: OrderBatch, executed: Float64Array, steps: number): Float64Array;
   /** release tensors or other resources */
   dispose?(): void;
 }

@@ -51,12 +51,21 @@ export class PerAssetAllocator implements Allocator {
     return this.#byAsset(orders, (m, sub) => (m.planCurve ? m.planCurve(sub) : m.allocate(sub)));
   }
 
+  allocateClosedLoop(orders: OrderBatch, executed: Float64Array, steps: number): Float64Array {
+    const H = orders.horizon;
+    return this.#byAsset(orders, (m, sub, rows) => {
+      const mine = new Float64Array(rows.length * H);
+      rows.forEach((b, i) => mine.set(executed.subarray(b * H, (b + 1) * H), i * H));
+      return m.allocateClosedLoop ? m.allocateClosedLoop(sub, mine, steps) : m.allocate(sub);
+    });
+  }
+
   dispose(): void {
     for (const m of this.models.values()) m.dispose?.();
   }
 
   /** Rows of each asset through its model, scattered back into [B, H]. */
-  #byAsset(orders: OrderBatch, run: (model: Allocator, sub: OrderBatch) => Float64Array): Float64Array {
+  #byAsset(orders: OrderBatch, run: (model: Allocator, sub: OrderBatch, rows: number[]) => Float64Array): Float64Array {
     const H = orders.horizon;
     const n = orders.bar.length;
     const out = new Float64Array(n * H);
@@ -74,7 +83,7 @@ export class PerAssetAllocator implements Allocator {
       const model = this.models.get(symbol);
       if (!model) throw new SigvwapError('ERR_ARG', `orders: the per-asset model has no model for ${symbol}`, { argument: 'orders', asset: symbol });
       const sub: OrderBatch = { ...orders, assetIndex: Int32Array.from(rows, (b) => orders.assetIndex[b]!), bar: Int32Array.from(rows, (b) => orders.bar[b]!) };
-      const a = run(model, sub);
+      const a = run(model, sub, rows);
       rows.forEach((b, i) => out.set(a.subarray(i * H, (i + 1) * H), b * H));
     }
     return out;

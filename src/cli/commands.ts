@@ -3,6 +3,7 @@
  */
 import type { Command } from 'commander';
 
+import { registerBacktestCommand } from './backtest.js';
 import { registerEvaluateCommand } from './evaluate.js';
 import { registerIngestCommand } from './ingest.js';
 import { registerQcCommand } from './qc.js';
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   registerTrainCommand(program);
   registerEvaluateCommand(program);
   registerScheduleCommand(program);
+  registerBacktestCommand(program);
 }

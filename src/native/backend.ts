@@ -15,6 +15,12 @@ export interface BackendReport extends BackendInfo {
   binary: string;
 }
 
+/**
+ * Throws ERR_ARG with `data.argument = 'SIGVWAP_THREADS'` when that variable
+ * is set to anything but an integer in 1..1024 (and setThreads has not
+ * overridden it), as does every native kernel: an invalid value is
+ * reported, never ignored or used.
+ */
 export function backendInfo(): BackendReport {
   try {
     return { ...native().backendInfo(), binary: nativePath() };
@@ -23,7 +29,11 @@ export function backendInfo(): BackendReport {
   }
 }
 
-/** Size the native thread pool (1..1024). Also settable with env SIGVWAP_THREADS. */
+/**
+ * Size the native thread pool (1..1024). Also settable with the environment
+ * variable SIGVWAP_THREADS (same range, read when the pool is first used);
+ * setThreads overrides it.
+ */
 export function setThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
     throw new SigvwapError('ERR_ARG', `threads: must be an integer in 1..1024, got ${threads}`, { argument: 'threads' });

@@ -17,7 +17,7 @@
 import { fromNative, SigvwapError } from '../errors.js';
 import type { DeviceName } from './backend.js';
 import { native } from './binding.js';
-import { assertFloatArray, assertSize, type FloatArray } from './checks.js';
+import { assertFloatArray, assertOneOf, assertSize, type FloatArray } from './checks.js';
 import { arrayLike, outArg, resultArray } from './resultArray.js';
 
 export interface SignatureOptions {
@@ -37,15 +37,22 @@ export interface SignatureOptions {
  * `out` must have the input's float type and the result's length, and must
  * not share memory with `path` or `gradOut`. It is returned. Without it the
  * result is a fresh array (from a zero-copy native buffer; large ones are
- * huge-page backed, see native/core/src/buffer.rs). An async call writes
- * `out` from another thread: do not touch it until the promise settles.
+ * huge-page backed, see native/core/src/buffer.rs).
+ *
+ * Async forms: the inputs are copied when the call is made (changing or
+ * transferring them afterwards does not affect the result), the kernel
+ * writes native memory, and `out` is written when the promise settles, on
+ * this thread. If `out`'s buffer was transferred (detached) meanwhile, the
+ * promise rejects with ERR_ARG naming `out`. See README "Async forms".
  */
 export interface OutOption<T extends FloatArray> {
   out?: T;
 }
 
-/** d + d² + … + d^m. */
+/** d + d² + … + d^m (ERR_ARG naming `depth` beyond 1024, or when it does not fit in memory). */
 export function sigLength(channels: number, depth: number): number {
+  assertSize('channels', channels);
+  assertSize('depth', depth);
   try {
     return native().sigLength(channels, depth);
   } catch (e) {
@@ -60,10 +67,30 @@ function forwardElements(o: SignatureOptions): number {
   return o.stream ? o.batch * Math.max(segments, 0) * siglen : o.batch * siglen;
 }
 
+/**
+ * The options as a fresh plain object of checked values: the native call
+ * then reads no getter (no JavaScript runs while it converts its arguments)
+ * and never fails a type conversion, which would give an error without an
+ * argument name.
+ */
 function options(o: SignatureOptions) {
   if (o === null || typeof o !== 'object') throw new SigvwapError('ERR_ARG', 'options: expected an object', { argument: 'options' });
   for (const k of ['batch', 'length', 'channels', 'depth'] as const) assertSize(k, o[k]);
+  if (o.device !== undefined) assertOneOf('device', o.device, ['auto', 'cpu', 'cuda'] as const);
   return { batch: o.batch, length: o.length, channels: o.channels, depth: o.depth, stream: !!o.stream, basepoint: !!o.basepoint, device: o.device ?? 'auto' };
+}
+
+type Checked = ReturnType<typeof options>;
+
+/**
+ * The array a sync call writes into: the caller's `out`, or a fresh
+ * JavaScript array (see resultArray.ts) only when `path` has its declared
+ * length. A wrong path is left to the native call, which names `path`,
+ * instead of first allocating a result for a shape the caller got wrong.
+ */
+function syncResult(path: FloatArray, o: Checked, elements: () => number, opts: { out?: unknown }): FloatArray | undefined {
+  if (path.length !== o.batch * o.length * o.channels) return outArg(opts);
+  return resultArray(path, elements, opts);
 }
 
 /** Signatures [batch, siglen] (or the stream), same float type as `path`. */
@@ -71,7 +98,7 @@ export function signature<T extends FloatArray>(path: T, opts: SignatureOptions 
   assertFloatArray('path', path);
   try {
     const o = options(opts);
-    return native().signature(path, o, resultArray(path, () => forwardElements(o), opts)) as T;
+    return native().signature(path, o, syncResult(path, o, () => forwardElements(o), opts)) as T;
   } catch (e) {
     throw fromNative(e);
   }
@@ -83,13 +110,13 @@ export function signatureBackward<T extends FloatArray>(path: T, gradOut: T, opt
   assertFloatArray('gradOut', gradOut);
   try {
     const o = options(opts);
-    return native().signatureBackward(path, gradOut, o, resultArray(path, () => path.length, opts)) as T;
+    return native().signatureBackward(path, gradOut, o, syncResult(path, o, () => path.length, opts)) as T;
   } catch (e) {
     throw fromNative(e);
   }
 }
 
-/** `signature` on the libuv thread pool. */
+/** `signature` on the libuv thread pool (`path` is copied when called; see OutOption). */
 export async function signatureAsync<T extends FloatArray>(path: T, opts: SignatureOptions & OutOption<T>): Promise<T> {
   assertFloatArray('path', path);
   try {
@@ -99,7 +126,7 @@ export async function signatureAsync<T extends FloatArray>(path: T, opts: Signat
   }
 }
 
-/** `signatureBackward` on the libuv thread pool. */
+/** `signatureBackward` on the libuv thread pool (`path` and `gradOut` are copied when called). */
 export async function signatureBackwardAsync<T extends FloatArray>(path: T, gradOut: T, opts: SignatureOptions & OutOption<T>): Promise<T> {
   assertFloatArray('path', path);
   assertFloatArray('gradOut', gradOut);
@@ -118,6 +145,7 @@ export interface PathShape {
 
 function checkPath(path: FloatArray, s: PathShape) {
   assertFloatArray('path', path);
+  if (s === null || typeof s !== 'object') throw new SigvwapError('ERR_ARG', 'shape: expected an object { batch, length, channels }', { argument: 'shape' });
   assertSize('batch', s.batch);
   assertSize('length', s.length, 1);
   assertSize('channels', s.channels, 1);

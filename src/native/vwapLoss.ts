@@ -38,8 +38,10 @@ export interface VwapLossInput<A extends FloatArray = FloatArray> {
 /**
  * Gradient calls only: where to write the gradient (same float type and
  * length as `alloc`, sharing no memory with the inputs). It is returned as
- * `grad`. An async call writes it from another thread: do not touch it until
- * the promise settles.
+ * `grad`. Async forms copy alloc, price and volume when called and write
+ * `out` when the promise settles, on this thread; if `out`'s buffer was
+ * transferred (detached) meanwhile, the promise rejects with ERR_ARG naming
+ * `out`. See README "Async forms".
  */
 export interface VwapGradInput<A extends FloatArray = FloatArray> extends VwapLossInput<A> {
   out?: A;
@@ -96,7 +98,7 @@ export function vwapLoss(input: VwapLossInput): VwapLossOutput {
   }
 }
 
-/** Same as `vwapLoss`, on the libuv thread pool. */
+/** Same as `vwapLoss`, on the libuv thread pool (the inputs are copied when called). */
 export async function vwapLossAsync(input: VwapLossInput): Promise<VwapLossOutput> {
   try {
     return asOutput(await native().vwapLossAsync(...prepare(input)));
@@ -115,7 +117,7 @@ export function vwapLossAndGrad<A extends FloatArray>(input: VwapGradInput<A>): 
   }
 }
 
-/** Same as `vwapLossAndGrad`, on the libuv thread pool. */
+/** Same as `vwapLossAndGrad`, on the libuv thread pool (the inputs are copied when called; `out` written on settling). */
 export async function vwapLossAndGradAsync<A extends FloatArray>(input: VwapGradInput<A>): Promise<VwapLossGradOutput<A>> {
   try {
     const args = prepare(input);

@@ -17,6 +17,7 @@ pub mod buffer;
 mod cuda;
 pub mod device;
 pub mod error;
+pub mod fills;
 pub mod pool;
 pub mod real;
 pub mod signature;

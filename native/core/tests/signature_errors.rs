@@ -3,8 +3,8 @@
 
 use sigvwap_core::error::{DataValue, ErrorCode};
 use sigvwap_core::signature::{
-    output_len, sig_length, signature, signature_backward, signature_backward_into, signature_into,
-    signature_reference, signature_with, SigOptions, Tuning,
+    check_inputs, output_len, sig_length, signature, signature_backward, signature_backward_into, signature_backward_with,
+    signature_into, signature_reference, signature_with, SigOptions, Tuning, MAX_DEPTH,
 };
 use sigvwap_core::CoreError;
 
@@ -55,11 +55,13 @@ fn sizes_that_cannot_be_allocated_are_err_arg_with_the_size() {
     let e = sig_length(1000, 10).unwrap_err();
     assert_eq!(e.code, ErrorCode::Arg, "{e}");
     assert!(matches!(datum(&e, "size"), Some(DataValue::Float(v)) if *v > 1e29), "{e:?}");
-    // fits in usize, but the output is ~1e12 doubles (8 TB)
+    // fits in usize, but the output is ~1e12 doubles (8 TB): one signature
+    // alone is too large, so the argument to lower is the depth
     let o = SigOptions::new(1, 2, 100, 6);
     let e = signature(&walk(200), &o).unwrap_err();
     assert_eq!(e.code, ErrorCode::Arg, "{e}");
-    assert_eq!(text(&e, "argument"), "output", "{e}");
+    assert_eq!(text(&e, "argument"), "depth", "{e}");
+    assert_eq!(text(&e, "output"), "signature", "{e}");
     assert!(int(&e, "elements") > 1_000_000_000_000, "{e:?}");
     // batch * length * channels overflows
     let o = SigOptions::new(usize::MAX / 2, 4, 3, 2);
@@ -70,7 +72,103 @@ fn sizes_that_cannot_be_allocated_are_err_arg_with_the_size() {
     let o = SigOptions::new(1000, 100_000, 5, 4);
     assert!(output_len(&o).is_ok());
     let e = signature(&walk(10), &o.with_stream(true)).unwrap_err();
-    assert_eq!((e.code, text(&e, "argument")), (ErrorCode::Arg, "output".to_string()), "{e}");
+    assert_eq!((e.code, text(&e, "argument")), (ErrorCode::Arg, "batch".to_string()), "{e}");
+    // one path's stream alone is too large: the length
+    let o = SigOptions::new(1, 1 << 31, 5, 4).with_stream(true);
+    let e = signature(&walk(10), &o).unwrap_err();
+    assert_eq!((e.code, text(&e, "argument")), (ErrorCode::Arg, "length".to_string()), "{e}");
+}
+
+#[test]
+fn huge_depth_fails_fast_naming_depth() {
+    // Each of these looped over the depth (2^40 steps for one channel, ~18 min;
+    // 2^31 powi calls to format the message for more): now O(1) or <= 64 steps.
+    let t = std::time::Instant::now();
+    for (channels, depth, argument) in [
+        (1, 1usize << 40, "depth"),
+        (1, usize::MAX, "depth"),
+        (2, 1 << 31, "depth"),
+        (7, MAX_DEPTH + 1, "depth"),
+        (2, 70, "depth"),
+        (1 << 40, 2, "channels"),
+        (usize::MAX, 3, "depth"),
+    ] {
+        let e = sig_length(channels, depth).unwrap_err();
+        assert_eq!((e.code, text(&e, "argument")), (ErrorCode::Arg, argument.to_string()), "d={channels} m={depth}: {e}");
+        let e = signature(&walk(4), &SigOptions::new(1, 2, channels, depth)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Arg, "{e}");
+    }
+    // The message of an overflow states the size in closed form, beyond f64's range too.
+    let e = sig_length(10, 1000).unwrap_err();
+    assert!(e.message.contains("~1.111e1000 entries"), "{e}");
+    assert!(t.elapsed().as_secs_f64() < 1.0, "took {:?}", t.elapsed());
+    // The largest depths still work.
+    assert_eq!(sig_length(1, MAX_DEPTH).unwrap(), MAX_DEPTH);
+    assert_eq!(sig_length(2, 33).unwrap(), (1 << 34) - 2);
+    let s = signature(&[0.0f64, 0.5, 1.0], &SigOptions::new(1, 3, 1, MAX_DEPTH)).unwrap();
+    assert_eq!(s.len(), MAX_DEPTH);
+    assert!((s[1] - 0.5).abs() < 1e-15 && s.iter().all(|v| v.is_finite()), "level k = 1/k!: {:?}", &s[..4]);
+}
+
+#[test]
+fn check_inputs_blames_the_input_before_anything_else() {
+    let o = SigOptions::new(2, 5, 3, 2);
+    let e = check_inputs::<f64>(&o, 29, Some(24)).unwrap_err();
+    assert_eq!((e.code, text(&e, "argument")), (ErrorCode::Shape, "path".to_string()), "{e}");
+    let e = check_inputs::<f64>(&o, 30, Some(23)).unwrap_err();
+    assert_eq!((e.code, text(&e, "argument")), (ErrorCode::Shape, "gradOut".to_string()), "{e}");
+    assert!(check_inputs::<f32>(&o, 30, None).is_ok());
+    let e = check_inputs::<f64>(&SigOptions::new(1 << 40, 5, 3, 4), 30, None).unwrap_err();
+    assert_eq!((e.code, text(&e, "argument")), (ErrorCode::Arg, "batch".to_string()), "{e}");
+}
+
+/// Two paths of three points in R^2; path 1 scaled by `big`.
+fn two_paths(big: f64) -> Vec<f64> {
+    let mut p = vec![0.0, 0.0, 1.0, 1.0, -1.0, 2.0];
+    p.extend([0.0, 0.0, big, big, -big, 2.0 * big]);
+    p
+}
+
+#[test]
+fn overflowing_signature_of_a_finite_path_is_err_nonfinite_naming_the_level() {
+    for (name, big, depth, level) in [("1e200", 1e200, 3, 2), ("1e120", 1e120, 3, 3), ("1e160 depth 2", 1e160, 2, 2)] {
+        let path = two_paths(big);
+        for stream in [false, true] {
+            let o = SigOptions::new(2, 3, 2, depth).with_stream(stream);
+            for (what, e) in [
+                ("f64", signature(&path, &o).unwrap_err()),
+                ("chunks", signature_with(&path, &o.with_stream(false), &Tuning { chunks: Some(2), ..Tuning::default() }).unwrap_err()),
+            ] {
+                assert_eq!(e.code, ErrorCode::NonFinite, "{name} {what}: {e}");
+                assert_eq!((text(&e, "argument"), text(&e, "output")), ("path".into(), "signature".into()), "{e}");
+                assert_eq!((int(&e, "level"), int(&e, "batch")), (level, 1), "{name} {what}: {e}");
+                // Infinity, or NaN where an infinite intermediate met a zero or another infinity
+                let said = ["Infinity", "-Infinity", "NaN"].iter().any(|v| e.message.contains(&format!("signature level {level} overflowed to {v} for path 1")));
+                assert!(said, "{name} {what}: {e}");
+            }
+        }
+    }
+    // float32: finite in float64, rounded to Infinity
+    let path: Vec<f32> = two_paths(1e30).iter().map(|&v| v as f32).collect();
+    let e = signature(&path, &SigOptions::new(2, 3, 2, 3)).unwrap_err();
+    assert_eq!((e.code, int(&e, "level")), (ErrorCode::NonFinite, 2), "{e}");
+    assert!(e.message.contains("f32") && e.message.contains("Float64Array"), "{e}");
+    // representable: returned
+    assert!(signature(&two_paths(1e100), &SigOptions::new(2, 3, 2, 3)).unwrap().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn overflowing_gradient_is_err_nonfinite_naming_the_point() {
+    let o = SigOptions::new(2, 3, 2, 3);
+    for (name, e) in [
+        ("f64", signature_backward(&two_paths(1e200), &[1.0; 28], &o).unwrap_err()),
+        ("f32", signature_backward(&two_paths(1e30).iter().map(|&v| v as f32).collect::<Vec<_>>(), &[1.0f32; 28], &o).unwrap_err()),
+        ("chunks", signature_backward_with(&two_paths(1e200), &[1.0; 28], &o, &Tuning { chunks: Some(2), ..Tuning::default() }).unwrap_err()),
+    ] {
+        assert_eq!(e.code, ErrorCode::NonFinite, "{name}: {e}");
+        assert_eq!((text(&e, "argument"), text(&e, "output"), int(&e, "batch")), ("path".into(), "grad".into(), 1), "{name}: {e}");
+        assert!(e.message.contains("gradient at path[1]"), "{name}: {e}");
+    }
 }
 
 #[test]

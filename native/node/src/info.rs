@@ -24,9 +24,13 @@ pub struct BackendInfo {
     pub cuda: CudaInfo,
 }
 
+/// ERR_ARG naming SIGVWAP_THREADS when the variable is invalid (and
+/// `setThreads` has not overridden it): `sigvwap info` reports it instead of
+/// showing a thread count that the variable did not set.
 #[napi]
 pub fn backend_info() -> napi::Result<BackendInfo> {
     guarded("backendInfo", || {
+        pool::check()?;
         let c = cuda_status();
         Ok(BackendInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -37,6 +41,7 @@ pub fn backend_info() -> napi::Result<BackendInfo> {
     })
 }
 
+/// Overrides SIGVWAP_THREADS (valid or not).
 #[napi]
 pub fn set_threads(n: f64) -> napi::Result<()> {
     guarded("setThreads", || pool::set_threads(crate::args::size("threads", n)?))

@@ -7,11 +7,13 @@
 
 mod args;
 mod errors;
+mod fills;
 mod info;
 mod outbuf;
 mod signature;
 mod vwap;
 
+pub use fills::*;
 pub use info::*;
 pub use signature::*;
 pub use vwap::*;

@@ -5,19 +5,28 @@
 //! run the CPU or CUDA kernels. `path` is Float32Array or Float64Array
 //! [batch, length, channels]; outputs have the path's float type. `gradOut`
 //! must have the path's float type. An optional last argument `out` receives
-//! the result in place (and is returned); otherwise a fresh buffer is handed
-//! over without a copy (`outbuf.rs`).
+//! the result (and is returned); otherwise a fresh buffer is handed over
+//! without a copy (`outbuf.rs`).
+//!
+//! Check order (every error names the argument the caller got wrong): the
+//! options, then `path`, then `gradOut`, then `out`; only then is memory
+//! allocated and the kernel run.
+//!
+//! Async forms follow the ownership rule of `outbuf.rs`: `path` and `gradOut`
+//! are copied on the JavaScript thread when the call is made, the kernel
+//! writes Rust-owned memory, and `out` is written back on completion if it
+//! is still attached.
 
-use napi::bindgen_prelude::{AsyncTask, Either};
+use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
 use sigvwap_core::device::{self, Device};
 use sigvwap_core::signature::{self as sig, SigOptions};
-use sigvwap_core::{CoreError, CoreResult};
+use sigvwap_core::{pool, CoreError, CoreResult};
 
 use crate::args::{self, FloatArray};
 use crate::errors::guarded;
-use crate::outbuf::{byte_range, dest, out_slice, Typed};
+use crate::outbuf::{check_out, dest, fresh, scratch, write_back, Floats, InputCopy, OutMeta, Owned, Typed};
 
 #[napi(object)]
 pub struct SignatureOptions {
@@ -51,54 +60,93 @@ pub fn sig_length(channels: f64, depth: f64) -> napi::Result<f64> {
     guarded("sigLength", || Ok(sig::sig_length(args::size("channels", channels)?, args::size("depth", depth)?)? as f64))
 }
 
-fn out_layout(opts: &SigOptions) -> String {
-    match sig::output_shape(opts) {
-        Ok(s) if s.len() == 3 => format!("[batch={}, segments={}, siglen={}]", s[0], s[1], s[2]),
-        Ok(s) => format!("[batch={}, siglen={}]", s[0], s[1]),
-        Err(_) => String::new(),
+/// The inputs of one call, wherever their memory lives.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    path: Floats<'a>,
+    /// `Some` for the backward.
+    grad_out: Option<Floats<'a>>,
+}
+
+impl Inputs<'_> {
+    /// (name, memory range) of each input, for the overlap check of `out`.
+    fn ranges(&self) -> Vec<(&'static str, (usize, usize))> {
+        let mut r = vec![("path", self.path.range())];
+        if let Some(g) = self.grad_out {
+            r.push(("gradOut", g.range()));
+        }
+        r
     }
 }
 
-/// Forward into `out` or a fresh buffer; `Some(fresh result)` or `None` (written into `out`).
-fn forward_typed<T: Typed>(path: &[T], out: Option<&mut [T]>, opts: &SigOptions, dev: Device) -> CoreResult<Option<FloatArray>> {
-    let len = sig::output_len(opts)?;
-    // SAFETY: see outbuf::dest; the callers hold JavaScript off `out` while this runs.
-    let mut d = unsafe { dest(out, len, &out_layout(opts), &[("path", byte_range(path))])? };
-    sig::signature_on(dev, path, opts, d.slice())?;
-    Ok(d.into_fresh().map(T::wrap))
+/// Check the inputs in the caller's order (options and sizes, `path`,
+/// `gradOut`); returns the result's length and layout.
+fn check_inputs<T: Typed>(path: &[T], grad_out: Option<&[T]>, opts: &SigOptions) -> CoreResult<(usize, String)> {
+    sig::check_inputs::<T>(opts, path.len(), grad_out.map(<[T]>::len))?;
+    Ok(match grad_out {
+        None => {
+            let layout = match sig::output_shape(opts)?.as_slice() {
+                [b, n, s] => format!("[batch={b}, segments={n}, siglen={s}]"),
+                s => format!("[batch={}, siglen={}]", s[0], s[1]),
+            };
+            (sig::output_len(opts)?, layout)
+        }
+        Some(_) => (sig::path_len(opts)?, format!("[batch={}, length={}, channels={}]", opts.batch, opts.length, opts.channels)),
+    })
 }
 
-fn backward_typed<T: Typed>(
-    path: &[T],
-    grad_out: &[T],
-    out: Option<&mut [T]>,
-    opts: &SigOptions,
-    dev: Device,
-) -> CoreResult<Option<FloatArray>> {
-    let len = sig::path_len(opts)?;
-    let layout = format!("[batch={}, length={}, channels={}]", opts.batch, opts.length, opts.channels);
-    // SAFETY: as in forward_typed.
-    let mut d = unsafe { dest(out, len, &layout, &[("path", byte_range(path)), ("gradOut", byte_range(grad_out))])? };
-    sig::signature_backward_on(dev, path, grad_out, opts, d.slice())?;
-    Ok(d.into_fresh().map(T::wrap))
-}
-
-fn forward(path: &FloatArray, out: Option<&mut FloatArray>, o: &SignatureOptions) -> CoreResult<Option<FloatArray>> {
-    let (opts, dev) = parse(o)?;
-    // SAFETY (out_slice): the kernel is the only writer while it runs; see outbuf::dest.
-    match path {
-        Either::A(p) => forward_typed(p, unsafe { out_slice::<f32>(out, "path")? }, &opts, dev),
-        Either::B(p) => forward_typed(p, unsafe { out_slice::<f64>(out, "path")? }, &opts, dev),
+/// The argument that makes a result too large to allocate or hand over: for
+/// the forward `depth` when one signature is already 4 GiB, `length` when
+/// one path's stream is, else `batch`; for the backward (path-shaped) `batch`.
+fn size_arg(opts: &SigOptions, backward: bool) -> &'static str {
+    let big = |n: usize| n as u128 * 8 > crate::outbuf::MAX_FRESH_BYTES;
+    let siglen = sig::sig_length(opts.channels, opts.depth).unwrap_or(usize::MAX);
+    match () {
+        _ if backward => "batch",
+        _ if big(siglen) => "depth",
+        _ if opts.stream && big(siglen.saturating_mul(opts.segments())) => "length",
+        _ => "batch",
     }
 }
 
-fn backward(path: &FloatArray, grad_out: &FloatArray, out: Option<&mut FloatArray>, o: &SignatureOptions) -> CoreResult<Option<FloatArray>> {
+/// `path` (and `gradOut`) as slices of one float type `T`, or ERR_ARG naming `gradOut`.
+fn typed<'a, T: Typed>(i: Inputs<'a>) -> CoreResult<(&'a [T], Option<&'a [T]>)> {
+    let path = T::of(i.path).expect("dispatched on path's type");
+    let grad_out = match i.grad_out {
+        None => None,
+        Some(g) => Some(T::of(g).ok_or_else(|| {
+            CoreError::arg("gradOut", "must have the same float type as path (both Float32Array or both Float64Array)")
+        })?),
+    };
+    Ok((path, grad_out))
+}
+
+/// Run the forward (no `grad_out`) or the backward into `out`.
+fn kernel<T: Typed>(path: &[T], grad_out: Option<&[T]>, opts: &SigOptions, dev: Device, out: &mut [T]) -> CoreResult<()> {
+    match grad_out {
+        None => sig::signature_on(dev, path, opts, out),
+        Some(g) => sig::signature_backward_on(dev, path, g, opts, out),
+    }
+}
+
+/// A sync call: the result written into `out`, or `Some(fresh result)`.
+fn sync_typed<T: Typed>(i: Inputs<'_>, out: Option<&mut FloatArray>, opts: &SigOptions, dev: Device) -> CoreResult<Option<FloatArray>> {
+    let (path, grad_out) = typed::<T>(i)?;
+    let (len, layout) = check_inputs(path, grad_out, opts)?;
+    // SAFETY: sync call: no JavaScript runs while `d` aliases `out`.
+    let mut d = unsafe { dest::<T>(out, "path", len, &layout, &i.ranges(), size_arg(opts, grad_out.is_some()))? };
+    kernel(path, grad_out, opts, dev, d.slice())?;
+    Ok(d.into_fresh().map(T::wrap))
+}
+
+fn sync_call(path: &FloatArray, grad_out: Option<&FloatArray>, out: Option<&mut FloatArray>, o: &SignatureOptions) -> CoreResult<Option<FloatArray>> {
+    pool::check()?;
     let (opts, dev) = parse(o)?;
-    // SAFETY: as in forward.
-    match (path, grad_out) {
-        (Either::A(p), Either::A(g)) => backward_typed(p, g, unsafe { out_slice::<f32>(out, "path")? }, &opts, dev),
-        (Either::B(p), Either::B(g)) => backward_typed(p, g, unsafe { out_slice::<f64>(out, "path")? }, &opts, dev),
-        _ => Err(CoreError::arg("gradOut", "must have the same float type as path (both Float32Array or both Float64Array)")),
+    let i = Inputs { path: Floats::of(path), grad_out: grad_out.map(Floats::of) };
+    if i.path.is_f64() {
+        sync_typed::<f64>(i, out, &opts, dev)
+    } else {
+        sync_typed::<f32>(i, out, &opts, dev)
     }
 }
 
@@ -112,7 +160,7 @@ fn finish(fresh: Option<FloatArray>, out: Option<FloatArray>) -> FloatArray {
     ts_return_type = "Float32Array | Float64Array"
 )]
 pub fn signature(path: FloatArray, options: SignatureOptions, mut out: Option<FloatArray>) -> napi::Result<FloatArray> {
-    let fresh = guarded("signature", || forward(&path, out.as_mut(), &options))?;
+    let fresh = guarded("signature", || sync_call(&path, None, out.as_mut(), &options))?;
     Ok(finish(fresh, out))
 }
 
@@ -121,41 +169,92 @@ pub fn signature(path: FloatArray, options: SignatureOptions, mut out: Option<Fl
     ts_return_type = "Float32Array | Float64Array"
 )]
 pub fn signature_backward(path: FloatArray, grad_out: FloatArray, options: SignatureOptions, mut out: Option<FloatArray>) -> napi::Result<FloatArray> {
-    let fresh = guarded("signatureBackward", || backward(&path, &grad_out, out.as_mut(), &options))?;
+    let fresh = guarded("signatureBackward", || sync_call(&path, Some(&grad_out), out.as_mut(), &options))?;
     Ok(finish(fresh, out))
 }
 
+/// What an Async call copied when it was made (see `outbuf.rs`).
+struct Copied {
+    path: InputCopy,
+    grad_out: Option<InputCopy>,
+}
+
 pub struct SignatureTask {
-    path: FloatArray,
-    grad_out: Option<FloatArray>,
+    name: &'static str,
+    /// The copies of the inputs, or the error met while copying (reported by compute).
+    inputs: CoreResult<Copied>,
+    /// Where the inputs were in JavaScript memory when copied (overlap check of `out`).
+    input_ranges: Vec<(&'static str, (usize, usize))>,
+    /// The caller's `out`: a handle only, never dereferenced off the JavaScript thread.
     out: Option<FloatArray>,
+    out_meta: Option<OutMeta>,
     options: SignatureOptions,
 }
 
-impl Task for SignatureTask {
-    type Output = Option<FloatArray>;
-    type JsValue = FloatArray;
-    fn compute(&mut self) -> napi::Result<Option<FloatArray>> {
-        match &self.grad_out {
-            None => guarded("signatureAsync", || forward(&self.path, self.out.as_mut(), &self.options)),
-            Some(g) => guarded("signatureBackwardAsync", || backward(&self.path, g, self.out.as_mut(), &self.options)),
-        }
+impl SignatureTask {
+    /// On the JavaScript thread: copy the inputs, note `out`'s type, length and memory.
+    fn new(name: &'static str, path: FloatArray, grad_out: Option<FloatArray>, out: Option<FloatArray>, options: SignatureOptions) -> Self {
+        let input_ranges = Inputs { path: Floats::of(&path), grad_out: grad_out.as_ref().map(Floats::of) }.ranges();
+        let inputs = (|| {
+            Ok(Copied {
+                path: InputCopy::of("path", &path)?,
+                grad_out: grad_out.as_ref().map(|g| InputCopy::of("gradOut", g)).transpose()?,
+            })
+        })();
+        let out_meta = out.as_ref().map(OutMeta::of);
+        SignatureTask { name, inputs, input_ranges, out, out_meta, options }
     }
-    fn resolve(&mut self, _env: Env, fresh: Option<FloatArray>) -> napi::Result<FloatArray> {
-        Ok(finish(fresh, self.out.take()))
+
+    fn compute_typed<T: Typed>(&self, c: &Copied, opts: &SigOptions, dev: Device) -> CoreResult<Owned> {
+        let i = Inputs { path: c.path.floats(), grad_out: c.grad_out.as_ref().map(InputCopy::floats) };
+        let (path, grad_out) = typed::<T>(i)?;
+        let (len, layout) = check_inputs(path, grad_out, opts)?;
+        if let Some(m) = &self.out_meta {
+            check_out::<T>(m, "path", len, &layout, &self.input_ranges)?;
+        }
+        // With `out` the result stays native until it is copied into `out` (no
+        // size cap), and may be a spare: the kernels write every element.
+        let name = size_arg(opts, grad_out.is_some());
+        let mut buf = if self.out_meta.is_some() { scratch::<T>(name, len)? } else { fresh::<T>(len, name)? };
+        kernel(path, grad_out, opts, dev, buf.as_mut_slice())?;
+        Ok(T::owned(buf))
     }
 }
 
-/// `out` must not be touched by JavaScript until the promise settles.
+impl Task for SignatureTask {
+    type Output = Owned;
+    type JsValue = FloatArray;
+    fn compute(&mut self) -> napi::Result<Owned> {
+        guarded(self.name, || {
+            pool::check()?;
+            let c = self.inputs.as_ref().map_err(Clone::clone)?;
+            let (opts, dev) = parse(&self.options)?;
+            if c.path.floats().is_f64() {
+                self.compute_typed::<f64>(c, &opts, dev)
+            } else {
+                self.compute_typed::<f32>(c, &opts, dev)
+            }
+        })
+    }
+    fn resolve(&mut self, env: Env, result: Owned) -> napi::Result<FloatArray> {
+        match self.out.take() {
+            Some(out) => write_back(&env, out, result),
+            None => Ok(result.wrap()),
+        }
+    }
+}
+
+/// Copies `path` now; `out` is written when the promise settles (rejects
+/// naming `out` if it was detached meanwhile).
 #[napi(
     ts_args_type = "path: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null",
     ts_return_type = "Promise<Float32Array | Float64Array>"
 )]
 pub fn signature_async(path: FloatArray, options: SignatureOptions, out: Option<FloatArray>) -> AsyncTask<SignatureTask> {
-    AsyncTask::new(SignatureTask { path, grad_out: None, out, options })
+    AsyncTask::new(SignatureTask::new("signatureAsync", path, None, out, options))
 }
 
-/// `out` must not be touched by JavaScript until the promise settles.
+/// Copies `path` and `gradOut` now; `out` as for `signatureAsync`.
 #[napi(
     ts_args_type = "path: Float32Array | Float64Array, gradOut: Float32Array | Float64Array, options: SignatureOptions, out?: Float32Array | Float64Array | undefined | null",
     ts_return_type = "Promise<Float32Array | Float64Array>"
@@ -166,5 +265,5 @@ pub fn signature_backward_async(
     options: SignatureOptions,
     out: Option<FloatArray>,
 ) -> AsyncTask<SignatureTask> {
-    AsyncTask::new(SignatureTask { path, grad_out: Some(grad_out), out, options })
+    AsyncTask::new(SignatureTask::new("signatureBackwardAsync", path, Some(grad_out), out, options))
 }

@@ -6,17 +6,23 @@
 //! monomorphized calls). The gradient goes into an optional last argument
 //! `out` (same float type as alloc; returned as `grad`) or a fresh zero-copy
 //! buffer (`outbuf.rs`).
+//!
+//! Check order (every error names the argument the caller got wrong): the
+//! options, then the lengths of alloc, price and volume, then `out`, then the
+//! values (inside the kernel's one pass). Async forms copy the three inputs
+//! on the JavaScript thread when called and write `out` back on completion
+//! (the ownership rule of `outbuf.rs`).
 
 use napi::bindgen_prelude::{AsyncTask, Either, Float32Array, Float64Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 use sigvwap_core::device::{self, Device};
 use sigvwap_core::vwap::{self, LossKind, VwapArgs, VwapLoss, ZeroVolumePolicy};
-use sigvwap_core::{CoreError, CoreResult, Real};
+use sigvwap_core::{pool, CoreError, CoreResult, Real};
 
 use crate::args::{self, FloatArray};
 use crate::errors::guarded;
-use crate::outbuf::{byte_range, dest, out_slice, Dest, Typed};
+use crate::outbuf::{check_out, dest, fresh, scratch, write_back, Floats, InputCopy, OutMeta, Owned, Typed};
 
 #[napi(object)]
 pub struct VwapOptions {
@@ -72,78 +78,102 @@ fn parse(o: &VwapOptions) -> CoreResult<Parsed> {
     Ok(Parsed { args, device })
 }
 
-/// The gradient of a call: not requested, written into the caller's `out`, or fresh.
+/// The inputs of one call, wherever their memory lives.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    alloc: Floats<'a>,
+    price: Floats<'a>,
+    volume: Floats<'a>,
+}
+
+impl<'a> Inputs<'a> {
+    fn of(a: &'a FloatArray, p: &'a FloatArray, v: &'a FloatArray) -> Self {
+        Inputs { alloc: Floats::of(a), price: Floats::of(p), volume: Floats::of(v) }
+    }
+
+    /// (name, memory range) of each input, for the overlap check of `out`.
+    fn ranges(&self) -> [(&'static str, (usize, usize)); 3] {
+        [("alloc", self.alloc.range()), ("price", self.price.range()), ("volume", self.volume.range())]
+    }
+
+    /// The inputs' lengths against [batch, horizon], before anything about `out`.
+    fn check(&self, args: &VwapArgs) -> CoreResult<usize> {
+        vwap::check_shapes(args, self.alloc.len(), self.price.len(), self.volume.len())
+    }
+}
+
+/// Where the gradient goes.
+enum GradTo<'a> {
+    /// Loss only.
+    None,
+    /// A sync call: the caller's `out` (checked here) or a fresh buffer.
+    Sync(Option<&'a mut FloatArray>),
+    /// An Async call: a Rust-owned buffer, after checking what the call saw of `out`.
+    Owned(Option<&'a OutMeta>, &'a [(&'static str, (usize, usize))]),
+}
+
+/// The gradient of a call: not requested, written into the caller's `out`,
+/// fresh (sync: a JavaScript array), or Rust-owned (Async: written back or
+/// handed over on completion).
 pub enum Grad {
     None,
     IntoOut,
     Fresh(FloatArray),
-}
-
-impl Grad {
-    fn from_dest<T: Typed>(d: Dest<'_, T>) -> Grad {
-        match d.into_fresh() {
-            Some(b) => Grad::Fresh(T::wrap(b)),
-            None => Grad::IntoOut,
-        }
-    }
-}
-
-/// The gradient's destination: `out` (checked against alloc's type and length,
-/// and for overlap with the inputs) or a fresh buffer.
-///
-/// # Safety
-/// See `outbuf::dest`: JavaScript must not touch `out` while the kernel runs.
-unsafe fn grad_dest<'a, T: Typed>(a: &[T], p: &FloatArray, v: &FloatArray, out: Option<&'a mut FloatArray>) -> CoreResult<Dest<'a, T>> {
-    let out = unsafe { out_slice::<T>(out, "alloc")? };
-    let inputs = [("alloc", byte_range(a)), ("price", range_of(p)), ("volume", range_of(v))];
-    unsafe { dest(out, a.len(), "[batch, horizon]", &inputs) }
-}
-
-fn range_of(x: &FloatArray) -> (usize, usize) {
-    match x {
-        Either::A(y) => byte_range(&y[..]),
-        Either::B(y) => byte_range(&y[..]),
-    }
+    Owned(Owned),
 }
 
 /// One call on `device` with alloc, price, volume of types A, P, V.
-#[allow(clippy::too_many_arguments)]
 fn typed<A: Typed, P: Real, V: Real>(
     device: Device,
-    a: &[A],
-    p: &[P],
-    v: &[V],
+    (a, p, v): (&[A], &[P], &[V]),
+    i: Inputs<'_>,
     args: &VwapArgs,
-    grad: bool,
-    pv: (&FloatArray, &FloatArray),
-    out: Option<&mut FloatArray>,
+    to: GradTo<'_>,
 ) -> CoreResult<(VwapLoss, Grad)> {
-    if !grad {
-        return Ok((vwap::vwap_loss_on(device, a, p, v, args, None)?, Grad::None));
+    let n = i.check(args)?;
+    let layout = format!("[batch={}, horizon={}]", args.batch, args.horizon);
+    match to {
+        GradTo::None => Ok((vwap::vwap_loss_on(device, a, p, v, args, None)?, Grad::None)),
+        GradTo::Sync(out) => {
+            // SAFETY: sync call: no JavaScript runs while `d` aliases `out`.
+            let mut d = unsafe { dest::<A>(out, "alloc", n, &layout, &i.ranges(), "batch")? };
+            let loss = vwap::vwap_loss_on(device, a, p, v, args, Some(d.slice()))?;
+            Ok((loss, d.into_fresh().map_or(Grad::IntoOut, |b| Grad::Fresh(A::wrap(b)))))
+        }
+        GradTo::Owned(meta, ranges) => {
+            if let Some(m) = meta {
+                check_out::<A>(m, "alloc", n, &layout, ranges)?;
+            }
+            // With `out` the gradient stays native until it is copied into `out`
+            // (no size cap), and may be a spare: the kernel writes every element.
+            let mut buf = if meta.is_some() { scratch::<A>("batch", n)? } else { fresh::<A>(n, "batch")? };
+            let loss = vwap::vwap_loss_on(device, a, p, v, args, Some(buf.as_mut_slice()))?;
+            Ok((loss, Grad::Owned(A::owned(buf))))
+        }
     }
-    // SAFETY: the callers hold JavaScript off `out` while this runs.
-    let mut d = unsafe { grad_dest(a, pv.0, pv.1, out)? };
-    let loss = vwap::vwap_loss_on(device, a, p, v, args, Some(d.slice()))?;
-    Ok((loss, Grad::from_dest(d)))
 }
 
 macro_rules! with_slices {
     ($a:expr, $p:expr, $v:expr, |$x:ident, $y:ident, $z:ident| $body:expr) => {
         match ($a, $p, $v) {
-            (Either::A($x), Either::A($y), Either::A($z)) => $body,
-            (Either::A($x), Either::A($y), Either::B($z)) => $body,
-            (Either::A($x), Either::B($y), Either::A($z)) => $body,
-            (Either::A($x), Either::B($y), Either::B($z)) => $body,
-            (Either::B($x), Either::A($y), Either::A($z)) => $body,
-            (Either::B($x), Either::A($y), Either::B($z)) => $body,
-            (Either::B($x), Either::B($y), Either::A($z)) => $body,
-            (Either::B($x), Either::B($y), Either::B($z)) => $body,
+            (Floats::F32($x), Floats::F32($y), Floats::F32($z)) => $body,
+            (Floats::F32($x), Floats::F32($y), Floats::F64($z)) => $body,
+            (Floats::F32($x), Floats::F64($y), Floats::F32($z)) => $body,
+            (Floats::F32($x), Floats::F64($y), Floats::F64($z)) => $body,
+            (Floats::F64($x), Floats::F32($y), Floats::F32($z)) => $body,
+            (Floats::F64($x), Floats::F32($y), Floats::F64($z)) => $body,
+            (Floats::F64($x), Floats::F64($y), Floats::F32($z)) => $body,
+            (Floats::F64($x), Floats::F64($y), Floats::F64($z)) => $body,
         }
     };
 }
 
-fn compute(a: &FloatArray, p: &FloatArray, v: &FloatArray, o: &Parsed, grad: bool, out: Option<&mut FloatArray>) -> CoreResult<(VwapLoss, Grad)> {
-    with_slices!(a, p, v, |x, y, z| typed(o.device, &x[..], &y[..], &z[..], &o.args, grad, (p, v), out))
+/// Options, then the inputs, then `out`, then the kernel (8 monomorphized type combinations).
+fn run(i: Inputs<'_>, o: &VwapOptions, to: GradTo<'_>) -> CoreResult<(VwapLoss, Grad, Device)> {
+    pool::check()?;
+    let parsed = parse(o)?;
+    let (loss, g) = with_slices!(i.alloc, i.price, i.volume, |x, y, z| typed(parsed.device, (x, y, z), i, &parsed.args, to))?;
+    Ok((loss, g, parsed.device))
 }
 
 fn loss_result(out: VwapLoss, d: Device) -> VwapLossResult {
@@ -168,31 +198,10 @@ fn grad_result(out: VwapLoss, grad: FloatArray, d: Device) -> VwapGradResult {
     }
 }
 
-fn take_grad(g: Grad, out: Option<FloatArray>) -> FloatArray {
-    match (g, out) {
-        (Grad::Fresh(f), _) => f,
-        (Grad::IntoOut, Some(o)) => o,
-        _ => unreachable!("a gradient call yields a fresh gradient or fills out"),
-    }
-}
-
-fn run(
-    a: &FloatArray,
-    p: &FloatArray,
-    v: &FloatArray,
-    o: &VwapOptions,
-    grad: bool,
-    out: Option<&mut FloatArray>,
-) -> CoreResult<(VwapLoss, Grad, Device)> {
-    let parsed = parse(o)?;
-    let (loss, g) = compute(a, p, v, &parsed, grad, out)?;
-    Ok((loss, g, parsed.device))
-}
-
 #[napi(ts_args_type = "alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions")]
 pub fn vwap_loss(alloc: FloatArray, price: FloatArray, volume: FloatArray, options: VwapOptions) -> napi::Result<VwapLossResult> {
     guarded("vwapLoss", || {
-        let (out, _, d) = run(&alloc, &price, &volume, &options, false, None)?;
+        let (out, _, d) = run(Inputs::of(&alloc, &price, &volume), &options, GradTo::None)?;
         Ok(loss_result(out, d))
     })
 }
@@ -205,22 +214,53 @@ pub fn vwap_loss_grad(
     options: VwapOptions,
     mut out: Option<FloatArray>,
 ) -> napi::Result<VwapGradResult> {
-    let (loss, g, d) = guarded("vwapLossGrad", || run(&alloc, &price, &volume, &options, true, out.as_mut()))?;
-    Ok(grad_result(loss, take_grad(g, out), d))
+    let (loss, g, d) = guarded("vwapLossGrad", || run(Inputs::of(&alloc, &price, &volume), &options, GradTo::Sync(out.as_mut())))?;
+    let grad = match (g, out) {
+        (Grad::Fresh(f), _) => f,
+        (Grad::IntoOut, Some(o)) => o,
+        _ => unreachable!("a sync gradient call yields a fresh gradient or fills out"),
+    };
+    Ok(grad_result(loss, grad, d))
+}
+
+/// What an Async call copied when it was made (see `outbuf.rs`).
+struct Copied {
+    alloc: InputCopy,
+    price: InputCopy,
+    volume: InputCopy,
 }
 
 pub struct VwapTask {
-    alloc: FloatArray,
-    price: FloatArray,
-    volume: FloatArray,
+    /// The copies of the inputs, or the error met while copying (reported by compute).
+    inputs: CoreResult<Copied>,
+    /// Where the inputs were in JavaScript memory when copied (overlap check of `out`).
+    input_ranges: [(&'static str, (usize, usize)); 3],
     options: VwapOptions,
     grad: bool,
+    /// The caller's `out`: a handle only, never dereferenced off the JavaScript thread.
     out: Option<FloatArray>,
+    out_meta: Option<OutMeta>,
+}
+
+impl VwapTask {
+    /// On the JavaScript thread: copy the inputs, note `out`'s type, length and memory.
+    fn new(alloc: FloatArray, price: FloatArray, volume: FloatArray, options: VwapOptions, grad: bool, out: Option<FloatArray>) -> Self {
+        let input_ranges = Inputs::of(&alloc, &price, &volume).ranges();
+        let inputs = (|| {
+            Ok(Copied {
+                alloc: InputCopy::of("alloc", &alloc)?,
+                price: InputCopy::of("price", &price)?,
+                volume: InputCopy::of("volume", &volume)?,
+            })
+        })();
+        let out_meta = out.as_ref().map(OutMeta::of);
+        VwapTask { inputs, input_ranges, options, grad, out, out_meta }
+    }
 }
 
 pub enum VwapTaskOutput {
     Loss(VwapLoss, Device),
-    Grad(VwapLoss, Grad, Device),
+    Grad(VwapLoss, Owned, Device),
 }
 
 impl Task for VwapTask {
@@ -230,31 +270,41 @@ impl Task for VwapTask {
     fn compute(&mut self) -> napi::Result<VwapTaskOutput> {
         let name = if self.grad { "vwapLossGradAsync" } else { "vwapLossAsync" };
         guarded(name, || {
-            let (out, g, d) = run(&self.alloc, &self.price, &self.volume, &self.options, self.grad, self.out.as_mut())?;
-            Ok(match g {
-                Grad::None => VwapTaskOutput::Loss(out, d),
-                g => VwapTaskOutput::Grad(out, g, d),
+            let c = self.inputs.as_ref().map_err(Clone::clone)?;
+            let i = Inputs { alloc: c.alloc.floats(), price: c.price.floats(), volume: c.volume.floats() };
+            let to = if self.grad { GradTo::Owned(self.out_meta.as_ref(), &self.input_ranges) } else { GradTo::None };
+            Ok(match run(i, &self.options, to)? {
+                (loss, Grad::Owned(g), d) => VwapTaskOutput::Grad(loss, g, d),
+                (loss, _, d) => VwapTaskOutput::Loss(loss, d),
             })
         })
     }
 
-    fn resolve(&mut self, _env: Env, out: VwapTaskOutput) -> napi::Result<Self::JsValue> {
+    fn resolve(&mut self, env: Env, out: VwapTaskOutput) -> napi::Result<Self::JsValue> {
         Ok(match out {
             VwapTaskOutput::Loss(o, d) => Either::A(loss_result(o, d)),
-            VwapTaskOutput::Grad(o, g, d) => Either::B(grad_result(o, take_grad(g, self.out.take()), d)),
+            VwapTaskOutput::Grad(o, g, d) => {
+                let grad = match self.out.take() {
+                    Some(out) => write_back(&env, out, g)?,
+                    None => g.wrap(),
+                };
+                Either::B(grad_result(o, grad, d))
+            }
         })
     }
 }
 
+/// Copies the inputs now (see `outbuf.rs`).
 #[napi(
     ts_args_type = "alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions",
     ts_return_type = "Promise<VwapLossResult>"
 )]
 pub fn vwap_loss_async(alloc: FloatArray, price: FloatArray, volume: FloatArray, options: VwapOptions) -> AsyncTask<VwapTask> {
-    AsyncTask::new(VwapTask { alloc, price, volume, options, grad: false, out: None })
+    AsyncTask::new(VwapTask::new(alloc, price, volume, options, false, None))
 }
 
-/// `out` must not be touched by JavaScript until the promise settles.
+/// Copies the inputs now; `out` is written when the promise settles (rejects
+/// naming `out` if it was detached meanwhile).
 #[napi(
     ts_args_type = "alloc: Float32Array | Float64Array, price: Float32Array | Float64Array, volume: Float32Array | Float64Array, options: VwapOptions, out?: Float32Array | Float64Array | undefined | null",
     ts_return_type = "Promise<VwapGradResult>"
@@ -266,6 +316,5 @@ pub fn vwap_loss_grad_async(
     options: VwapOptions,
     out: Option<FloatArray>,
 ) -> AsyncTask<VwapTask> {
-    AsyncTask::new(VwapTask { alloc, price, volume, options, grad: true, out })
+    AsyncTask::new(VwapTask::new(alloc, price, volume, options, true, out))
 }
-

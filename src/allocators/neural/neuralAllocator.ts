@@ -22,6 +22,8 @@
  *               a_t = min(b_t·f_t, 1 - Σ_{s<t} a_s);  a_{H-1} = 1 - Σ_{s<H-1} a_s.
  *   Output layers start at zero: a fresh static model is TWAP and a fresh dynamic model is
  *   its base curve (f_t = 1).
+ *   Closed loop (ModelInputs.executed, first k bins): a_s is replaced by the executed fraction
+ *   e_s for s < k wherever the model reads its own past (remaining, head inputs, own deviation).
  * Layout: inputs x [B, F] and sequence [S, B, C] float32 (time-major); output [B, H].
  * Cost per order: static F·H (linear); dynamic: the LSTM (lstmSequence.ts) plus
  * (H-1)·(U·w + (H-1)·w/2 + layers·w² + w) multiply-adds for the heads.
@@ -50,6 +52,14 @@ export interface ModelInputs {
   sequence?: Float32Array;
   /** execution state [H-1, B, 4] */
   state?: Float32Array;
+  /**
+   * Closed loop (execution backtests): the fractions of each order actually executed in bins
+   * 0 .. executedSteps-1, [B, H] row-major (columns >= executedSteps are ignored). A dynamic
+   * model then reads these instead of its own a_0 .. a_{k-1} (remaining quantity, the head
+   * inputs and its own running deviation), so a_k reacts to capped or missed fills.
+   */
+  executed?: Float64Array;
+  executedSteps?: number;
 }
 
 /** Parameter shapes of a config, in a fixed order, with their initializer. */
@@ -304,6 +314,8 @@ export class NeuralAllocator implements Allocator {
     const state = d.executionState ? tf.tensor3d(inputs.state!, [H - 1, B, K]) : undefined;
     let remaining: tf.Tensor1D = tf.ones([B]);
     let ownDev: tf.Tensor1D = tf.zeros([B]);
+    const executedSteps = inputs.executed ? (inputs.executedSteps ?? 0) : 0;
+    const executedColumn = (t: number): tf.Tensor1D => tf.tensor1d(Float32Array.from({ length: B }, (_, b) => inputs.executed![b * H + t]!));
     const allocs: tf.Tensor1D[] = [];
     const columns: tf.Tensor2D[] = [];
     for (let t = 0; t < H - 1; t++) {
@@ -325,7 +337,9 @@ export class NeuralAllocator implements Allocator {
       }
       const f = tf.add(tf.tanh(tf.reshape(z, [B])), 1);
       const bt = tf.reshape(tf.slice(baseT, [t, 0], [1, B]), [B]);
-      const a = tf.minimum(tf.mul(bt, f), tf.relu(remaining)) as tf.Tensor1D;
+      const planned = tf.minimum(tf.mul(bt, f), tf.relu(remaining)) as tf.Tensor1D;
+      // what happened in bin t: the model's plan, or the executed fraction in a closed loop
+      const a = executedSteps > t ? executedColumn(t) : planned;
       remaining = tf.sub(remaining, a);
       allocs.push(a);
       columns.push(tf.reshape(a, [B, 1]));
@@ -354,6 +368,23 @@ export class NeuralAllocator implements Allocator {
     });
     const out = Float64Array.from(b.dataSync());
     b.dispose();
+    return out;
+  }
+
+  /** Closed loop: allocations given the fractions executed in bins < steps (ModelInputs.executed). */
+  allocateClosedLoop(orders: OrderBatch, executed: Float64Array, steps: number, batchSize = 4096): Float64Array {
+    checkHorizon(this, orders);
+    const n = orders.bar.length;
+    const H = this.horizon;
+    if (executed.length !== n * H) throw new SigvwapError('ERR_SHAPE', `executed: expected ${n * H} values [${n}, ${H}], got ${executed.length}`, { argument: 'executed', expected: n * H, actual: executed.length });
+    const out = new Float64Array(n * H);
+    for (let from = 0; from < n; from += batchSize) {
+      const to = Math.min(n, from + batchSize);
+      const inputs = { ...this.inputs(sliceOrders(orders, from, to)), executed: executed.subarray(from * H, to * H), executedSteps: steps };
+      const a = tf.tidy(() => this.forward(inputs));
+      out.set(a.dataSync(), from * H);
+      a.dispose();
+    }
     return out;
   }
 

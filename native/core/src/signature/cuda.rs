@@ -54,7 +54,7 @@ pub(super) fn signature_into<T: SigFloat>(path: &[T], opts: &SigOptions, out: &m
     let mut dout = s.alloc_zeros::<T>(out_len).map_err(e("alloc output"))?;
     let per_thread = siglen + opts.channels + 2 * half(opts);
     if opts.stream {
-        check_alloc("workspace", per_thread * opts.batch, 8)?;
+        check_alloc("batch", per_thread * opts.batch, 8)?;
         let mut ws = s.alloc_zeros::<f64>(per_thread * opts.batch).map_err(e("alloc workspace"))?;
         let f = g.function("signature", &format!("sig_stream_{}", T::NAME))?;
         let mut l = s.launch_builder(&f);
@@ -66,7 +66,7 @@ pub(super) fn signature_into<T: SigFloat>(path: &[T], opts: &SigOptions, out: &m
         let chunks = (32_768usize.div_ceil(opts.batch)).clamp(1, segs.div_ceil(8).max(1));
         let seg_per_chunk = segs.div_ceil(chunks);
         let threads = opts.batch * chunks;
-        check_alloc("workspace", per_thread * threads, 8)?;
+        check_alloc("batch", per_thread * threads, 8)?;
         let mut ws = s.alloc_zeros::<f64>(per_thread * threads).map_err(e("alloc workspace"))?;
         let (c32, spc32) = (chunks as i32, seg_per_chunk as i32);
         let f = g.function("signature", &format!("sig_forward_chunks_{}", T::NAME))?;
@@ -102,7 +102,7 @@ pub(super) fn signature_backward_into<T: SigFloat>(path: &[T], grad_out: &[T], o
     let _guard = g.lock.lock().unwrap_or_else(|p| p.into_inner());
     let s = &g.stream;
     let per_thread = 3 * siglen + 2 * opts.channels + 2 * half(opts);
-    check_alloc("workspace", per_thread * opts.batch, 8)?;
+    check_alloc("batch", per_thread * opts.batch, 8)?;
     let dpath = s.clone_htod(path).map_err(e("copy path"))?;
     let dgout = s.clone_htod(grad_out).map_err(e("copy gradOut"))?;
     let mut dgrad = s.alloc_zeros::<T>(path.len()).map_err(e("alloc grad"))?;

@@ -58,12 +58,13 @@ use crate::error::{CoreError, CoreResult, ErrorCode};
 
 pub use block::Simd;
 pub use cpu::{signature_backward_reference, signature_reference};
-pub use options::{output_len, output_shape, path_len, sig_length, SigFloat, SigOptions, MAX_BYTES};
+pub use options::{check_inputs, output_len, output_shape, path_len, sig_length, SigFloat, SigOptions, MAX_BYTES, MAX_DEPTH};
 pub use plan::Tuning;
 
 use block::{backward_block, block_workspace_elements, forward_block, sweeps, BlockState, PathSource, Task, Upstream};
 use options::{
-    check_alloc, zeroed_vec, check_call, check_path_len, check_grad_finite, check_out_len, find_non_finite, Checked,
+    check_alloc, check_call, check_grad_finite, check_grad_result_finite, check_out_len, check_output_finite,
+    check_path_len, find_non_finite, zeroed_vec, Checked,
 };
 use plan::Plan;
 use tensor::{left_contract_into, mul_into, right_contract_into, TensorShape};
@@ -87,7 +88,7 @@ pub fn signature_into<T: SigFloat>(path: &[T], opts: &SigOptions, out: &mut [T])
 /// [`signature`] with an explicit work plan (tests, benchmarks).
 pub fn signature_with<T: SigFloat>(path: &[T], opts: &SigOptions, tuning: &Tuning) -> CoreResult<Vec<T>> {
     let checked = check_call(path, opts)?;
-    let mut out = zeroed_vec::<T>("output", checked.out_len)?;
+    let mut out = zeroed_vec::<T>("batch", checked.out_len)?;
     forward_impl(path, opts, tuning, &mut out, checked)?;
     Ok(out)
 }
@@ -130,7 +131,7 @@ pub fn signature_backward_with<T: SigFloat>(
     tuning: &Tuning,
 ) -> CoreResult<Vec<T>> {
     let checked = check_call(path, opts)?;
-    let mut grad = zeroed_vec::<T>("grad", checked.path_len)?;
+    let mut grad = zeroed_vec::<T>("batch", checked.path_len)?;
     backward_impl(path, grad_out, opts, tuning, &mut grad, checked)?;
     Ok(grad)
 }
@@ -158,7 +159,8 @@ pub fn signature_backward_into_with<T: SigFloat>(
 pub fn signature_on<T: SigFloat>(device: Device, path: &[T], opts: &SigOptions, out: &mut [T]) -> CoreResult<()> {
     match device {
         Device::Cpu => signature_into(path, opts, out),
-        Device::Cuda => cuda_only!(cuda::signature_into(path, opts, out)),
+        Device::Cuda => cuda_only!(cuda::signature_into(path, opts, out)
+            .and_then(|()| check_output_finite(out, opts, sig_length(opts.channels, opts.depth)?))),
     }
 }
 
@@ -173,7 +175,8 @@ pub fn signature_backward_on<T: SigFloat>(
 ) -> CoreResult<()> {
     match device {
         Device::Cpu => signature_backward_into(path, grad_out, opts, grad),
-        Device::Cuda => cuda_only!(cuda::signature_backward_into(path, grad_out, opts, grad)),
+        Device::Cuda => cuda_only!(cuda::signature_backward_into(path, grad_out, opts, grad)
+            .and_then(|()| check_grad_result_finite(grad, opts))),
     }
 }
 
@@ -183,12 +186,16 @@ fn non_finite_error<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreError {
         .unwrap_or_else(|| CoreError::new(ErrorCode::NonFinite, "path: an increment is not finite").with("argument", "path"))
 }
 
-/// Refuse plans whose temporaries and per-block workspaces exceed the limit.
+/// Refuse plans whose temporaries and per-block workspaces exceed the limit,
+/// naming what the caller can lower: `depth` when the per-thread workspaces
+/// alone (they scale with siglen) are too large, else `batch` (temporaries
+/// scale with the number of paths and chunks).
 fn check_workspace(shape: &TensorShape, plan: &Plan, temporaries: usize) -> CoreResult<()> {
     let threads = crate::pool::threads();
-    let per_block = block_workspace_elements(shape, plan.lanes);
-    let total = per_block.saturating_mul(threads).saturating_add(temporaries);
-    check_alloc("workspace", total, std::mem::size_of::<f64>())
+    let per_block = block_workspace_elements(shape, plan.lanes).saturating_mul(threads);
+    let total = per_block.saturating_add(temporaries);
+    let name = if check_alloc("depth", per_block, 8).is_err() { "depth" } else { "batch" };
+    check_alloc(name, total, std::mem::size_of::<f64>()).map_err(|e| e.with("output", "workspace"))
 }
 
 fn path_source<'a, T>(path: &'a [T], opts: &SigOptions) -> PathSource<'a, T> {
@@ -220,7 +227,7 @@ fn forward_impl<T: SigFloat>(
         with_lanes!(lanes, W => forward_blocks::<T, T, W>(&shape, &src, &plan, opts.stream, opts.depth, out))
     } else {
         check_workspace(&shape, &plan, plan.tasks.len() * siglen)?;
-        let mut parts = zeroed_vec::<f64>("workspace", plan.tasks.len() * siglen)?;
+        let mut parts = zeroed_vec::<f64>("batch", plan.tasks.len() * siglen)?;
         let finite = chunk_signatures(&shape, &src, &plan, opts.depth, &mut parts);
         if finite {
             let chunks = plan.chunks;
@@ -243,7 +250,9 @@ fn forward_impl<T: SigFloat>(
     if !finite {
         return Err(non_finite_error(path, opts));
     }
-    Ok(())
+    // Finite inputs can still overflow (|z|^k grows with the level): one scan
+    // of the output here instead of a check per multiply-add in the kernels.
+    check_output_finite(out, opts, siglen)
 }
 
 /// Run `$body` with the const `$w` equal to `$lanes` (one of the lane choices).
@@ -452,7 +461,7 @@ fn backward_impl<T: SigFloat>(
     let plan = Plan::new(&shape, opts.batch, segments, opts.stream, true, tuning);
     let src = path_source(path, opts);
     let lanes = plan.lanes;
-    let mut partials = zeroed_vec::<f64>("workspace", plan.tasks.len() * 2 * d)?;
+    let mut partials = zeroed_vec::<f64>("batch", plan.tasks.len() * 2 * d)?;
     let finite = if plan.chunks == 1 {
         check_workspace(&shape, &plan, 0)?;
         let mut interiors = split_interiors(grad, &plan.tasks, opts);
@@ -462,7 +471,7 @@ fn backward_impl<T: SigFloat>(
     } else {
         let tasks_len = plan.tasks.len();
         check_workspace(&shape, &plan, 2 * tasks_len * siglen)?;
-        let mut parts = zeroed_vec::<f64>("workspace", tasks_len * siglen)?;
+        let mut parts = zeroed_vec::<f64>("batch", tasks_len * siglen)?;
         // Levels 1..m-1 of the chunk signatures are all the glue needs: the
         // adjoint of a chunk, P_c ▷ (H_{c+1} ◁ C_{c+1}), reads levels < m of
         // P_c and C_{c+1} only (and so do the products forming P_c at those
@@ -470,7 +479,7 @@ fn backward_impl<T: SigFloat>(
         if !chunk_signatures(&shape, &src, &plan, opts.depth - 1, &mut parts) {
             return Err(non_finite_error(path, opts));
         }
-        let mut adj = zeroed_vec::<f64>("workspace", tasks_len * siglen)?;
+        let mut adj = zeroed_vec::<f64>("batch", tasks_len * siglen)?;
         let chunks = plan.chunks;
         crate::pool::install(|| {
             adj.par_chunks_mut(chunks * siglen)
@@ -490,5 +499,6 @@ fn backward_impl<T: SigFloat>(
         return Err(non_finite_error(path, opts));
     }
     assemble_boundaries(grad, &partials, &plan, opts);
-    Ok(())
+    // As in the forward: one scan for adjoints that overflowed.
+    check_grad_result_finite(grad, opts)
 }

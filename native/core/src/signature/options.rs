@@ -69,8 +69,22 @@ impl SigOptions {
     }
 }
 
+/// Largest truncation depth accepted (`ERR_ARG` naming `depth` beyond it).
+///
+/// Why a cap: with one channel the signature has only `m` entries, so no
+/// memory limit bounds the depth, yet the setup is O(m) (level tables) and
+/// the kernels O(m^2) per segment; `depth = 2^31` used to allocate 16 GiB of
+/// level tables (an abort) or spin for minutes. Level k of a one-channel path
+/// is z^k / k!, which is 0 or overflows float64 long before k = 1024; with
+/// two or more channels the 16 GiB output limit already stops at m < 34.
+pub const MAX_DEPTH: usize = 1024;
+
 /// `d + d^2 + ... + d^m`, the number of entries of a depth-`m` signature of a
 /// `d`-channel path (levels 1..m, no leading 1).
+///
+/// Cost: O(1) for one channel (the sum is m) and at most 64 checked steps
+/// otherwise (d^k overflows usize by k = 64 for d >= 2): bounded for every
+/// argument, so a huge `depth` fails fast with `ERR_ARG` naming it.
 pub fn sig_length(channels: usize, depth: usize) -> CoreResult<usize> {
     if channels == 0 {
         return Err(CoreError::arg("channels", "must be >= 1, got 0").with("got", 0usize));
@@ -78,43 +92,62 @@ pub fn sig_length(channels: usize, depth: usize) -> CoreResult<usize> {
     if depth == 0 {
         return Err(CoreError::arg("depth", "must be >= 1, got 0").with("got", 0usize));
     }
+    if depth > MAX_DEPTH {
+        return Err(CoreError::arg("depth", format!("must be <= {MAX_DEPTH}, got {depth}"))
+            .with("got", depth)
+            .with("max", MAX_DEPTH));
+    }
+    if channels == 1 {
+        return Ok(depth);
+    }
     let mut total: usize = 0;
     let mut level: usize = 1;
     for _ in 0..depth {
-        let next = level.checked_mul(channels).and_then(|l| total.checked_add(l).map(|t| (l, t)));
-        match next {
-            Some((l, t)) => {
-                level = l;
-                total = t;
-            }
+        // d >= 2: the level doubles at least, so this overflows within 64 steps.
+        match level.checked_mul(channels).and_then(|l| total.checked_add(l).map(|t| (l, t))) {
+            Some((l, t)) => (level, total) = (l, t),
             None => {
-                let approx = approx_sig_length(channels, depth);
+                let log10 = log10_sig_length(channels, depth);
+                // Name what the caller can lower: depth, or channels at depth 1
+                // (unreachable: d^1 always fits) and 2 (d^2 overflows).
+                let name = if depth <= 2 { "channels" } else { "depth" };
                 return Err(CoreError::arg(
-                    "depth",
+                    name,
                     format!(
-                        "signature of {channels} channels at depth {depth} has ~{approx:.3e} entries, \
-                         more than fits in memory"
+                        "signature of {channels} channels at depth {depth} has ~{} entries, more than fits in memory",
+                        format_pow10(log10)
                     ),
                 )
                 .with("channels", channels)
                 .with("depth", depth)
-                .with("size", approx));
+                .with("size", 10f64.powf(log10))
+                .with("log10Size", log10));
             }
         }
     }
     Ok(total)
 }
 
-fn approx_sig_length(channels: usize, depth: usize) -> f64 {
+/// log10(d + ... + d^m) for d >= 2, in closed form (O(1) for any m):
+/// the sum is d^m · (1 - d^-m) / (1 - 1/d) and (1 - d^-m) is 1 to float precision here.
+fn log10_sig_length(channels: usize, depth: usize) -> f64 {
     let d = channels as f64;
-    (1..=depth).map(|k| d.powi(k as i32)).sum()
+    depth as f64 * d.log10() - (1.0 - 1.0 / d).log10()
+}
+
+/// `10^x` as `m.mmme+E` (values far beyond f64's range included).
+fn format_pow10(log10: f64) -> String {
+    let e = log10.floor();
+    format!("{:.3}e{}", 10f64.powf(log10 - e), e as i64)
 }
 
 /// Number of elements of the forward output (`[batch, siglen]` or
 /// `[batch, L'-1, siglen]` with `stream`).
 pub fn output_len(opts: &SigOptions) -> CoreResult<usize> {
     let shape = output_shape(opts)?;
-    checked_product("output", &shape)
+    // Overflow can only come from the dimension the caller scales: name it.
+    let name = if opts.stream && shape[1].checked_mul(shape[2]).is_none() { "length" } else { "batch" };
+    checked_product(name, &shape)
 }
 
 /// Shape of the forward output (also the shape `gradOut` must have).
@@ -127,7 +160,8 @@ pub fn output_shape(opts: &SigOptions) -> CoreResult<Vec<usize>> {
 /// Number of elements of `path` (and of the backward's result).
 pub fn path_len(opts: &SigOptions) -> CoreResult<usize> {
     check_options(opts)?;
-    checked_product("path", &[opts.batch, opts.length, opts.channels])
+    let name = if opts.length.checked_mul(opts.channels).is_none() { "length" } else { "batch" };
+    checked_product(name, &[opts.batch, opts.length, opts.channels])
 }
 
 fn check_options(opts: &SigOptions) -> CoreResult<()> {
@@ -147,6 +181,120 @@ fn checked_product(name: &str, dims: &[usize]) -> CoreResult<usize> {
     })
 }
 
+/// `ERR_ARG` when the forward output of `out_len` elements of `elem_bytes`
+/// exceeds [`MAX_BYTES`], naming the argument that makes it too large: `depth`
+/// (or `channels` at depth 1) when one signature alone is too large, `length`
+/// when one path's stream is, else `batch`.
+pub(crate) fn check_output_size(opts: &SigOptions, siglen: usize, out_len: usize, elem_bytes: usize) -> CoreResult<()> {
+    let too_big = |n: usize| n as u128 * elem_bytes as u128 > MAX_BYTES;
+    if !too_big(out_len) {
+        return Ok(());
+    }
+    let name = if too_big(siglen) {
+        if opts.depth == 1 { "channels" } else { "depth" }
+    } else if opts.stream && too_big(siglen.saturating_mul(opts.segments())) {
+        "length"
+    } else {
+        "batch"
+    };
+    let bytes = out_len as u128 * elem_bytes as u128;
+    Err(CoreError::arg(
+        name,
+        format!(
+            "the signature output would need {out_len} elements ({bytes} bytes), more than the limit of {MAX_BYTES} bytes \
+             (batch={}, length={}, channels={}, depth={}, stream={})",
+            opts.batch, opts.length, opts.channels, opts.depth, opts.stream
+        ),
+    )
+    .with("output", "signature")
+    .with("elements", out_len)
+    .with("bytes", bytes as f64))
+}
+
+/// A non-finite value as JavaScript prints it (Infinity, -Infinity, NaN).
+fn js_number(v: f64) -> String {
+    match v {
+        v if v.is_nan() => "NaN".into(),
+        v if v == f64::INFINITY => "Infinity".into(),
+        v if v == f64::NEG_INFINITY => "-Infinity".into(),
+        v => v.to_string(),
+    }
+}
+
+/// Level k (1..=m) of signature entry `entry` (levels hold d, d^2, ... entries).
+fn level_of(entry: usize, channels: usize) -> usize {
+    let (mut e, mut size, mut k) = (entry, channels, 1);
+    while e >= size {
+        e -= size;
+        size = size.saturating_mul(channels);
+        k += 1;
+    }
+    k
+}
+
+/// `ERR_NONFINITE` when a forward output computed from a finite path holds
+/// Infinity or NaN: the iterated integrals grew past the float range (level k
+/// scales like |z|^k; 1e200 increments overflow float64 at level 2, 3e38
+/// overflows float32 when rounded). Names the level, path and stream step.
+///
+/// Cost: one parallel scan of the output after the kernel (not a check per
+/// operation, which would slow the fast path); the output is `siglen` per path,
+/// or the stream's `(L'-1) · siglen`.
+pub(crate) fn check_output_finite<T: SigFloat>(out: &[T], opts: &SigOptions, siglen: usize) -> CoreResult<()> {
+    let Some(index) = first_non_finite(out) else { return Ok(()) };
+    let value = out[index].to_f64();
+    let entry = index % siglen;
+    let level = level_of(entry, opts.channels);
+    let (batch, step) = if opts.stream {
+        let n = opts.segments().max(1);
+        (index / (siglen * n), Some((index / siglen) % n))
+    } else {
+        (index / siglen, None)
+    };
+    let what = format!("overflowed to {}", js_number(value));
+    let at = step.map(|s| format!(" at stream step {s}")).unwrap_or_default();
+    let hint = if T::NAME == "f32" { "; pass a Float64Array or rescale the path" } else { "; rescale the path" };
+    let mut err = CoreError::new(
+        ErrorCode::NonFinite,
+        format!("signature level {level} {what} for path {batch}{at}: the path is finite but its iterated integrals exceed the {} range{hint}", T::NAME),
+    )
+    .with("argument", "path")
+    .with("output", "signature")
+    .with("level", level)
+    .with("batch", batch)
+    .with("index", index)
+    .with("entry", entry);
+    if let Some(s) = step {
+        err = err.with("step", s);
+    }
+    Err(err)
+}
+
+/// `ERR_NONFINITE` when the backward's gradient, computed from a finite path
+/// and gradOut, holds Infinity or NaN (the adjoints grew past the float
+/// range). Names the path point. Cost: one parallel scan of the gradient.
+pub(crate) fn check_grad_result_finite<T: SigFloat>(grad: &[T], opts: &SigOptions) -> CoreResult<()> {
+    let Some(index) = first_non_finite(grad) else { return Ok(()) };
+    let value = grad[index].to_f64();
+    let (c, l) = (opts.channels, opts.length);
+    let (batch, step, channel) = (index / (l * c), (index / c) % l, index % c);
+    Err(CoreError::new(
+        ErrorCode::NonFinite,
+        format!(
+            "signatureBackward: the gradient at path[{batch}][{step}][{channel}] overflowed to {}: \
+             path and gradOut are finite but the adjoints exceed the {} range; rescale the path or gradOut",
+            js_number(value),
+            T::NAME
+        ),
+    )
+    .with("argument", "path")
+    .with("output", "grad")
+    .with("index", index)
+    .with("batch", batch)
+    .with("step", step)
+    .with("channel", channel))
+}
+
 /// Validated sizes of one call.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Checked {
@@ -159,12 +307,32 @@ pub(crate) struct Checked {
 
 /// Check options and the length of `path`.
 pub(crate) fn check_call<T: SigFloat>(path: &[T], opts: &SigOptions) -> CoreResult<Checked> {
+    let checked = check_sizes::<T>(opts)?;
+    check_path_len("path", checked.path_len, path.len(), opts)?;
+    Ok(checked)
+}
+
+/// The sizes of a call with element type `T`, `ERR_ARG` naming the argument
+/// when they overflow or exceed [`MAX_BYTES`] (checked before any length).
+pub(crate) fn check_sizes<T: SigFloat>(opts: &SigOptions) -> CoreResult<Checked> {
     let siglen = sig_length(opts.channels, opts.depth)?;
-    let want_path = path_len(opts)?;
+    let path_len = path_len(opts)?;
     let out_len = output_len(opts)?;
-    check_alloc("output", out_len, std::mem::size_of::<T>())?;
-    check_path_len("path", want_path, path.len(), opts)?;
-    Ok(Checked { siglen, out_len, path_len: want_path })
+    check_output_size(opts, siglen, out_len, std::mem::size_of::<T>())?;
+    Ok(Checked { siglen, out_len, path_len })
+}
+
+/// The argument checks of a call, in the order a caller reads them: options
+/// and sizes, then the length of `path`, then (backward) the length of
+/// `gradOut`. The N-API layer runs this before it looks at `out`, so that a
+/// wrong input is blamed on that input and never on `out`.
+pub fn check_inputs<T: SigFloat>(opts: &SigOptions, path_len: usize, grad_out_len: Option<usize>) -> CoreResult<()> {
+    let checked = check_sizes::<T>(opts)?;
+    check_path_len("path", checked.path_len, path_len, opts)?;
+    if let Some(g) = grad_out_len {
+        check_out_len("gradOut", checked.out_len, g, opts)?;
+    }
+    Ok(())
 }
 
 /// `ERR_SHAPE` for a path-shaped slice (`path`, or the backward's result) of the wrong length.
