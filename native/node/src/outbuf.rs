@@ -51,8 +51,9 @@ pub enum Floats<'a> {
 }
 
 impl<'a> Floats<'a> {
-    /// The elements of a JavaScript array. Sync calls only: the view must not
-    /// outlive the call (see the module header).
+    /// The elements of a JavaScript array. Valid only while no JavaScript
+    /// runs: during a sync call, or while an Async call is being made (to copy
+    /// the inputs); never keep it past that (see the module header).
     pub fn of(a: &'a FloatArray) -> Self {
         match a {
             Either::A(x) => Floats::F32(&x[..]),
@@ -462,4 +463,35 @@ fn write_back_ref(env: &Env, out: FloatArray, result: &Owned) -> napi::Result<Fl
     // A fresh napi-rs handle on the same array (re-reads its current memory).
     // SAFETY: as above.
     unsafe { FloatArray::from_napi_value(raw, value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spares_are_reused_by_size_and_type_and_bounded() {
+        let len = SPARE_MIN_BYTES / 8 + 3;
+        let a = ZeroedBuf::<f64>::new("x", len).unwrap();
+        let p = a.as_slice().as_ptr() as usize;
+        park(Owned::F64(a));
+        // another type or size: not this spare (which is still parked, so no
+        // new mapping can reuse its address)
+        assert_ne!(scratch::<f32>("x", len * 2).unwrap().as_slice().as_ptr() as usize, p);
+        assert_ne!(scratch::<f64>("x", len + 1).unwrap().as_slice().as_ptr() as usize, p);
+        // same type and size: the spare (taken out of the cache)
+        let spare = scratch::<f64>("x", len).unwrap();
+        assert_eq!(spare.as_slice().as_ptr() as usize, p);
+        // (held: once dropped, a new mapping may well get the same address)
+        assert_ne!(scratch::<f64>("x", len).unwrap().as_slice().as_ptr() as usize, p);
+        drop(spare);
+        // small buffers are not kept; the cache stays within its bounds
+        park(Owned::F32(ZeroedBuf::new("x", 16).unwrap()));
+        for _ in 0..SPARE_MAX_COUNT + 3 {
+            park(Owned::F64(ZeroedBuf::new("x", len).unwrap()));
+        }
+        let spares = SPARES.lock().unwrap();
+        assert!(spares.len() <= SPARE_MAX_COUNT && spares.iter().map(Owned::bytes).sum::<usize>() <= SPARE_MAX_BYTES);
+        assert!(spares.iter().all(|o| o.bytes() >= SPARE_MIN_BYTES));
+    }
 }

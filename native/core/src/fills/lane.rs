@@ -6,6 +6,12 @@
 //! bits. `F8`'s operations are element-wise loops over `[f64; 8]` that the
 //! compiler turns into vector instructions (AVX-512, AVX2 or SSE2 by the
 //! caller's target features).
+//!
+//! The AVX-512 types need Rust >= 1.89 (AVX-512 intrinsics and target
+//! features were stabilized there).
+
+// Index loops over the 8 lanes are the form the compiler vectorizes.
+#![allow(clippy::needless_range_loop)]
 
 use std::ops::{Add, BitAnd, Div, Mul, Not, Sub};
 

@@ -47,6 +47,7 @@
 //!    boundary differs). The order then stops (`stoppedAt` = t): no more
 //!    fills, no sweep, the rest stays unfilled. Fees are not part of this
 //!    slippage.
+//!
 //! The final sweep is always aggressive (half spread and taker fee, even for
 //! a passive order): the remainder must be taken from the book.
 //!

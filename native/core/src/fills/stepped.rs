@@ -10,8 +10,8 @@
 
 use rayon::prelude::*;
 
-use super::cpu::{bin_step, check_order, diagnose_rows, row_ok, write_order, BinParams, OrderConst, OrderState};
-use super::{check_input_shapes, check_out_shapes, FillInputs, FillOut, FillOutputs, FillParams, OrderOut, CHUNK};
+use super::cpu::{bin_step, check_order, chunks, diagnose_rows, row_ok, write_order, BinParams, Chunk, OrderConst, OrderState};
+use super::{check_input_shapes, check_out_shapes, FillInputs, FillOut, FillOutputs, FillParams, CHUNK};
 use crate::error::{CoreError, CoreResult};
 
 /// Orders per work item when transposing.
@@ -112,6 +112,7 @@ impl FillSimulator {
     /// Writes the bin's fills into `filled` and `fill_price` [batch] (NaN
     /// where nothing filled) and, when given, each order's carry into the
     /// next bin into `carry` [batch]. On an error nothing changes.
+    #[allow(clippy::manual_range_contains)] // `&` of comparisons: no branch
     pub fn step(&mut self, fractions: &[f64], filled: &mut [f64], fill_price: &mut [f64], carry: Option<&mut [f64]>) -> CoreResult<()> {
         let (batch, h) = (self.batch, self.horizon);
         if self.bin >= h {
@@ -144,29 +145,35 @@ impl FillSimulator {
         let last = t + 1 == h;
         let col = t * batch..(t + 1) * batch;
         let (p, v) = (&self.price[col.clone()], &self.volume[col.clone()]);
-        let (fq, fp) = (&mut self.filled[col.clone()], &mut self.fill_price[col]);
         let (k, consts) = (&self.k, &self.consts);
+        // The caller's carry, in the chunks of the states (or none).
+        let chunks = batch.div_ceil(CHUNK);
+        let carry_chunks: Vec<Option<&mut [f64]>> = match carry {
+            Some(c) => c.chunks_mut(CHUNK).map(Some).collect(),
+            None => (0..chunks).map(|_| None).collect(),
+        };
         crate::pool::install(|| {
             self.states
                 .par_chunks_mut(CHUNK)
-                .zip(fq.par_chunks_mut(CHUNK))
-                .zip(fp.par_chunks_mut(CHUNK))
+                .zip(filled.par_chunks_mut(CHUNK))
+                .zip(fill_price.par_chunks_mut(CHUNK))
+                .zip(carry_chunks.into_par_iter())
                 .enumerate()
-                .for_each(|(ci, ((st, fq), fp))| {
+                .for_each(|(ci, (((st, fq), fp), mut cc))| {
                     let b0 = ci * CHUNK;
                     for r in 0..st.len() {
                         let b = b0 + r;
                         let f = bin_step(&mut st[r], &consts[b], k, fractions[b], p[b], v[b], t, last);
                         fq[r] = f.q;
                         fp[r] = f.price;
+                        if let Some(c) = cc.as_deref_mut() {
+                            c[r] = st[r].carry;
+                        }
                     }
                 })
         });
-        filled.copy_from_slice(&self.filled[t * batch..(t + 1) * batch]);
-        fill_price.copy_from_slice(&self.fill_price[t * batch..(t + 1) * batch]);
-        if let Some(c) = carry {
-            c.iter_mut().zip(&self.states).for_each(|(c, s)| *c = s.carry);
-        }
+        self.filled[col.clone()].copy_from_slice(filled);
+        self.fill_price[col].copy_from_slice(fill_price);
         self.bin += 1;
         Ok(())
     }
@@ -194,27 +201,20 @@ impl FillSimulator {
         }
         check_out_shapes(self.batch, self.horizon, out)?;
         let (batch, h) = (self.batch, self.horizon);
-        untranspose(&self.filled, out.filled, batch, h);
-        untranspose(&self.fill_price, out.fill_price, batch, h);
-        let o = &mut out.orders;
-        let mut whole = OrderOut {
-            filled_qty: &mut *o.filled_qty,
-            notional: &mut *o.notional,
-            spread_cost: &mut *o.spread_cost,
-            temporary_impact_cost: &mut *o.temporary_impact_cost,
-            permanent_impact_cost: &mut *o.permanent_impact_cost,
-            fee_cost: &mut *o.fee_cost,
-            collar_blocked_qty: &mut *o.collar_blocked_qty,
-            max_participation: &mut *o.max_participation,
-            market_volume: &mut *o.market_volume,
-            market_vwap: &mut *o.market_vwap,
-            shortfall_cost: &mut *o.shortfall_cost,
-            zero_volume_bins: &mut *o.zero_volume_bins,
-            stopped_at: &mut *o.stopped_at,
-        };
-        for b in 0..batch {
-            write_order(&mut whole, b, &self.states[b], &self.consts[b], self.arrival[b]);
-        }
+        let parts = chunks(out, batch, h);
+        crate::pool::install(|| {
+            parts.into_par_iter().for_each(|ch| {
+                let Chunk { row0, rows, filled, fill_price, mut orders, .. } = ch;
+                for r in 0..rows {
+                    let b = row0 + r;
+                    for t in 0..h {
+                        filled[r * h + t] = self.filled[t * batch + b];
+                        fill_price[r * h + t] = self.fill_price[t * batch + b];
+                    }
+                    write_order(&mut orders, r, &self.states[b], &self.consts[b], self.arrival[b]);
+                }
+            })
+        });
         Ok(())
     }
 
@@ -247,18 +247,4 @@ fn transpose(x: &[f64], batch: usize, h: usize) -> CoreResult<Vec<f64>> {
         })
     });
     Ok(y)
-}
-
-/// Time-major [h, batch] to row-major [batch, h].
-fn untranspose(x: &[f64], y: &mut [f64], batch: usize, h: usize) {
-    crate::pool::install(|| {
-        y.par_chunks_mut(T_CHUNK * h).enumerate().for_each(|(ci, rows)| {
-            let b0 = ci * T_CHUNK;
-            for (r, row) in rows.chunks_mut(h).enumerate() {
-                for (t, y) in row.iter_mut().enumerate() {
-                    *y = x[t * batch + b0 + r];
-                }
-            }
-        })
-    });
 }
