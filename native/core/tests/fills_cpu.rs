@@ -1,10 +1,10 @@
 //! Execution simulator (fills): hand-computed cases for each rule, named
 //! shapes, stepped == batch bit for bit, thread invariance, and every error.
 
+mod common;
+use common::Rng;
 use sigvwap_core::fills::{simulate_fills, FillInputs, FillOutputs, FillParams, FillSimulator, FinalBin, Passive};
 use sigvwap_core::{pool, CoreError, ErrorCode};
-#[allow(unused_imports)]
-use rayon as _;
 
 /// One order's market and order data (owned), for building `FillInputs`.
 #[derive(Clone, Debug)]
@@ -405,22 +405,10 @@ fn stepped_strategy_reacts_to_a_capped_fill() {
 
 // ---------------------------------------------------------------- shapes, parity, threads
 
-/// splitmix64: deterministic, dependency-free test data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Random orders exercising every rule: caps, zero-volume bins, collars,
 /// passive orders, sells; schedules with zeros.
 fn random_book(batch: usize, horizon: usize, seed: u64) -> (Book, Vec<f64>) {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let n = batch * horizon;
     let mut price = Vec::with_capacity(n);
     let mut volume = Vec::with_capacity(n);
@@ -459,6 +447,7 @@ fn random_book(batch: usize, horizon: usize, seed: u64) -> (Book, Vec<f64>) {
     book.arrival = Some((0..batch).map(|b| book.price[b * horizon]).collect());
     (book, schedule)
 }
+
 
 fn all_on() -> FillParams {
     FillParams {
@@ -667,7 +656,7 @@ fn stepped_call_errors() {
     assert_eq!(e.code, ErrorCode::Arg);
     assert!(e.message.contains("fractions[2]"), "{e}");
     assert_eq!(sim.bin(), 0, "a failed step changes nothing");
-    let e = sim.step(&[0.5; 3], &mut vec![0.0; 2], &mut fp, None).unwrap_err();
+    let e = sim.step(&[0.5; 3], &mut [0.0; 2], &mut fp, None).unwrap_err();
     assert!(e.message.starts_with("filled: expected 3"), "{e}");
     let e = sim.finish().unwrap_err();
     assert_eq!(e.code, ErrorCode::Arg);
@@ -682,7 +671,10 @@ fn stepped_call_errors() {
 }
 
 /// Throughput probe (not a test of behaviour): `cargo test --release -p
-/// sigvwap-core --test fills_cpu speed -- --ignored --nocapture`.
+/// sigvwap-core --test fills_cpu speed -- --ignored --nocapture`
+/// (`FILLS_SPEED_BATCH` orders, default 200,000; `FILLS_SPEED_ONLY=1-defaults`
+/// runs one case). Prints wall and CPU ns per order-bin: the CPU time stays
+/// meaningful when other processes share the cores.
 #[test]
 #[ignore]
 fn speed() {
@@ -715,12 +707,17 @@ fn speed() {
     }
 }
 
-/// CPU time of this process (all threads), seconds.
+/// CPU time of this process (all threads), seconds (0 off Linux).
 fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: a valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: a valid out-pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    }
+    #[cfg(not(target_os = "linux"))]
+    0.0
 }
 
 /// The memory floor of the batch call's access pattern: read three

@@ -3,18 +3,12 @@
 //! a visible SKIPPED line and returns.
 #![cfg(feature = "cuda")]
 
-use sigvwap_core::device::{cuda_status, Device};
+mod common;
+use common::gpu_or_skip;
+use sigvwap_core::device::Device;
 use sigvwap_core::fills::{simulate_fills, simulate_fills_on, FillInputs, FillOutputs, FillParams, FinalBin, Passive};
 use sigvwap_core::ErrorCode;
 
-fn gpu_or_skip(test: &str) -> bool {
-    let s = cuda_status();
-    if !s.available {
-        println!("SKIPPED {test}: no usable CUDA device ({})", s.reason.unwrap_or_default());
-        return false;
-    }
-    true
-}
 
 /// Owned random market exercising every rule (as in fills_cpu.rs).
 struct Data {

@@ -7,7 +7,9 @@
 #[path = "signature_util.rs"]
 mod util;
 
-use sigvwap_core::device::{cuda_status, Device};
+mod common;
+use common::gpu_or_skip;
+use sigvwap_core::device::Device;
 use sigvwap_core::signature::{signature, signature_backward, signature_backward_on, signature_on, SigFloat, SigOptions};
 use sigvwap_core::CoreResult;
 use util::rel_error;
@@ -27,14 +29,6 @@ fn signature_backward_cuda<T: SigFloat>(path: &[T], grad_out: &[T], opts: &SigOp
     Ok(grad)
 }
 
-fn gpu_or_skip(test: &str) -> bool {
-    let s = cuda_status();
-    if !s.available {
-        println!("SKIPPED {test}: no usable CUDA device ({})", s.reason.unwrap_or_default());
-        return false;
-    }
-    true
-}
 
 fn walk(n: usize, seed: u64) -> Vec<f64> {
     let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;

@@ -1,24 +1,14 @@
 //! VWAP loss: fast path vs the plain reference, finite differences, thread
 //! invariance and every error code, on named shapes.
 
+mod common;
+use common::Rng;
 use sigvwap_core::vwap::{reference::vwap_loss_ref, vwap_loss, vwap_loss_grad, LossKind, VwapArgs, ZeroVolumePolicy};
 use sigvwap_core::{pool, ErrorCode};
 
-/// splitmix64: deterministic, dependency-free test data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Random orders: unnormalized allocations, prices near 100, volumes > 0.
 fn data(batch: usize, horizon: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let n = batch * horizon;
     let a = (0..n).map(|_| 0.01 + r.next() * 3.0).collect();
     let p = (0..n).map(|_| 100.0 * (1.0 + 0.02 * (r.next() - 0.5))).collect();

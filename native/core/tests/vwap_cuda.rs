@@ -3,18 +3,12 @@
 //! SKIPPED line and returns.
 #![cfg(feature = "cuda")]
 
-use sigvwap_core::device::{cuda_status, Device};
+mod common;
+use common::gpu_or_skip;
+use sigvwap_core::device::Device;
 use sigvwap_core::vwap::{vwap_loss, vwap_loss_grad, vwap_loss_on, LossKind, VwapArgs, ZeroVolumePolicy};
 use sigvwap_core::ErrorCode;
 
-fn gpu_or_skip(test: &str) -> bool {
-    let s = cuda_status();
-    if !s.available {
-        println!("SKIPPED {test}: no usable CUDA device ({})", s.reason.unwrap_or_default());
-        return false;
-    }
-    true
-}
 
 fn data(batch: usize, horizon: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let mut s = 12345u64;
