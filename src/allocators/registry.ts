@@ -13,6 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { SigvwapError } from '../errors.js';
+import { NamedRegistry } from '../namedRegistry.js';
 import type { Allocator } from './allocator.js';
 import { loadAllocator, type ModelExpectation } from './neural/loadAllocator.js';
 
@@ -34,25 +35,21 @@ export interface AllocatorEntry {
   create(context: AllocatorContext): Allocator;
 }
 
-const entries = new Map<string, AllocatorEntry>();
+const entries = new NamedRegistry<AllocatorEntry>('an allocator');
 
 /** Register an allocator under a name; ERR_ARG when the name is taken or malformed. */
 export function registerAllocator(entry: AllocatorEntry): void {
-  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(entry.name)) {
-    throw new SigvwapError('ERR_ARG', `name: allocator names are letters, digits, - and _ starting with a letter, got ${JSON.stringify(entry.name)}`, { argument: 'name', value: entry.name });
-  }
-  if (entries.has(entry.name)) throw new SigvwapError('ERR_ARG', `name: an allocator named ${entry.name} is already registered`, { argument: 'name', value: entry.name });
-  entries.set(entry.name, entry);
+  entries.register(entry);
 }
 
 /** Remove a registration (tests and plugins that reload). */
 export function unregisterAllocator(name: string): boolean {
-  return entries.delete(name);
+  return entries.unregister(name);
 }
 
 /** Registered allocators, in registration order. */
 export function registeredAllocators(): readonly AllocatorEntry[] {
-  return [...entries.values()];
+  return entries.list();
 }
 
 /** A registered name, a checkpoint file or per-asset folder, or an Allocator. */
@@ -68,7 +65,7 @@ export function resolveAllocator(spec: string | Allocator, context: AllocatorCon
     if (context.intervalMs !== undefined) expect.intervalMs = context.intervalMs;
     return loadAllocator(spec, expect);
   }
-  throw new SigvwapError('ERR_ARG', `model: ${JSON.stringify(spec)} is neither a registered allocator (${[...entries.keys()].join(', ')}) nor a checkpoint file or per-asset folder`, {
-    argument: 'model', value: spec, registered: [...entries.keys()],
+  throw new SigvwapError('ERR_ARG', `model: ${JSON.stringify(spec)} is neither a registered allocator (${entries.names().join(', ')}) nor a checkpoint file or per-asset folder`, {
+    argument: 'model', value: spec, registered: entries.names(),
   });
 }

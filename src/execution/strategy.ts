@@ -12,7 +12,7 @@
  * A strategy reads only bars before each bin it decides (causal) and is registered by name;
  * any allocator of the allocator registry (twap, histCurve, checkpoints) is a strategy too.
  */
-import { SigvwapError } from '../errors.js';
+import { NamedRegistry } from '../namedRegistry.js';
 import type { MarketSeries } from '../data/marketSeries.js';
 import type { BacktestOrders } from './backtestOrders.js';
 import type { OrderMarket } from './orderBins.js';
@@ -52,18 +52,15 @@ export interface StrategyOptions {
   histDays?: number;
 }
 
-const entries = new Map<string, StrategyEntry>();
+const entries = new NamedRegistry<StrategyEntry>('a strategy');
 
+/** Register a strategy under a name; ERR_ARG when the name is taken or malformed. */
 export function registerStrategy(entry: StrategyEntry): void {
-  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(entry.name)) {
-    throw new SigvwapError('ERR_ARG', `name: strategy names are letters, digits, - and _ starting with a letter, got ${JSON.stringify(entry.name)}`, { argument: 'name', value: entry.name });
-  }
-  if (entries.has(entry.name)) throw new SigvwapError('ERR_ARG', `name: a strategy named ${entry.name} is already registered`, { argument: 'name', value: entry.name });
-  entries.set(entry.name, entry);
+  entries.register(entry);
 }
 
 export function registeredStrategies(): readonly StrategyEntry[] {
-  return [...entries.values()];
+  return entries.list();
 }
 
 /** A registered strategy by name, else undefined (the caller then tries the allocators). */
