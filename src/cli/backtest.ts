@@ -13,15 +13,14 @@
  * goes to stdout (JSON with --json), progress to stderr.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { SigvwapError } from '../errors.js';
 import { DEFAULT_STORE_DIR } from '../data/store.js';
 import { loadStoreAssets } from '../data/loadStoreSeries.js';
 import type { MarketSeries } from '../data/marketSeries.js';
-import { withFileLock } from '../data/fileLock.js';
-import { ensureDir, writeFileAtomic } from '../data/writeFileAtomic.js';
+import { writeResultFiles } from '../data/fileLock.js';
+import { ensureDir } from '../data/writeFileAtomic.js';
 import { type BacktestOrders, ordersFromAnchors, readOrdersFile, sessionOrders } from '../execution/backtestOrders.js';
 import { type OrderMarket, orderBins } from '../execution/orderBins.js';
 import { type BacktestResult, runBacktest } from '../execution/runBacktest.js';
@@ -167,10 +166,8 @@ function resultJson(r: BacktestResult, orders: BacktestOrders, settings: Record<
 
 /** results.json, orders.arrow (one row per order and strategy) and report.html, atomically under the folder's lock. */
 export async function writeBacktest(r: BacktestResult, orders: BacktestOrders, market: OrderMarket, dir: string, settings: Record<string, unknown>): Promise<string[]> {
+  // fail on an unusable folder before the slow rendering
   ensureDir(dir, 'results folder');
-  const json = join(dir, 'results.json');
-  const arrow = join(dir, 'orders.arrow');
-  const html = join(dir, 'report.html');
   // rendered before taking the lock (it is the slow part), written inside it with the rest;
   // imported here so that other commands do not load vega at start-up
   const { backtestReportHtml } = await import('../report/backtestReport.js');
@@ -205,12 +202,12 @@ export async function writeBacktest(r: BacktestResult, orders: BacktestOrders, m
       c.stopped[i] = s.tca.stopped[b]!;
     }
   });
-  await withFileLock(join(dir, '.lock'), `the results folder ${dir}`, () => {
-    writeFileAtomic(arrow, tableToIPC(tableFromArrays(c), 'file'));
-    writeFileAtomic(json, JSON.stringify(resultJson(r, orders, settings), null, 2) + '\n');
-    writeFileAtomic(html, report);
+  const [json, arrow, html] = await writeResultFiles(dir, {
+    'results.json': JSON.stringify(resultJson(r, orders, settings), null, 2) + '\n',
+    'orders.arrow': tableToIPC(tableFromArrays(c), 'file'),
+    'report.html': report,
   });
-  return [json, arrow, html];
+  return [json!, arrow!, html!];
 }
 
 export function registerBacktestCommand(program: Command): Command {

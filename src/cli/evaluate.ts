@@ -5,12 +5,10 @@
  * TWAP and histCurve are always included. Writes evaluation.json and evaluation.md into --out;
  * prints the Markdown tables (or the JSON report with --json) to stdout, progress to stderr.
  */
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { SigvwapError } from '../errors.js';
 import { DEFAULT_STORE_DIR, SPLITS, type Dataset, type Split } from '../data/index.js';
-import { withFileLock } from '../data/fileLock.js';
-import { ensureDir, writeFileAtomic } from '../data/writeFileAtomic.js';
+import { writeResultFiles } from '../data/fileLock.js';
 import { type Allocator, registeredAllocators, resolveAllocator } from '../allocators/index.js';
 import { type EvaluationReport, evaluateAllocators } from '../evaluate/evaluateAllocators.js';
 import { reportToMarkdown } from '../evaluate/formatReport.js';
@@ -64,14 +62,11 @@ export function runEvaluateOnDataset(dataset: Dataset, o: EvaluateCliOptions, io
 
 /** Write evaluation.json and evaluation.md into `dir`, atomically, one writer at a time. */
 export async function writeReport(report: EvaluationReport, dir: string, name = 'evaluation'): Promise<{ json: string; markdown: string }> {
-  ensureDir(dir, 'results folder');
-  const json = join(dir, `${name}.json`);
-  const markdown = join(dir, `${name}.md`);
-  await withFileLock(join(dir, '.lock'), `the results folder ${dir}`, () => {
-    writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
-    writeFileAtomic(markdown, `# Evaluation\n\n${reportToMarkdown(report)}`);
+  const [json, markdown] = await writeResultFiles(dir, {
+    [`${name}.json`]: JSON.stringify(report, null, 2) + '\n',
+    [`${name}.md`]: `# Evaluation\n\n${reportToMarkdown(report)}`,
   });
-  return { json, markdown };
+  return { json: json!, markdown: markdown! };
 }
 
 export async function runEvaluate(o: EvaluateCliOptions, io: CliIo = processIo()): Promise<EvaluationReport> {

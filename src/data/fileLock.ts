@@ -13,7 +13,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import { SigvwapError } from '../errors.js';
+import { ensureDir, writeFileAtomic } from './writeFileAtomic.js';
 
 export interface LockOptions {
   /** how long to wait for another writer, ms (default 60 s) */
@@ -89,3 +91,17 @@ function isStale(h: LockInfo): boolean {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
+
+/**
+ * Write files into a results folder (created if absent) under the folder's lock, each
+ * atomically: a reader sees either the previous set or the new one, file by file.
+ */
+export async function writeResultFiles(dir: string, files: Readonly<Record<string, Uint8Array | string>>): Promise<string[]> {
+  ensureDir(dir, 'results folder');
+  const paths = Object.keys(files).map((name) => join(dir, name));
+  await withFileLock(join(dir, '.lock'), `the results folder ${dir}`, () => {
+    for (const [name, data] of Object.entries(files)) writeFileAtomic(join(dir, name), data);
+  });
+  return paths;
+}
+
