@@ -18,6 +18,10 @@ export {
   sigLength, signature, signatureAsync, signatureBackward, signatureBackwardAsync, addTime, leadLag,
   type SignatureOptions, type OutOption, type PathShape,
 } from './native/signature.js';
+export {
+  simulateFills, simulateFillsAsync, FillSimulator, FILL_DEFAULTS,
+  type FillMarketInput, type FillParamsInput, type SimulateFillsInput, type FillArrays, type FillResult, type FillStep, type FinalBin,
+} from './native/simulateFills.js';
 
 // data: ingest, store, quality, datasets, orders
 export {
@@ -53,6 +57,13 @@ export { reportToMarkdown } from './evaluate/formatReport.js';
 // execution: schedules of single orders
 export { scheduleOrder, type ScheduleRequest, type Schedule, type ScheduleBar, type Side } from './execution/scheduleOrder.js';
 export { StepwiseSchedule, beginStepwiseSchedule, type ObservedBar } from './execution/stepwiseSchedule.js';
+
+// execution backtests: orders, bins, strategies, fills, TCA
+export { ordersFromAnchors, sessionOrders, readOrdersFile, type BacktestOrders } from './execution/backtestOrders.js';
+export { orderBins, type OrderMarket } from './execution/orderBins.js';
+export { registerStrategy, registeredStrategies, resolveStrategy, type Strategy, type StrategyContext, type StrategyOptions } from './execution/strategies/index.js';
+export { runBacktest, type BacktestOptions, type BacktestResult, type StrategyResult } from './execution/runBacktest.js';
+export { orderTca, summarizeTca, type OrderTca, type TcaSummary } from './execution/tca.js';
 
 // TensorFlow.js ops on the native kernels
 export { signatureOp, type SignatureOpOptions } from './ops/signatureOp.js';

@@ -12,6 +12,7 @@ const PUBLIC = [
   // native kernels
   'backendInfo', 'setThreads', 'vwapLoss', 'vwapLossAsync', 'vwapLossGrad', 'vwapLossGradAsync', 'vwapLossAndGrad', 'vwapLossAndGradAsync',
   'sigLength', 'signature', 'signatureAsync', 'signatureBackward', 'signatureBackwardAsync', 'addTime', 'leadLag',
+  'simulateFills', 'simulateFillsAsync', 'FillSimulator', 'FILL_DEFAULTS',
   // data
   'ingest', 'qualityReport', 'buildDataset', 'Dataset', 'DEFAULT_STORE_DIR', 'SPLITS', 'loadStoreSeries', 'ordersFromDataset', 'orderTargets',
   // features
@@ -24,6 +25,8 @@ const PUBLIC = [
   'trainModel', 'DEFAULT_TRAIN_CONFIG', 'parseTrainConfig', 'evaluateAllocators', 'pairedBlockBootstrap', 'reportToMarkdown',
   // execution
   'scheduleOrder', 'StepwiseSchedule', 'beginStepwiseSchedule',
+  'ordersFromAnchors', 'sessionOrders', 'readOrdersFile', 'orderBins', 'registerStrategy', 'registeredStrategies', 'resolveStrategy',
+  'runBacktest', 'orderTca', 'summarizeTca',
   // tfjs ops
   'signatureOp', 'vwapLossTensor',
 ];
