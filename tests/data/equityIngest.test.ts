@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Field, Float64, Int32, Int64, RecordBatch, Schema, Struct, Table, makeData, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { afterAll, beforeAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SigvwapError } from '../../src/errors.js';
 import { allocBarTable, type BarTable } from '../../src/data/barTable.js';
 import { buildAssetSeries, DEFAULT_DATASET_CONFIG } from '../../src/data/buildAssetSeries.js';
 import { ingest } from '../../src/data/ingest.js';
@@ -22,6 +21,7 @@ import { decodeAssetFile, encodeAssetFile, readManifest, readStoreAsset } from '
 import { sharedPath } from '../helpers/sharedDir.js';
 import { equityBars, DST_WEEK, MINUTE_MS } from './equityHelpers.js';
 import { removeDir, syntheticBars, tempDir, writeGzip, writeText } from './helpers.js';
+import { thrown } from '../helpers/errors.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const HEADER = 'open_time_ms,open,high,low,close,volume,quote_volume,trades';
@@ -36,15 +36,6 @@ function equityCsv(b: BarTable): string {
   return lines.join('\n') + '\n';
 }
 
-function thrown(fn: () => unknown): SigvwapError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(SigvwapError);
-    return e as SigvwapError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('parsing bars without quote volume or trades', () => {
   const t0 = Date.UTC(2019, 1, 11, 14, 30);

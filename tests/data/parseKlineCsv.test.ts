@@ -1,21 +1,12 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { SigvwapError } from '../../src/errors.js';
 import { parseDecimal } from '../../src/data/parseDecimal.js';
 import { parseKlineCsv } from '../../src/data/parseKlineCsv.js';
 import { barsToCsv, rng, syntheticBars } from './helpers.js';
+import { thrown as csvError } from '../helpers/errors.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-function csvError(fn: () => unknown): SigvwapError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(SigvwapError);
-    return e as SigvwapError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('parseDecimal', () => {
   it('is bit-identical to Number() on random decimal strings, including the slow path', () => {

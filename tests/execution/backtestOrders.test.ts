@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SigvwapError } from '../../src/errors.js';
 import { ingest } from '../../src/data/ingest.js';
 import { loadStoreAssets } from '../../src/data/loadStoreSeries.js';
 import { tradingSessions } from '../../src/data/sessions.js';
@@ -18,16 +17,8 @@ import { smallDataset } from '../helpers/market.js';
 import { sharedPath } from '../helpers/sharedDir.js';
 import { DST_WEEK, JULY_2025, MINUTE_MS, equityBars, minuteSeries, nyTime } from '../data/equityHelpers.js';
 import { removeDir, tempDir, writeText } from '../data/helpers.js';
+import { thrown } from '../helpers/errors.js';
 
-function thrown(fn: () => unknown): SigvwapError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(SigvwapError);
-    return e as SigvwapError;
-  }
-  throw new Error('expected an error');
-}
 
 /** Every bar of every order lies inside one regular session of its asset. */
 function expectInsideSessions(orders: BacktestOrders, series: readonly MarketSeries[]): void {

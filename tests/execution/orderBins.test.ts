@@ -7,7 +7,6 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SigvwapError } from '../../src/errors.js';
 import { allocBarTable, type BarTable } from '../../src/data/barTable.js';
 import { ingest } from '../../src/data/ingest.js';
 import { loadStoreAssets } from '../../src/data/loadStoreSeries.js';
@@ -19,6 +18,7 @@ import { rng } from '../helpers/random.js';
 import { sharedPath } from '../helpers/sharedDir.js';
 import { DST_WEEK, JULY_2025, MINUTE_MS, equityBars, minuteSeries } from '../data/equityHelpers.js';
 import { removeDir, tempDir } from '../data/helpers.js';
+import { thrown } from '../helpers/errors.js';
 
 /** A hand-made series (no gridding): every bar present unless listed. */
 function handSeries(price: number[], volume: number[], missing: number[] = [], hl?: { high: number[]; low: number[] }): Required<BinSeries> {
@@ -40,15 +40,6 @@ function orders(startBar: number[], bins: number, binBars: number, assetIndex = 
   };
 }
 
-function thrown(fn: () => unknown): SigvwapError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(SigvwapError);
-    return e as SigvwapError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('orderBins: bins by hand', () => {
   const s = handSeries([10, 11, 12, 13, 14, 15, 16, 17, 18, 19], [1, 2, 0, 0, 3, 1, 0, 0, 5, 5]);
