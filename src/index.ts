@@ -39,7 +39,7 @@ export {
 
 // allocators
 export {
-  type Allocator, type AllocatorContext, type AllocatorEntry, registerAllocator, unregisterAllocator, registeredAllocators, resolveAllocator,
+  type Allocator, type ClosedLoop, type AllocatorContext, type AllocatorEntry, registerAllocator, unregisterAllocator, registeredAllocators, resolveAllocator,
   twapAllocator, histCurveAllocator, NeuralAllocator, PerAssetAllocator, loadAllocator,
   MODEL_KINDS, defaultModelConfig, parseModelConfig, type ModelConfig, type ModelKind,
   loadCheckpoint, type CheckpointState, type EpochRecord,

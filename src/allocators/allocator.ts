@@ -34,13 +34,31 @@ export interface Allocator {
   /** adaptive allocators: the curve [batch, horizon] planned before any order bar is known */
   planCurve?(orders: OrderBatch): Float64Array;
   /**
-   * Adaptive allocators in a closed loop (execution backtests): allocations [batch, horizon]
-   * given the fractions actually executed in bins 0 .. steps-1 (`executed` [batch, horizon]);
-   * column `steps` is the next bin's fraction, reacting to capped or missed fills.
+   * Adaptive allocators in a closed loop (execution backtests): a session over these orders
+   * whose `next(executed, t)` is bin t's fraction, given the fractions actually executed in bins
+   * 0 .. t-1, so that it reacts to capped or missed fills. Opening pays what does not depend on
+   * the fills (features, encoders) once; each step pays only bin t's part.
    */
-  allocateClosedLoop?(orders: OrderBatch, executed: Float64Array, steps: number): Float64Array;
+  openClosedLoop?(orders: OrderBatch): ClosedLoop;
   /** release tensors or other resources */
   dispose?(): void;
+}
+
+/** A closed-loop session over a fixed batch of orders (Allocator.openClosedLoop). */
+export interface ClosedLoop {
+  /**
+   * Bin t's fractions [batch] of each order's quantity, given `executed` [batch, horizon]: the
+   * fractions executed in bins 0 .. t-1 (columns >= t are ignored). Steps come in order
+   * t = 0, 1, .., horizon-1; at the last bin the fraction is what remains (1 - Σ executed, >= 0).
+   */
+  next(executed: Float64Array, t: number): Float64Array;
+  /** release what opening kept (tensors) */
+  dispose(): void;
+}
+
+/** The closed loop of a fixed allocation [batch, horizon]: bin t is column t, whatever was executed. */
+export function fixedClosedLoop(allocation: Float64Array, batch: number, horizon: number): ClosedLoop {
+  return { next: (_executed, t) => Float64Array.from({ length: batch }, (_, b) => allocation[b * horizon + t]!), dispose: () => {} };
 }
 
 export function checkHorizon(allocator: Allocator, orders: OrderBatch): void {

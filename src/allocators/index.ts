@@ -6,7 +6,7 @@
 import './twap.js';
 import './histCurve.js';
 
-export { type Allocator, checkHorizon } from './allocator.js';
+export { type Allocator, type ClosedLoop, checkHorizon } from './allocator.js';
 export { registerAllocator, unregisterAllocator, registeredAllocators, resolveAllocator, type AllocatorContext, type AllocatorEntry } from './registry.js';
 export { twapAllocator } from './twap.js';
 export { histCurveAllocator } from './histCurve.js';

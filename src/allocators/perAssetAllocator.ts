@@ -6,7 +6,7 @@
  */
 import { SigvwapError } from '../errors.js';
 import type { OrderBatch } from '../data/marketSeries.js';
-import type { Allocator } from './allocator.js';
+import { type Allocator, type ClosedLoop, fixedClosedLoop } from './allocator.js';
 
 export class PerAssetAllocator implements Allocator {
   readonly label: string;
@@ -51,13 +51,33 @@ export class PerAssetAllocator implements Allocator {
     return this.#byAsset(orders, (m, sub) => (m.planCurve ? m.planCurve(sub) : m.allocate(sub)));
   }
 
-  allocateClosedLoop(orders: OrderBatch, executed: Float64Array, steps: number): Float64Array {
+  openClosedLoop(orders: OrderBatch): ClosedLoop {
     const H = orders.horizon;
-    return this.#byAsset(orders, (m, sub, rows) => {
-      const mine = new Float64Array(rows.length * H);
-      rows.forEach((b, i) => mine.set(executed.subarray(b * H, (b + 1) * H), i * H));
-      return m.allocateClosedLoop ? m.allocateClosedLoop(sub, mine, steps) : m.allocate(sub);
-    });
+    const sessions: { rows: number[]; loop: ClosedLoop }[] = [];
+    try {
+      this.#byAsset(orders, (m, sub, rows) => {
+        sessions.push({ rows, loop: m.openClosedLoop ? m.openClosedLoop(sub) : fixedClosedLoop(m.allocate(sub), rows.length, H) });
+        return new Float64Array(rows.length * H);
+      });
+    } catch (e) {
+      for (const s of sessions) s.loop.dispose();
+      throw e;
+    }
+    return {
+      next: (executed, t) => {
+        const out = new Float64Array(orders.bar.length);
+        for (const { rows, loop } of sessions) {
+          const mine = new Float64Array(rows.length * H);
+          rows.forEach((b, i) => mine.set(executed.subarray(b * H, (b + 1) * H), i * H));
+          const a = loop.next(mine, t);
+          rows.forEach((b, i) => (out[b] = a[i]!));
+        }
+        return out;
+      },
+      dispose: () => {
+        for (const s of sessions) s.loop.dispose();
+      },
+    };
   }
 
   dispose(): void {

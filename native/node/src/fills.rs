@@ -159,11 +159,15 @@ enum SlotF {
 
 impl SlotF {
     /// The caller's array, or `len` fresh zeros (large ones huge-page backed,
-    /// first touched by the kernel's threads: see core `buffer`).
+    /// first touched by the kernel's threads: see core `buffer`). The 4 GiB
+    /// limit of natively made arrays (`outbuf::fresh`) cannot bind today: every
+    /// output has at most the elements of an f64 input, which Node already caps
+    /// at 4 GiB; it is checked anyway so that a narrower input type added
+    /// later cannot end an Async call's process.
     fn new(given: Option<Float64Array>, len: usize) -> CoreResult<Self> {
         Ok(match given {
             Some(a) => SlotF::Given(a),
-            None => SlotF::Fresh(ZeroedBuf::new("batch", len)?),
+            None => SlotF::Fresh(crate::outbuf::fresh::<f64>(len, "batch")?),
         })
     }
 

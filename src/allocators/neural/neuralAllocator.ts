@@ -24,12 +24,14 @@
  *   its base curve (f_t = 1).
  *   Closed loop (ModelInputs.executed, first k bins): a_s is replaced by the executed fraction
  *   e_s for s < k wherever the model reads its own past (remaining, head inputs, own deviation).
+ *   openClosedLoop computes the fill-independent part (base curve, encoder, execution state)
+ *   once and each bin's head on the executed fractions: a closed-loop backtest costs one forward.
  * Layout: inputs x [B, F] and sequence [S, B, C] float32 (time-major); output [B, H].
  * Cost per order: static F·H (linear); dynamic: the LSTM (lstmSequence.ts) plus
  * (H-1)·(U·w + (H-1)·w/2 + layers·w² + w) multiply-adds for the heads.
  */
 import { SigvwapError } from '../../errors.js';
-import { type Allocator, checkHorizon } from '../allocator.js';
+import { type Allocator, type ClosedLoop, checkHorizon, fixedClosedLoop } from '../allocator.js';
 import { type OrderBatch, sliceOrders } from '../../data/marketSeries.js';
 import { type ModelConfig, isAdaptive, modelHistoryBars, modelLabel } from './modelConfig.js';
 import { lstmSequence } from '../../ops/lstmSequence.js';
@@ -60,6 +62,16 @@ export interface ModelInputs {
    */
   executed?: Float64Array;
   executedSteps?: number;
+}
+
+/** The fill-independent part of a dynamic forward (NeuralAllocator.#encode). */
+interface DynamicEncoding {
+  /** base curve, time-major [H, B] */
+  baseT: tf.Tensor2D;
+  /** encoder term of every head's first layer [H-1, B, w] */
+  pre: tf.Tensor3D;
+  /** execution state [H-1, B, K] when the config has it */
+  state?: tf.Tensor3D;
 }
 
 /** Parameter shapes of a config, in a fixed order, with their initializer. */
@@ -286,58 +298,20 @@ export class NeuralAllocator implements Allocator {
   forward(inputs: ModelInputs): tf.Tensor2D {
     const B = inputs.batch;
     const H = this.horizon;
-    const v = (name: string) => this.variables.get(name)!;
-    const baseLogits = (): tf.Tensor2D => {
-      if (!this.usesFeatures) return tf.add(tf.zeros([B, H]), tf.reshape(v('curve/logits'), [1, H])) as tf.Tensor2D;
-      const F = v('features/mean').size;
-      let h: tf.Tensor2D = tf.tensor2d(inputs.x!, [B, F]);
-      this.config.staticHidden.forEach((_, l) => {
-        h = tf.relu(tf.add(tf.matMul(h, v(`map/dense${l}/kernel`) as tf.Tensor2D), v(`map/dense${l}/bias`))) as tf.Tensor2D;
-      });
-      return tf.add(tf.matMul(h, v('map/out/kernel') as tf.Tensor2D), v('map/out/bias')) as tf.Tensor2D;
-    };
-    const base = tf.softmax(baseLogits()) as tf.Tensor2D;
+    const base = tf.softmax(this.#baseLogits(inputs)) as tf.Tensor2D;
     if (this.kind !== 'dynamic') return base;
-
-    const d = this.config.dynamic;
-    const S = sequenceSteps(d.sequence, H, this.lookahead);
-    const C = SEQUENCE_CHANNELS.length;
-    const U = d.lstmUnits;
-    const w = d.headLayers === 0 ? 1 : d.headHidden;
-    const seq = tf.tensor3d(inputs.sequence!, [S, B, C]);
-    const hSeq = lstmSequence(seq, v('encoder/wx') as tf.Tensor2D, v('encoder/wh') as tf.Tensor2D, v('encoder/bias') as tf.Tensor1D);
-    // h_t = state after bar r+t-1+k: the last H-1 steps of the window
-    const hLast = tf.slice(hSeq, [S - (H - 1), 0, 0], [H - 1, B, U]);
-    const pre = tf.matMul(hLast, v('head/wh') as tf.Tensor3D); // [H-1, B, w]
-    const baseT = tf.transpose(base); // [H, B]
-    const K = EXECUTION_STATE_CHANNELS.length;
-    const state = d.executionState ? tf.tensor3d(inputs.state!, [H - 1, B, K]) : undefined;
-    let remaining: tf.Tensor1D = tf.ones([B]);
-    let ownDev: tf.Tensor1D = tf.zeros([B]);
+    const enc = this.#encode(inputs, base);
+    const state = enc.state;
     const executedSteps = inputs.executed ? (inputs.executedSteps ?? 0) : 0;
     const executedColumn = (t: number): tf.Tensor1D => tf.tensor1d(Float32Array.from({ length: B }, (_, b) => inputs.executed![b * H + t]!));
+    let remaining: tf.Tensor1D = tf.ones([B]);
+    let ownDev: tf.Tensor1D = tf.zeros([B]);
     const allocs: tf.Tensor1D[] = [];
     const columns: tf.Tensor2D[] = [];
     for (let t = 0; t < H - 1; t++) {
-      let z = tf.reshape(tf.slice(pre, [t, 0, 0], [1, B, w]), [B, w]) as tf.Tensor2D;
-      if (t > 0) z = tf.add(z, tf.matMul(tf.concat(columns, 1), v(`head${t}/wa`) as tf.Tensor2D));
-      if (t > 0 && state) {
-        const st = tf.reshape(tf.slice(state, [t, 0, 0], [1, B, K]), [B, K]) as tf.Tensor2D;
-        // own running deviation Σ_{s<t} a_s·x_{r+s}: x_{r+t-1} is channel 3 of step t
-        const prevDev = tf.reshape(tf.slice(st, [0, 3], [B, 1]), [B]);
-        ownDev = tf.add(ownDev, tf.mul(allocs[t - 1]!, prevDev));
-        z = tf.add(z, tf.matMul(tf.slice(st, [0, 0], [B, 3]), v(`head${t}/ws`) as tf.Tensor2D));
-        z = tf.add(z, tf.matMul(tf.reshape(ownDev, [B, 1]), v(`head${t}/wo`) as tf.Tensor2D));
-      }
-      z = tf.add(z, v(`head${t}/b1`));
-      if (d.headLayers > 0) {
-        z = tf.relu(z);
-        for (let l = 1; l < d.headLayers; l++) z = tf.relu(tf.add(tf.matMul(z, v(`head${t}/dense${l}/kernel`) as tf.Tensor2D), v(`head${t}/dense${l}/bias`))) as tf.Tensor2D;
-        z = tf.add(tf.matMul(z, v(`head${t}/out/kernel`) as tf.Tensor2D), v(`head${t}/out/bias`));
-      }
-      const f = tf.add(tf.tanh(tf.reshape(z, [B])), 1);
-      const bt = tf.reshape(tf.slice(baseT, [t, 0], [1, B]), [B]);
-      const planned = tf.minimum(tf.mul(bt, f), tf.relu(remaining)) as tf.Tensor1D;
+      // own running deviation Σ_{s<t} a_s·x_{r+s}: x_{r+t-1} is channel 3 of step t
+      if (t > 0 && state) ownDev = tf.add(ownDev, tf.mul(allocs[t - 1]!, tf.reshape(tf.slice(state, [t, 0, 3], [1, B, 1]), [B])));
+      const planned = this.#headStep(t, enc, t > 0 ? tf.concat(columns, 1) : undefined, ownDev, remaining);
       // what happened in bin t: the model's plan, or the executed fraction in a closed loop
       const a = executedSteps > t ? executedColumn(t) : planned;
       remaining = tf.sub(remaining, a);
@@ -348,30 +322,77 @@ export class NeuralAllocator implements Allocator {
     return tf.stack(allocs, 1) as tf.Tensor2D;
   }
 
+  /** Logits of the base curve [B, H]: the static map of the features, or the learned curve. */
+  #baseLogits(inputs: ModelInputs): tf.Tensor2D {
+    const B = inputs.batch;
+    const H = this.horizon;
+    const v = (name: string) => this.variables.get(name)!;
+    if (!this.usesFeatures) return tf.add(tf.zeros([B, H]), tf.reshape(v('curve/logits'), [1, H])) as tf.Tensor2D;
+    let h: tf.Tensor2D = tf.tensor2d(inputs.x!, [B, v('features/mean').size]);
+    this.config.staticHidden.forEach((_, l) => {
+      h = tf.relu(tf.add(tf.matMul(h, v(`map/dense${l}/kernel`) as tf.Tensor2D), v(`map/dense${l}/bias`))) as tf.Tensor2D;
+    });
+    return tf.add(tf.matMul(h, v('map/out/kernel') as tf.Tensor2D), v('map/out/bias')) as tf.Tensor2D;
+  }
+
+  /** What the dynamic model's steps share and the fills cannot change: the base curve, the
+   * encoder's contribution to every head's first layer and the execution state. */
+  #encode(inputs: ModelInputs, base: tf.Tensor2D): DynamicEncoding {
+    const B = inputs.batch;
+    const H = this.horizon;
+    const d = this.config.dynamic;
+    const v = (name: string) => this.variables.get(name)!;
+    const S = sequenceSteps(d.sequence, H, this.lookahead);
+    const U = d.lstmUnits;
+    const seq = tf.tensor3d(inputs.sequence!, [S, B, SEQUENCE_CHANNELS.length]);
+    const hSeq = lstmSequence(seq, v('encoder/wx') as tf.Tensor2D, v('encoder/wh') as tf.Tensor2D, v('encoder/bias') as tf.Tensor1D);
+    // h_t = state after bar r+t-1+k: the last H-1 steps of the window
+    const hLast = tf.slice(hSeq, [S - (H - 1), 0, 0], [H - 1, B, U]);
+    const pre = tf.matMul(hLast, v('head/wh') as tf.Tensor3D) as tf.Tensor3D; // [H-1, B, w]
+    const state = d.executionState ? tf.tensor3d(inputs.state!, [H - 1, B, EXECUTION_STATE_CHANNELS.length]) : undefined;
+    return { baseT: tf.transpose(base) as tf.Tensor2D, pre, state };
+  }
+
+  /** Bin t's planned fraction a_t = min(b_t·f_t, relu(remaining)) (t < H-1), from a_0..a_{t-1}
+   * as columns [B, t] (t > 0), the own running deviation [B] and the remaining share [B]. */
+  #headStep(t: number, enc: DynamicEncoding, columns: tf.Tensor2D | undefined, ownDev: tf.Tensor1D, remaining: tf.Tensor1D): tf.Tensor1D {
+    const d = this.config.dynamic;
+    const v = (name: string) => this.variables.get(name)!;
+    const [, B, w] = enc.pre.shape;
+    let z = tf.reshape(tf.slice(enc.pre, [t, 0, 0], [1, B, w]), [B, w]) as tf.Tensor2D;
+    if (t > 0) z = tf.add(z, tf.matMul(columns!, v(`head${t}/wa`) as tf.Tensor2D));
+    if (t > 0 && enc.state) {
+      const st = tf.reshape(tf.slice(enc.state, [t, 0, 0], [1, B, 3]), [B, 3]) as tf.Tensor2D;
+      z = tf.add(z, tf.matMul(st, v(`head${t}/ws`) as tf.Tensor2D));
+      z = tf.add(z, tf.matMul(tf.reshape(ownDev, [B, 1]), v(`head${t}/wo`) as tf.Tensor2D));
+    }
+    z = tf.add(z, v(`head${t}/b1`));
+    if (d.headLayers > 0) {
+      z = tf.relu(z);
+      for (let l = 1; l < d.headLayers; l++) z = tf.relu(tf.add(tf.matMul(z, v(`head${t}/dense${l}/kernel`) as tf.Tensor2D), v(`head${t}/dense${l}/bias`))) as tf.Tensor2D;
+      z = tf.add(tf.matMul(z, v(`head${t}/out/kernel`) as tf.Tensor2D), v(`head${t}/out/bias`));
+    }
+    const f = tf.add(tf.tanh(tf.reshape(z, [B])), 1);
+    const bt = tf.reshape(tf.slice(enc.baseT, [t, 0], [1, B]), [B]);
+    return tf.minimum(tf.mul(bt, f), tf.relu(remaining)) as tf.Tensor1D;
+  }
+
   /** The base curve b [B, H] (float64): the whole allocation of constCurve and static models,
    * the plan a dynamic model adjusts as bars arrive. */
   baseCurve(orders: OrderBatch): Float64Array {
     checkHorizon(this, orders);
     const inputs = this.inputs(orders);
-    const H = this.horizon;
-    const b = tf.tidy(() => {
-      const x = this.usesFeatures
-        ? (this.config.staticHidden.reduce<tf.Tensor2D>(
-            (h, _, l) => tf.relu(tf.add(tf.matMul(h, this.variables.get(`map/dense${l}/kernel`) as tf.Tensor2D), this.variables.get(`map/dense${l}/bias`)!)) as tf.Tensor2D,
-            tf.tensor2d(inputs.x!, [inputs.batch, this.variables.get('features/mean')!.size]),
-          ))
-        : undefined;
-      const logits = x
-        ? tf.add(tf.matMul(x, this.variables.get('map/out/kernel') as tf.Tensor2D), this.variables.get('map/out/bias')!)
-        : tf.add(tf.zeros([inputs.batch, H]), tf.reshape(this.variables.get('curve/logits')!, [1, H]));
-      return tf.softmax(logits);
-    });
+    const b = tf.tidy(() => tf.softmax(this.#baseLogits(inputs)));
     const out = Float64Array.from(b.dataSync());
     b.dispose();
     return out;
   }
 
-  /** Closed loop: allocations given the fractions executed in bins < steps (ModelInputs.executed). */
+  /**
+   * Closed loop in one forward per step: allocations [B, H] given the fractions executed in bins
+   * < steps (ModelInputs.executed). O(H) whole forwards for a backtest; it is the reference that
+   * openClosedLoop must match (tests/allocators/closedLoop.test.ts).
+   */
   allocateClosedLoop(orders: OrderBatch, executed: Float64Array, steps: number, batchSize = 4096): Float64Array {
     checkHorizon(this, orders);
     const n = orders.bar.length;
@@ -386,6 +407,71 @@ export class NeuralAllocator implements Allocator {
       a.dispose();
     }
     return out;
+  }
+
+  /**
+   * A closed-loop session (Allocator.openClosedLoop). Opening computes every chunk's features,
+   * base curve, encoder and the encoder's part of every head (kept as tensors: about
+   * 4·B·(H + (H-1)·(w + 3)) bytes); step t then runs only head t on the executed fractions, so a
+   * whole backtest costs one forward instead of H. constCurve and static models are not adaptive:
+   * their session returns their fixed allocation.
+   */
+  openClosedLoop(orders: OrderBatch, batchSize = 4096): ClosedLoop {
+    checkHorizon(this, orders);
+    const n = orders.bar.length;
+    const H = this.horizon;
+    if (this.kind !== 'dynamic') {
+      return fixedClosedLoop(this.allocate(orders, batchSize), n, H);
+    }
+    const chunks: { from: number; to: number; enc: DynamicEncoding; ownDevX?: Float32Array }[] = [];
+    for (let from = 0; from < n; from += batchSize) {
+      const to = Math.min(n, from + batchSize);
+      const inputs = this.inputs(sliceOrders(orders, from, to));
+      const [baseT, pre, state] = tf.tidy(() => {
+        const e = this.#encode(inputs, tf.softmax(this.#baseLogits(inputs)) as tf.Tensor2D);
+        return e.state ? [e.baseT, e.pre, e.state] : [e.baseT, e.pre];
+      });
+      const enc: DynamicEncoding = { baseT: baseT as tf.Tensor2D, pre: pre as tf.Tensor3D, state: state as tf.Tensor3D | undefined };
+      chunks.push({ from, to, enc, ownDevX: inputs.state });
+    }
+    const K = EXECUTION_STATE_CHANNELS.length;
+    let expected = 0;
+    const session: ClosedLoop = {
+      next: (executed, t) => {
+        if (executed.length !== n * H) throw new SigvwapError('ERR_SHAPE', `executed: expected ${n * H} values [${n}, ${H}], got ${executed.length}`, { argument: 'executed', expected: n * H, actual: executed.length });
+        if (t !== expected) throw new SigvwapError('ERR_ARG', `t: closed-loop steps come in order; expected step ${expected}, got ${t}`, { argument: 't', expected, actual: t });
+        expected = t + 1;
+        const out = new Float64Array(n);
+        for (const { from, to, enc, ownDevX } of chunks) {
+          const B = to - from;
+          // remaining share and own deviation as the forward accumulates them (float32, in order)
+          const remaining = new Float32Array(B).fill(1);
+          const ownDev = new Float32Array(B);
+          const columns = new Float32Array(B * t);
+          for (let b = 0; b < B; b++) {
+            for (let s = 0; s < t; s++) {
+              const e = Math.fround(executed[(from + b) * H + s]!);
+              columns[b * t + s] = e;
+              remaining[b] = Math.fround(remaining[b]! - e);
+              if (ownDevX && s + 1 < H - 1) ownDev[b] = Math.fround(ownDev[b]! + Math.fround(e * ownDevX[((s + 1) * B + b) * K + 3]!));
+            }
+          }
+          if (t === H - 1) {
+            for (let b = 0; b < B; b++) out[from + b] = Math.max(0, remaining[b]!);
+            continue;
+          }
+          const a = tf.tidy(() => this.#headStep(t, enc, t > 0 ? tf.tensor2d(columns, [B, t]) : undefined, tf.tensor1d(ownDev), tf.tensor1d(remaining)));
+          out.set(a.dataSync(), from);
+          a.dispose();
+        }
+        return out;
+      },
+      dispose: () => {
+        for (const { enc } of chunks) tf.dispose([enc.baseT, enc.pre, ...(enc.state ? [enc.state] : [])]);
+        chunks.length = 0;
+      },
+    };
+    return session;
   }
 
   /** Allocations [B, H] (float64), computed in chunks of `batchSize` orders. */

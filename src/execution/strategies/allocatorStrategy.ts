@@ -3,15 +3,15 @@
  * (twap, histCurve, constCurve/static/dynamic checkpoints, per-asset folders, plugins).
  *   non-adaptive       open loop: its allocation [B, T] is the schedule
  *   adaptive with      closed loop: bin t's fraction is a_t computed from the fractions actually
- *   allocateClosedLoop executed in bins < t (the dynamic model's remaining quantity and own
+ *   openClosedLoop     executed in bins < t (the dynamic model's remaining quantity and own
  *                      running deviation come from the simulated fills, not from its plan)
  *   adaptive without   open loop on its own plan (a causal replay), said in the strategy name
  * Allocators work on the store's bars: orders must have one bar per bin and the allocator's
- * horizon (ERR_ARG otherwise). Cost: one allocation (open) or T allocations (closed).
+ * horizon (ERR_ARG otherwise). Cost: one allocation (open); closed: one session (features and encoder once) and T head steps.
  */
 import { SigvwapError } from '../../errors.js';
 import type { OrderBatch } from '../../data/marketSeries.js';
-import type { Allocator } from '../../allocators/allocator.js';
+import type { Allocator, ClosedLoop } from '../../allocators/allocator.js';
 import type { Strategy, StrategyContext } from '../strategy.js';
 
 function orderBatch(ctx: StrategyContext, allocator: Allocator): OrderBatch {
@@ -26,23 +26,39 @@ function orderBatch(ctx: StrategyContext, allocator: Allocator): OrderBatch {
 }
 
 export function allocatorStrategy(allocator: Allocator): Strategy {
-  const closed = allocator.adaptive && typeof allocator.allocateClosedLoop === 'function';
-  const base = { name: allocator.label, passive: false, dispose: () => allocator.dispose?.() };
-  if (!closed) return { ...base, loop: 'open', schedule: (ctx) => allocator.allocate(orderBatch(ctx, allocator)) };
+  const closed = allocator.adaptive && typeof allocator.openClosedLoop === 'function';
+  // an adaptive allocator without a closed loop replays its own plan: the name says so
+  const name = allocator.adaptive && !closed ? `${allocator.label} (open loop)` : allocator.label;
+  if (!closed) return { name, loop: 'open', passive: false, schedule: (ctx) => allocator.allocate(orderBatch(ctx, allocator)), dispose: () => allocator.dispose?.() };
+  // one session per backtest: opened at bin 0, released after the last bin
+  let session: { ctx: StrategyContext; loop: ClosedLoop } | undefined;
+  const release = () => {
+    session?.loop.dispose();
+    session = undefined;
+  };
   return {
-    ...base,
+    name: allocator.label,
     loop: 'closed',
+    passive: false,
     step(ctx, t, filled) {
-      const batch = orderBatch(ctx, allocator);
-      const B = batch.bar.length;
-      const T = batch.horizon;
+      if (t === 0 || session?.ctx !== ctx) {
+        release();
+        session = { ctx, loop: allocator.openClosedLoop!(orderBatch(ctx, allocator)) };
+      }
+      const B = ctx.orders.assetIndex.length;
+      const T = ctx.orders.bins;
       const executed = new Float64Array(B * T);
       for (let b = 0; b < B; b++) {
         const Q = ctx.orders.quantity[b]!;
         for (let s = 0; s < t; s++) executed[b * T + s] = Q > 0 ? filled[b * T + s]! / Q : 0;
       }
-      const a = allocator.allocateClosedLoop!(batch, executed, t);
-      return Float64Array.from({ length: B }, (_, b) => a[b * T + t]!);
+      const a = session.loop.next(executed, t);
+      if (t === T - 1) release();
+      return a;
+    },
+    dispose: () => {
+      release();
+      allocator.dispose?.();
     },
   };
 }
