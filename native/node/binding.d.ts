@@ -136,6 +136,30 @@ export interface FillResult {
   device: string
 }
 
+/** out = act(op(a)·op(b) + bias), batched; see sigvwap_core::matmul. */
+export declare function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array, options: MatmulOptions, bias?: Float32Array | undefined | null): void
+
+export interface MatmulOptions {
+  /** Matrices in a (1 broadcasts). */
+  batchA: number
+  /** Matrices in b (1 broadcasts). */
+  batchB: number
+  /** Rows of op(a) and of the result. */
+  m: number
+  /** Columns of op(a), rows of op(b). */
+  k: number
+  /** Columns of op(b) and of the result. */
+  n: number
+  /** a holds [batchA, k, m] (default false: [batchA, m, k]). */
+  transposeA?: boolean
+  /** b holds [batchB, n, k] (default false: [batchB, k, n]). */
+  transposeB?: boolean
+  /** 'linear' (default), 'relu', 'relu6', 'sigmoid', 'elu' or 'leakyrelu'. */
+  activation?: string
+  /** Slope of 'leakyrelu' for x < 0 (default 0.2, as tfjs). */
+  leakyreluAlpha?: number
+}
+
 /** Overrides SIGVWAP_THREADS (valid or not). */
 export declare function setThreads(n: number): void
 

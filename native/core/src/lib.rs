@@ -11,6 +11,7 @@
 //!   buffer: error, real;  pool: error;  cuda: error
 //!   device: error, cuda
 //!   vwap, signature: error, real, pool, cuda, device (signature also buffer)
+//!   matmul: error, pool (and the `gemm` crate)
 
 pub mod buffer;
 #[cfg(feature = "cuda")]
@@ -18,6 +19,7 @@ mod cuda;
 pub mod device;
 pub mod error;
 pub mod fills;
+pub mod matmul;
 pub mod pool;
 pub mod real;
 pub mod signature;

@@ -9,11 +9,13 @@ mod args;
 mod errors;
 mod fills;
 mod info;
+mod matmul;
 mod outbuf;
 mod signature;
 mod vwap;
 
 pub use fills::*;
 pub use info::*;
+pub use matmul::*;
 pub use signature::*;
 pub use vwap::*;

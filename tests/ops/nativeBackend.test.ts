@@ -1,0 +1,132 @@
+/**
+ * The `sigvwap` tfjs backend against tfjs-backend-cpu: every CPU kernel is registered under
+ * it, each native kernel gives the CPU kernel's result on named shapes (odd sizes, batch 1,
+ * broadcasting, transposes, fused bias and activations, the fallbacks), and autodiff through
+ * it gives a small model's gradients. Skips, saying why, where the addon lacks the kernels.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import * as tfc from '@tensorflow/tfjs-core';
+import { tf } from '../../src/ops/tf.js';
+import { activeBackend, chooseBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
+import { NATIVE_BACKEND, nativeKernelNames } from '../../src/ops/nativeBackend.js';
+import { Rng } from '../../src/rng.js';
+import { thrown } from '../helpers/errors.js';
+
+const status = nativeBackendStatus();
+if (!status.available) console.warn(`SKIPPED native backend parity: ${status.reason}`);
+const initial = activeBackend();
+afterAll(() => useBackend(initial));
+
+function rnd(shape: number[], seed: number, dtype: 'float32' | 'int32' = 'float32'): { shape: number[]; data: Float32Array | Int32Array; dtype: 'float32' | 'int32' } {
+  const r = Rng.fromSeed(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = dtype === 'int32' ? Int32Array.from({ length: n }, () => Math.floor(r.nextFloat() * 7) - 3) : Float32Array.from({ length: n }, () => r.nextFloat() * 2 - 1);
+  return { shape, data, dtype };
+}
+
+type Spec = ReturnType<typeof rnd>;
+/** Run `f` on fresh tensors of `specs` on one backend; its output values and shape. */
+function on(backend: string, specs: Spec[], f: (...t: tf.Tensor[]) => tf.Tensor): { shape: number[]; values: Float32Array | Int32Array } {
+  useBackend(backend);
+  return tf.tidy(() => {
+    const out = f(...specs.map((s) => tf.tensor(s.data, s.shape, s.dtype)));
+    return { shape: out.shape, values: out.dataSync() as Float32Array };
+  });
+}
+
+function expectSame(specs: Spec[], f: (...t: tf.Tensor[]) => tf.Tensor, tol: number): void {
+  const want = on('cpu', specs, f);
+  const got = on('native', specs, f);
+  expect(got.shape).toEqual(want.shape);
+  let d = 0;
+  for (let i = 0; i < want.values.length; i++) d = Math.max(d, Math.abs(got.values[i]! - want.values[i]!));
+  expect(d).toBeLessThanOrEqual(tol);
+}
+
+describe.skipIf(!status.available)('sigvwap backend', () => {
+  it('registers every CPU kernel under its own name, and the native ones over them', () => {
+    const cpu = tfc.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
+    const native = new Set(tfc.getKernelsForBackend(NATIVE_BACKEND).map((k) => k.kernelName));
+    expect(cpu.filter((k) => !native.has(k))).toEqual([]);
+    for (const k of nativeKernelNames()) expect(tfc.getKernel(k, NATIVE_BACKEND)!.kernelFunc).not.toBe(tfc.getKernel(k, 'cpu')!.kernelFunc);
+  });
+
+  it('chooseBackend: the default is native here; a request is honoured; an unknown one is ERR_ARG naming backend', () => {
+    expect(chooseBackend()).toEqual({ backend: 'native' });
+    expect(chooseBackend('cpu')).toEqual({ backend: 'cpu' });
+    const e = thrown(() => chooseBackend('wasm'));
+    expect([e.code, e.data.argument]).toEqual(['ERR_ARG', 'backend']);
+  });
+
+  const matmuls: [string, number[], number[], boolean, boolean][] = [
+    ['1x1 by 1x1', [1, 1], [1, 1], false, false],
+    ['batch-1 row 1x7 by 7x5', [1, 7], [7, 5], false, false],
+    ['odd 3x5 by 5x7', [3, 5], [5, 7], false, false],
+    ['transposeA 5x3', [5, 3], [5, 7], true, false],
+    ['transposeB 7x5', [3, 5], [7, 5], false, true],
+    ['both transposed', [5, 3], [7, 5], true, true],
+    ['dense 1024x77 by 77x12', [1024, 77], [77, 12], false, false],
+    ['dW 1024x77 by 1024x12 (tA)', [1024, 77], [1024, 12], true, false],
+    ['batched 11x64x16 by 11x16x3', [11, 64, 16], [11, 16, 3], false, false],
+    ['broadcast a [1, 9, 4] by [5, 4, 6]', [1, 9, 4], [5, 4, 6], false, false],
+    ['broadcast rank-2 b [2, 3, 9, 4] by [4, 6]', [2, 3, 9, 4], [4, 6], false, false],
+    ['rank 4 both [2, 3, 5, 4] by [2, 3, 4, 6] (tB: [2,3,6,4])', [2, 3, 5, 4], [2, 3, 6, 4], false, true],
+    ['large 129x257 by 257x131', [129, 257], [257, 131], false, false],
+  ];
+  it.each(matmuls)('matMul %s', (_, sa, sb, tA, tB) => {
+    expectSame([rnd(sa, 1), rnd(sb, 2)], (a, b) => tf.matMul(a!, b!, tA, tB), 1e-5 * Math.max(8, sa[sa.length - (tA ? 2 : 1)]!));
+  });
+
+  it.each([
+    ['int32 (CPU fallback)', rnd([3, 4], 3, 'int32'), rnd([4, 2], 4, 'int32')],
+    ['[2, 1, 3, 4] by [3, 4, 2]: not batch-equal, CPU fallback', rnd([2, 1, 3, 4], 5), rnd([3, 4, 2], 6)],
+  ])('matMul %s', (_, a, b) => {
+    expectSame([a, b], (x, y) => tf.matMul(x!, y!), 1e-5);
+  });
+
+  const activations = ['linear', 'relu', 'relu6', 'sigmoid', 'elu', 'leakyrelu'] as const;
+  it.each(activations.flatMap((act) => [
+    [`${act} with bias [n]`, act, [5, 7], [7, 3], [3]],
+    [`${act} with bias [1, n], batched`, act, [2, 5, 7], [2, 7, 3], [1, 3]],
+    [`${act} without bias`, act, [5, 7], [7, 3], undefined],
+  ] as const))('fused matMul %s', (_, act, sa, sb, sbias) => {
+    const specs = [rnd([...sa], 7), rnd([...sb], 8), ...(sbias ? [rnd([...sbias], 9)] : [])];
+    expectSame(specs, (a, b, bias) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: act, leakyreluAlpha: 0.3 }), 1e-5 * 8);
+  });
+
+  it.each([
+    ['prelu', [5, 7], [7, 3], [3], 'prelu'],
+    ['full-size bias [5, 3]', [5, 7], [7, 3], [5, 3], 'relu'],
+  ] as const)('fused matMul falls back to the CPU kernel: %s', (_, sa, sb, sbias, act) => {
+    const specs = [rnd([...sa], 10), rnd([...sb], 11), rnd([...sbias], 12), rnd([3], 13)];
+    expectSame(specs, (a, b, bias, alpha) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: act, preluActivationWeights: act === 'prelu' ? alpha : undefined }), 1e-5 * 8);
+  });
+
+  it('inner sizes that do not match: the tfjs error on both backends', () => {
+    for (const b of ['cpu', 'native']) {
+      useBackend(b);
+      expect(() => tf.matMul(tf.zeros([2, 3]), tf.zeros([4, 2]))).toThrow(/inner shapes \(3\) and \(4\)/);
+    }
+  });
+
+  it('autodiff: a two-layer model has the same loss and gradients on both backends', () => {
+    const specs = [rnd([33, 9], 20), rnd([9, 16], 21), rnd([16], 22), rnd([16, 5], 23)];
+    const grads = (backend: string) => {
+      useBackend(backend);
+      return tf.tidy(() => {
+        const [x, w1, b1, w2] = specs.map((s) => tf.tensor(s.data, s.shape));
+        const f = (w1v: tf.Tensor, b1v: tf.Tensor, w2v: tf.Tensor) => {
+          const h = tf.fused.matMul({ a: x as tf.Tensor2D, b: w1v as tf.Tensor2D, bias: b1v, activation: 'relu' });
+          const y = tf.softmax(tf.matMul(tf.tanh(h), w2v as tf.Tensor2D));
+          return tf.mean(tf.square(tf.sub(y, 0.2)));
+        };
+        const { value, grads: g } = tf.valueAndGrads(f)([w1!, b1!, w2!]);
+        return [value.dataSync()[0]!, ...g.map((t) => Array.from(t.dataSync()))] as const;
+      });
+    };
+    const [lossCpu, ...gCpu] = grads('cpu');
+    const [lossNative, ...gNative] = grads('native');
+    expect(Math.abs(lossNative - lossCpu)).toBeLessThan(1e-6);
+    gCpu.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(gNative[i]![j]! - v)).toBeLessThan(1e-6)));
+  });
+});
