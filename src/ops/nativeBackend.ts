@@ -19,7 +19,10 @@ import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import { nativeTensorKernels } from '../native/tensorKernels.js';
+import { nativeCopyKernels } from './nativeKernels/copy.js';
+import { nativeElementwiseKernels } from './nativeKernels/elementwise.js';
 import { nativeMatmulKernels } from './nativeKernels/matMul.js';
+import { nativeReduceKernels } from './nativeKernels/reduce.js';
 
 export const NATIVE_BACKEND = 'sigvwap';
 
@@ -43,7 +46,7 @@ function cpuKernel(name: string): KernelFunc {
 
 /** The native kernels, by kernel name. */
 function nativeKernels(): KernelConfig[] {
-  return [...nativeMatmulKernels(cpuKernel)];
+  return [...nativeMatmulKernels(cpuKernel), ...nativeElementwiseKernels(cpuKernel), ...nativeCopyKernels(cpuKernel), ...nativeReduceKernels(cpuKernel)];
 }
 
 /** Register the `sigvwap` backend (once); whether it is available, and why not. */

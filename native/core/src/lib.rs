@@ -11,7 +11,7 @@
 //!   buffer: error, real;  pool: error;  cuda: error
 //!   device: error, cuda
 //!   vwap, signature: error, real, pool, cuda, device (signature also buffer)
-//!   matmul: error, pool (and the `gemm` crate)
+//!   matmul: error, pool (and the `gemm` crate);  tensor: error
 
 pub mod buffer;
 #[cfg(feature = "cuda")]
@@ -23,6 +23,7 @@ pub mod matmul;
 pub mod pool;
 pub mod real;
 pub mod signature;
+pub mod tensor;
 pub mod simd;
 pub mod vwap;
 

@@ -12,10 +12,12 @@ mod info;
 mod matmul;
 mod outbuf;
 mod signature;
+mod tensor;
 mod vwap;
 
 pub use fills::*;
 pub use info::*;
 pub use matmul::*;
 pub use signature::*;
+pub use tensor::*;
 pub use vwap::*;
