@@ -11,7 +11,14 @@ import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 /** Outputs smaller than this run on the CPU kernel (see the header). */
-export const NATIVE_MIN_ELEMENTS = 1024;
+export let NATIVE_MIN_ELEMENTS = 1024;
+
+/** Change the threshold (bench/kernels.bench.ts measures both sides of it); returns the old one. */
+export function setNativeMinElements(n: number): number {
+  const old = NATIVE_MIN_ELEMENTS;
+  NATIVE_MIN_ELEMENTS = n;
+  return old;
+}
 
 export function values(backend: MathBackendCPU, t: TensorInfo): Float32Array {
   return backend.data.get(t.dataId).values as Float32Array;

@@ -45,6 +45,19 @@ pub fn reduce(op: ReduceOp, x: &[f32], out: &mut [f32], outer: usize, n: usize, 
     if op == ReduceOp::Max && n == 0 {
         return Err(CoreError::arg("n", "max over an empty axis"));
     }
+    if inner == 1 {
+        // reducing the last axis: one contiguous row per output (the per-row loop
+        // below would handle 1-element rows one at a time, slower than tfjs)
+        for (o, dst) in out.iter_mut().enumerate() {
+            let row = &x[o * n..(o + 1) * n];
+            *dst = match op {
+                ReduceOp::Sum => row.iter().fold(0f64, |a, &v| a + v as f64) as f32,
+                ReduceOp::Mean => (row.iter().fold(0f64, |a, &v| a + v as f64) / n as f64) as f32,
+                ReduceOp::Max => row[1..].iter().fold(row[0], |m, &v| if v > m || v.is_nan() { v } else { m }),
+            };
+        }
+        return Ok(());
+    }
     let mut acc = vec![0f64; inner];
     for o in 0..outer {
         let block = &x[o * n * inner..(o + 1) * n * inner];
