@@ -80,7 +80,8 @@ class Trainer {
 
   constructor(readonly dataset: Dataset, readonly ids: Int32Array, config: ModelConfig) {
     this.model = NeuralAllocator.create(config, Rng.fromSeed(1));
-    this.model.fitStandardizer(this.model.rawFeatures(ordersFromDataset(dataset, ids.subarray(0, 4 * BATCH))), 4 * BATCH);
+    const sample = ids.subarray(0, 4 * BATCH);
+    this.model.fitStandardizer(this.model.rawFeatures(ordersFromDataset(dataset, sample)), sample.length);
     this.vars = this.model.trainableNames.map((n) => this.model.variables.get(n)!);
     this.params = new Map(this.model.trainableNames.map((n) => [n, Float32Array.from(this.model.variables.get(n)!.dataSync() as Float32Array)]));
     this.names = new Map(this.vars.map((v, i) => [v.name, this.model.trainableNames[i]!]));

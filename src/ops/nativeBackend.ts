@@ -57,6 +57,12 @@ export function registerNativeBackend(): NativeBackendStatus {
     status = { available: false, reason: addon.reason };
     return status;
   }
+  // registered already by another copy of this module in the process (src and dist both
+  // loaded): tfjs' registries are global, so it is there; registering again only warns
+  if (tfc.findBackendFactory(NATIVE_BACKEND)) {
+    status = { available: true };
+    return status;
+  }
   // priority 0 (cpu has 1): tfjs never picks it by itself; src/ops/backend.ts chooses
   tfc.registerBackend(NATIVE_BACKEND, () => new MathBackendSigvwap(), 0);
   const native = new Map(nativeKernels().map((k) => [k.kernelName, k]));

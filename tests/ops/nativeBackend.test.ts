@@ -126,6 +126,23 @@ describe.skipIf(!status.available)('sigvwap backend', () => {
     expectSame(specs, (a, b, bias, alpha) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: act, preluActivationWeights: act === 'prelu' ? alpha : undefined }), 1e-5 * 8);
   });
 
+  // tfjs' CPU Cast keeps a bool or int32 tensor's storage under the float32 dtype: the native
+  // kernels must see through the dtype (these crashed training once)
+  it.each([
+    ['add', (c: tf.Tensor, x: tf.Tensor) => tf.add(c, x)],
+    ['mul (the Minimum gradient)', (c: tf.Tensor, x: tf.Tensor) => tf.mul(x, c)],
+    ['matMul', (c: tf.Tensor, x: tf.Tensor) => tf.matMul(c, tf.transpose(x))],
+    ['sigmoid', (c: tf.Tensor) => tf.sigmoid(c)],
+    ['sum', (c: tf.Tensor) => tf.sum(c, 1)],
+    ['transpose', (c: tf.Tensor) => tf.transpose(c)],
+    ['softmax', (c: tf.Tensor) => tf.softmax(c)],
+    ['concat', (c: tf.Tensor, x: tf.Tensor) => tf.concat([c, x], 1)],
+  ] as const)('%s of a bool and an int32 tensor cast to float32', (_, f) => {
+    for (const cast of [(x: tf.Tensor) => tf.cast(tf.greater(x, 0), 'float32'), (x: tf.Tensor) => tf.cast(tf.cast(tf.mul(x, 5), 'int32'), 'float32')]) {
+      expectSame([rnd([256, 12], 35)], (x) => f(cast(x!), x!), 1e-6);
+    }
+  });
+
   it('inner sizes that do not match: the tfjs error on both backends', () => {
     for (const b of ['cpu', 'native']) {
       useBackend(b);

@@ -24,8 +24,13 @@ export function values(backend: MathBackendCPU, t: TensorInfo): Float32Array {
   return backend.data.get(t.dataId).values as Float32Array;
 }
 
-export function isF32(...ts: TensorInfo[]): boolean {
-  return ts.every((t) => t.dtype === ('float32' as DataType));
+/**
+ * Whether every tensor is float32 *and stored as a Float32Array*: tfjs' CPU Cast shares the
+ * storage of a bool or int32 tensor cast to float32 (a Uint8Array or Int32Array under a
+ * float32 dtype), which the native kernels must not read as f32.
+ */
+export function isF32(backend: MathBackendCPU, ...ts: TensorInfo[]): boolean {
+  return ts.every((t) => t.dtype === ('float32' as DataType) && backend.data.get(t.dataId)?.values instanceof Float32Array);
 }
 
 export function sizeOf(shape: readonly number[]): number {

@@ -35,7 +35,7 @@ export function nativeCopyKernels(cpu: (name: string) => KernelFunc): KernelConf
     const { x } = args.inputs as { x: TensorInfo };
     const { perm } = args.attrs as unknown as { perm: number[] };
     const n = sizeOf(x.shape);
-    if (!isF32(x) || n < NATIVE_MIN_ELEMENTS || perm.length !== x.shape.length) return cpu(tfc.Transpose)(args);
+    if (!isF32(args.backend as MathBackendCPU, x) || n < NATIVE_MIN_ELEMENTS || perm.length !== x.shape.length) return cpu(tfc.Transpose)(args);
     const backend = args.backend as MathBackendCPU;
     const xs = stridesOf(x.shape);
     const shape = perm.map((p) => x.shape[p]!);
@@ -47,7 +47,7 @@ export function nativeCopyKernels(cpu: (name: string) => KernelFunc): KernelConf
   const slice: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
-    if (!isF32(x)) return cpu(tfc.Slice)(args);
+    if (!isF32(args.backend as MathBackendCPU, x)) return cpu(tfc.Slice)(args);
     let b: number[];
     let s: number[];
     try {
@@ -70,7 +70,7 @@ export function nativeCopyKernels(cpu: (name: string) => KernelFunc): KernelConf
   const concat: KernelFunc = (args) => {
     const inputs = args.inputs as unknown as TensorInfo[];
     const { axis } = args.attrs as unknown as { axis: number };
-    if (inputs.length < 2 || !isF32(...inputs)) return cpu(tfc.Concat)(args);
+    if (inputs.length < 2 || !isF32(args.backend as MathBackendCPU, ...inputs)) return cpu(tfc.Concat)(args);
     let ax: number;
     let shape: number[];
     try {
@@ -96,7 +96,7 @@ export function nativeCopyKernels(cpu: (name: string) => KernelFunc): KernelConf
   const padV2: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     const { paddings, constantValue } = args.attrs as unknown as { paddings: [number, number][]; constantValue: number };
-    if (!isF32(x) || paddings.length !== x.shape.length || paddings.some(([a, b]) => a < 0 || b < 0)) return cpu(tfc.PadV2)(args);
+    if (!isF32(args.backend as MathBackendCPU, x) || paddings.length !== x.shape.length || paddings.some(([a, b]) => a < 0 || b < 0)) return cpu(tfc.PadV2)(args);
     const shape = paddings.map(([before, after], d) => before + x.shape[d]! + after);
     const n = sizeOf(shape);
     if (n < NATIVE_MIN_ELEMENTS) return cpu(tfc.PadV2)(args);
@@ -111,7 +111,7 @@ export function nativeCopyKernels(cpu: (name: string) => KernelFunc): KernelConf
   const splitV: KernelFunc = (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-    if (!isF32(x) || sizeOf(x.shape) < NATIVE_MIN_ELEMENTS) return cpu(tfc.SplitV)(args);
+    if (!isF32(args.backend as MathBackendCPU, x) || sizeOf(x.shape) < NATIVE_MIN_ELEMENTS) return cpu(tfc.SplitV)(args);
     let ax: number;
     let sizes: number[];
     try {
@@ -128,7 +128,7 @@ export function nativeCopyKernels(cpu: (name: string) => KernelFunc): KernelConf
     const { value } = args.inputs as { value: TensorInfo };
     const { axis } = args.attrs as unknown as { axis: number };
     const ax = axis < 0 ? axis + value.shape.length : axis;
-    if (!isF32(value) || sizeOf(value.shape) < NATIVE_MIN_ELEMENTS || ax < 0 || ax >= value.shape.length) return cpu(tfc.Unpack)(args);
+    if (!isF32(args.backend as MathBackendCPU, value) || sizeOf(value.shape) < NATIVE_MIN_ELEMENTS || ax < 0 || ax >= value.shape.length) return cpu(tfc.Unpack)(args);
     const num = value.shape[ax]!;
     return slices(args.backend as MathBackendCPU, value, ax, Array.from({ length: num }, (_, i) => i), new Array<number>(num).fill(1), true);
   };

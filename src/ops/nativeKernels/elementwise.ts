@@ -27,7 +27,7 @@ export function nativeElementwiseKernels(cpu: (name: string) => KernelFunc): Ker
     const fallback = cpu(name);
     const kernelFunc: KernelFunc = (args) => {
       const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-      if (!isF32(a, b)) return fallback(args);
+      if (!isF32(args.backend as MathBackendCPU, a, b)) return fallback(args);
       let shape: number[];
       try {
         shape = tfc.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
@@ -48,7 +48,7 @@ export function nativeElementwiseKernels(cpu: (name: string) => KernelFunc): Ker
     const kernelFunc: KernelFunc = (args) => {
       const { x } = args.inputs as { x: TensorInfo };
       const n = sizeOf(x.shape);
-      if (!isF32(x) || n < NATIVE_MIN_ELEMENTS) return fallback(args);
+      if (!isF32(args.backend as MathBackendCPU, x) || n < NATIVE_MIN_ELEMENTS) return fallback(args);
       const backend = args.backend as MathBackendCPU;
       const out = new Float32Array(n);
       unaryF32(op, values(backend, x), out);

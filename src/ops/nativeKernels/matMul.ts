@@ -18,6 +18,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import { matmulF32, type MatmulActivation } from '../../native/matmul.js';
+import { isF32, values } from './common.js';
 
 const NATIVE_ACTIVATIONS = new Set<string>(['linear', 'relu', 'relu6', 'sigmoid', 'elu', 'leakyrelu']);
 
@@ -57,9 +58,6 @@ export function planMatmul(a: TensorInfo, b: TensorInfo, transposeA: boolean, tr
   return { batchA, batchB, m, k: innerA, n, outShape: [...outer, m, n] };
 }
 
-function values(backend: MathBackendCPU, t: TensorInfo): Float32Array {
-  return backend.data.get(t.dataId).values as Float32Array;
-}
 
 export function nativeMatmulKernels(cpu: (name: string) => KernelFunc): KernelConfig[] {
   const cpuBatchMatMul = cpu(tfc.BatchMatMul);
@@ -68,9 +66,9 @@ export function nativeMatmulKernels(cpu: (name: string) => KernelFunc): KernelCo
   const batchMatMul: KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    const plan = planMatmul(a, b, transposeA, transposeB);
-    if (!plan) return cpuBatchMatMul(args);
     const backend = args.backend as MathBackendCPU;
+    const plan = planMatmul(a, b, transposeA, transposeB);
+    if (!plan || !isF32(backend, a, b)) return cpuBatchMatMul(args);
     const out = new Float32Array(tfc.util.sizeFromShape(plan.outShape));
     matmulF32(values(backend, a), values(backend, b), out, { ...plan, transposeA, transposeB });
     return backend.makeTensorInfo(plan.outShape, 'float32', out);
@@ -84,8 +82,8 @@ export function nativeMatmulKernels(cpu: (name: string) => KernelFunc): KernelCo
     const rowBias = !bias || (bias.dtype === 'float32' && bias.shape.length >= 1 && bias.shape[bias.shape.length - 1] === plan?.n && tfc.util.sizeFromShape(bias.shape) === plan?.n);
     // a bias of higher rank than the product would broadcast the output up: tfjs' kernel handles it
     const biasFits = !bias || bias.shape.length <= (plan?.outShape.length ?? 0);
-    if (!plan || !rowBias || !biasFits || preluActivationWeights || !NATIVE_ACTIVATIONS.has(activation)) return cpuFused(args);
     const backend = args.backend as MathBackendCPU;
+    if (!plan || !rowBias || !biasFits || preluActivationWeights || !NATIVE_ACTIVATIONS.has(activation) || !isF32(backend, a, b, ...(bias ? [bias] : []))) return cpuFused(args);
     const out = new Float32Array(tfc.util.sizeFromShape(plan.outShape));
     matmulF32(values(backend, a), values(backend, b), out, {
       ...plan, transposeA: attrs.transposeA, transposeB: attrs.transposeB, activation: activation as MatmulActivation, leakyreluAlpha: attrs.leakyreluAlpha,

@@ -39,7 +39,7 @@ export function nativeReduceKernels(cpu: (name: string) => KernelFunc): KernelCo
     const kernelFunc: KernelFunc = (args) => {
       const { x } = args.inputs as { x: TensorInfo };
       const attrs = args.attrs as unknown as Record<string, unknown>;
-      if (!isF32(x) || sizeOf(x.shape) < NATIVE_MIN_ELEMENTS) return fallback(args);
+      if (!isF32(args.backend as MathBackendCPU, x) || sizeOf(x.shape) < NATIVE_MIN_ELEMENTS) return fallback(args);
       const p = plan(x, attrs[axisAttr] as number | number[], Boolean(attrs.keepDims));
       if (!p || (op === 'max' && p.n === 0)) return fallback(args);
       const backend = args.backend as MathBackendCPU;
@@ -55,7 +55,7 @@ export function nativeReduceKernels(cpu: (name: string) => KernelFunc): KernelCo
     const { dim } = args.attrs as unknown as { dim: number };
     const rank = logits.shape.length;
     const size = sizeOf(logits.shape);
-    if (!isF32(logits) || rank === 0 || (dim !== -1 && dim !== rank - 1) || size < NATIVE_MIN_ELEMENTS) return cpu(tfc.Softmax)(args);
+    if (!isF32(args.backend as MathBackendCPU, logits) || rank === 0 || (dim !== -1 && dim !== rank - 1) || size < NATIVE_MIN_ELEMENTS) return cpu(tfc.Softmax)(args);
     const backend = args.backend as MathBackendCPU;
     const n = logits.shape[rank - 1]!;
     const out = new Float32Array(size);
