@@ -316,5 +316,9 @@ try {
 } finally {
   cleanup();
 }
-console.log(table(rows));
+// one table per kind of row (table() takes its columns from the first row)
+for (const prefix of ['profile/', 'lstm/', 'step/', 'train/']) {
+  const part = rows.filter((r) => String(r.bench).startsWith(prefix));
+  if (part.length > 0) console.log(table(part));
+}
 appendHistory({ suite: flag('--profile') ? 'train-profile' : 'train', commit: gitCommit(), machine: fingerprint(), date: new Date().toISOString(), loadAverage: loadavg(), rows });

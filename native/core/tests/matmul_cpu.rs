@@ -31,6 +31,8 @@ fn cases() -> Vec<(&'static str, MatmulShape)> {
         ("batched-11x1024x16x16", shape(11, 11, 1024, 16, 16, false, false)),
         ("bcast-a1", shape(1, 5, 33, 17, 9, false, false)),
         ("bcast-b1-tB", shape(6, 1, 31, 19, 13, false, true)),
+        ("narrow-n64-tA", shape(1, 1, 129, 33, 64, true, false)),
+        ("just-too-wide-n65", shape(1, 1, 129, 33, 65, false, false)),
         ("large-257x129x263", shape(1, 1, 257, 129, 263, false, false)),
         ("large-batch2-tAtB", shape(2, 2, 200, 300, 170, true, true)),
     ]

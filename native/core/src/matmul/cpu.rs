@@ -1,9 +1,10 @@
 //! CPU kernel of the batched matrix product on the `gemm` crate, and its
 //! plain reference (the specification the tests compare it with).
 //!
-//! Threads (measured on 2 cores, see bench/gemm.bench.ts): a product below
-//! [`INLINE_MACS`] multiply-adds in all runs on the calling thread (waking
-//! the pool costs more than it saves); a batch of small matrices runs one
+//! Threads (measured on 2 cores, see bench/gemm.bench.ts and the training
+//! profile): a product below [`INLINE_MACS`] multiply-adds in all runs on the
+//! calling thread (waking the pool costs more than it saves); a batch of
+//! small matrices runs one
 //! matrix per task on the pool; a large matrix is split by `gemm` itself
 //! over the pool (`Parallelism::Rayon`, inside `pool::install`, so
 //! `SIGVWAP_THREADS` / `setThreads` size it).
@@ -14,8 +15,11 @@ use rayon::prelude::*;
 use super::{Activation, MatmulShape};
 use crate::pool;
 
-/// Below this many multiply-adds (the whole call), stay on the calling thread.
-pub const INLINE_MACS: usize = 1 << 16;
+/// Below this many multiply-adds (the whole call), stay on the calling thread: handing
+/// work to the pool and back costs ~10-50 µs on a busy 2-core machine (the training
+/// profile's small products, [1024, 16]·[16, 64] and their gradients, took 0.5 ms per call
+/// with a 2^16 threshold), while 2^20 multiply-adds take ~10 µs on one core.
+pub const INLINE_MACS: usize = 1 << 20;
 /// Below this many multiply-adds per matrix, `gemm` itself would not split it
 /// (its threading threshold is 48·48·256): parallelize over the batch instead.
 pub const PER_MATRIX_SPLIT_MACS: usize = 48 * 48 * 256;
