@@ -29,6 +29,8 @@ const PUBLIC = [
   'runBacktest', 'orderTca', 'summarizeTca',
   // tfjs ops
   'signatureOp', 'vwapLossTensor',
+  // tfjs backends
+  'BACKENDS', 'useBackend', 'activeBackend', 'nativeBackendStatus',
 ];
 
 describe('public API', () => {

@@ -38,6 +38,9 @@ export interface BackendInfo {
   cuda: CudaInfo
 }
 
+/** out = a ∘ b with broadcasting; op is 'add', 'sub', 'mul', 'div', 'max' or 'min'. */
+export declare function binaryF32(op: string, a: Float32Array, aShape: Array<number>, b: Float32Array, bShape: Array<number>, out: Float32Array): void
+
 export interface CudaInfo {
   compiled: boolean
   available: boolean
@@ -136,6 +139,33 @@ export interface FillResult {
   device: string
 }
 
+/** out = act(op(a)·op(b) + bias), batched; see sigvwap_core::matmul. */
+export declare function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array, options: MatmulOptions, bias?: Float32Array | undefined | null): void
+
+export interface MatmulOptions {
+  /** Matrices in a (1 broadcasts). */
+  batchA: number
+  /** Matrices in b (1 broadcasts). */
+  batchB: number
+  /** Rows of op(a) and of the result. */
+  m: number
+  /** Columns of op(a), rows of op(b). */
+  k: number
+  /** Columns of op(b) and of the result. */
+  n: number
+  /** a holds [batchA, k, m] (default false: [batchA, m, k]). */
+  transposeA?: boolean
+  /** b holds [batchB, n, k] (default false: [batchB, k, n]). */
+  transposeB?: boolean
+  /** 'linear' (default), 'relu', 'relu6', 'sigmoid', 'elu' or 'leakyrelu'. */
+  activation?: string
+  /** Slope of 'leakyrelu' for x < 0 (default 0.2, as tfjs). */
+  leakyreluAlpha?: number
+}
+
+/** out[o, i] = op over j of x[o, j, i] for x viewed as [outer, n, inner]; op 'sum', 'mean' or 'max'. */
+export declare function reduceF32(op: string, x: Float32Array, out: Float32Array, outer: number, n: number, inner: number): void
+
 /** Overrides SIGVWAP_THREADS (valid or not). */
 export declare function setThreads(n: number): void
 
@@ -175,6 +205,15 @@ export declare function simulateFills(market: FillMarket, schedule: Float64Array
 
 /** Copies the inputs now and resolves to fresh arrays. */
 export declare function simulateFillsAsync(market: FillMarket, schedule: Float64Array, options?: FillOptions | undefined | null): Promise<FillResult>
+
+/** Row softmax of x [rows, n]. */
+export declare function softmaxF32(x: Float32Array, out: Float32Array, rows: number, n: number): void
+
+/** dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] over `shape`. */
+export declare function stridedCopyF32(shape: Array<number>, src: Float32Array, srcOffset: number, srcStrides: Array<number>, dst: Float32Array, dstOffset: number, dstStrides: Array<number>): void
+
+/** out = f(x); op is 'sigmoid', 'tanh', 'relu', 'exp', 'neg', 'abs' or 'square'. */
+export declare function unaryF32(op: string, x: Float32Array, out: Float32Array): void
 
 export interface VwapGradResult {
   grad: Float32Array | Float64Array

@@ -16,6 +16,7 @@
  * Memory (float64): step inputs, gates and cell states, (channels + 6·units)·steps·batch values.
  */
 import { SigvwapError } from '../errors.js';
+import { timed } from './opTimer.js';
 import { tf } from './tf.js';
 
 export interface LstmShape {
@@ -174,10 +175,10 @@ export function lstmSequence(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b
   const shape = shapeOf(x, wx, wh, bias);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xt, wxt, wht, bt] = args as tf.Tensor[];
-    const cache = lstmForward(xt!.dataSync() as Float32Array, wxt!.dataSync(), wht!.dataSync(), bt!.dataSync(), shape);
+    const cache = timed('lstm forward', () => lstmForward(xt!.dataSync() as Float32Array, wxt!.dataSync(), wht!.dataSync(), bt!.dataSync(), shape));
     const value = tf.tensor3d(cache.h, [shape.steps, shape.batch, shape.units], 'float32');
     const gradFunc = (dy: tf.Tensor | tf.Tensor[]) => {
-      const g = lstmBackward(cache, (dy as tf.Tensor).dataSync(), opts.inputGrad ?? false);
+      const g = timed('lstm backward', () => lstmBackward(cache, (dy as tf.Tensor).dataSync(), opts.inputGrad ?? false));
       return [
         g.dx ? tf.tensor3d(g.dx, [shape.steps, shape.batch, shape.channels]) : tf.zeros([shape.steps, shape.batch, shape.channels]),
         tf.tensor2d(g.dwx, [shape.channels, 4 * shape.units]),

@@ -1,5 +1,6 @@
 /**
- * The TensorFlow.js runtime of the model layer: tfjs-core with the pure-JS CPU backend, and
+ * The TensorFlow.js runtime of the model layer: tfjs-core with the `sigvwap` backend (the CPU
+ * backend with native hot kernels, nativeBackend.ts) or the pure-JS CPU backend, and
  * the gradient registrations (bundled with tfjs-layers; tfjs-core's own ESM gradient files do
  * not load under Node's ESM resolver). Production mode is switched on: it silences the
  * "install tfjs-node" banner and skips debug checks.
@@ -13,8 +14,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
+import { chooseBackend } from './backend.js';
 
 tf.enableProdMode();
-if (tf.getBackend() !== 'cpu') tf.setBackend('cpu');
+// the native backend when the addon has its kernels, else tfjs' CPU backend (backend.ts); the
+// train command reports a fallback, and `--backend` chooses explicitly
+chooseBackend();
 
 export { tf };

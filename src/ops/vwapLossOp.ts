@@ -14,6 +14,7 @@
  */
 import { SigvwapError } from '../errors.js';
 import { vwapLossAndGrad, type VwapLossKind } from '../native/vwapLoss.js';
+import { timed } from './opTimer.js';
 import { tf } from './tf.js';
 
 export interface VwapTargets {
@@ -37,7 +38,7 @@ export function vwapLossTensor(alloc: tf.Tensor2D, targets: VwapTargets, kind: V
   const [batch, horizon] = checkTargets(alloc, targets);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const a = (args[0] as tf.Tensor).dataSync() as Float32Array;
-    const r = vwapLossAndGrad({ alloc: a, price: targets.price, volume: targets.volume, batch, horizon, kind });
+    const r = timed('vwap loss', () => vwapLossAndGrad({ alloc: a, price: targets.price, volume: targets.volume, batch, horizon, kind }));
     const value = tf.scalar(r.mean, 'float32');
     const gradFunc = (dy: tf.Tensor | tf.Tensor[]) => {
       const g = tf.tensor2d(r.grad, [batch, horizon], 'float32');

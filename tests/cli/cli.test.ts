@@ -143,6 +143,7 @@ describe('option parsing', () => {
   it.each([
     ['an unknown model kind', ['train', '--model', 'transformer']],
     ['a missing --model', ['train']],
+    ['an unknown --backend', ['train', '--model', 'static', '--backend', 'wasm']],
     ['a schedule without --asset', ['schedule', '--model', 'twap', '--start', '2022-06-01T00:00Z']],
   ])('commander rejects %s', (_name, args) => {
     expect(() => parse(args)).toThrow();
@@ -151,6 +152,7 @@ describe('option parsing', () => {
   it('parses lists and defaults', () => {
     const o = parse(['train', '--model', 'dynamic', '--seeds', '1,2,3', '--hist-days', '1,20', '--no-execution-state']);
     expect(o).toMatchObject({ seeds: [1, 2, 3], histDays: [1, 20], executionState: false, store: '.sigvwap/store' });
+    expect(parse(['train', '--model', 'static', '--backend', 'cpu'])).toMatchObject({ backend: 'cpu' });
   });
 
   it.each([

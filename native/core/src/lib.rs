@@ -11,6 +11,7 @@
 //!   buffer: error, real;  pool: error;  cuda: error
 //!   device: error, cuda
 //!   vwap, signature: error, real, pool, cuda, device (signature also buffer)
+//!   matmul: error, pool (and the `gemm` crate);  tensor: error
 
 pub mod buffer;
 #[cfg(feature = "cuda")]
@@ -18,9 +19,11 @@ mod cuda;
 pub mod device;
 pub mod error;
 pub mod fills;
+pub mod matmul;
 pub mod pool;
 pub mod real;
 pub mod signature;
+pub mod tensor;
 pub mod simd;
 pub mod vwap;
 

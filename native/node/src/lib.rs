@@ -9,11 +9,15 @@ mod args;
 mod errors;
 mod fills;
 mod info;
+mod matmul;
 mod outbuf;
 mod signature;
+mod tensor;
 mod vwap;
 
 pub use fills::*;
 pub use info::*;
+pub use matmul::*;
 pub use signature::*;
+pub use tensor::*;
 pub use vwap::*;
