@@ -1,0 +1,324 @@
+//! CPU kernel of the fused LSTM (math and layout in `mod.rs`) and its plain
+//! reference, the specification the tests compare it with.
+//!
+//! The kernel splits the batch into row blocks (one per pool thread, at least
+//! [`MIN_BLOCK_ROWS`] rows) and carries each block through every step: per
+//! step one product [rows, channels]·Wx and one [rows, units]·Wh into the
+//! gate block (gemm, single-threaded inside a block), then the gates and
+//! states row by row. Backward, per step in reverse: the gate gradients row by
+//! row, then three products (xᵀ·dz and h_{t-1}ᵀ·dz accumulated into the
+//! block's weight gradients, dz·Whᵀ for the previous step; dz·Wxᵀ when dx is
+//! asked). Blocks write disjoint rows of the outputs, through raw pointers
+//! because those rows interleave by step ([steps, batch, ·] layout).
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::{LstmGrads, LstmSaved, LstmShape};
+use crate::pool;
+
+/// Smallest row block worth its own thread (smaller blocks make the products
+/// inefficient and the pool's wake-up dominate).
+pub const MIN_BLOCK_ROWS: usize = 32;
+
+/// Row blocks [r0, r1) of a batch: about one per pool thread.
+fn blocks(batch: usize) -> Vec<(usize, usize)> {
+    if batch == 0 {
+        return Vec::new();
+    }
+    let rows = batch.div_ceil(pool::threads().max(1)).max(MIN_BLOCK_ROWS);
+    (0..batch).step_by(rows).map(|r0| (r0, (r0 + rows).min(batch))).collect()
+}
+
+/// A pointer that crosses to pool threads; each block touches only its own rows.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the kernels below give every block a disjoint set of rows to write,
+// and every thread finishes before the borrow the pointer came from ends
+// (`pool::install` joins).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so that closures capture the whole `SendPtr`, not its field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `dst[m×n] = (accumulate ? dst : 0) + A·B` for matrices given by strides
+/// (element (i, j) of a matrix at `i·rs + j·cs`); single-threaded.
+///
+/// # Safety
+/// Every element the sizes and strides reach must be valid, and `dst` must not
+/// overlap `a` or `b`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_rs: usize, b_cs: usize) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                unsafe { std::slice::from_raw_parts_mut(dst.add(i * dst_rs), n) }.fill(0.0);
+            }
+        }
+        return;
+    }
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            a,
+            a_cs as isize,
+            a_rs as isize,
+            b,
+            b_cs as isize,
+            b_rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+#[inline(always)]
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The forward pass (lengths checked by `super::lstm_forward`).
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_forward_into(shape: &LstmShape, x: &[f32], wx: &[f32], wh: &[f32], bias: &[f32], h: &mut [f32], gates: &mut [f32], c: &mut [f32]) {
+    let LstmShape { steps: s, batch: b, channels: ch, units: u } = *shape;
+    let g = 4 * u;
+    if s == 0 || b == 0 || u == 0 {
+        return;
+    }
+    let (hp, gp, cp) = (SendPtr(h.as_mut_ptr()), SendPtr(gates.as_mut_ptr()), SendPtr(c.as_mut_ptr()));
+    let run = |(r0, r1): (usize, usize)| {
+        let n = r1 - r0;
+        let mut z = vec![0f32; n * g];
+        for t in 0..s {
+            for row in z.chunks_exact_mut(g) {
+                row.copy_from_slice(bias);
+            }
+            // SAFETY: x holds steps·batch·channels values (checked); rows r0..r1 of
+            // step t start at (t·batch + r0)·channels; z is this block's own buffer.
+            unsafe { product(n, g, ch, z.as_mut_ptr(), g, true, x.as_ptr().add((t * b + r0) * ch), ch, 1, wx.as_ptr(), g, 1) };
+            if t > 0 {
+                // SAFETY: rows r0..r1 of step t-1 of h were written by this block only.
+                unsafe { product(n, g, u, z.as_mut_ptr(), g, true, hp.get().add(((t - 1) * b + r0) * u), u, 1, wh.as_ptr(), g, 1) };
+            }
+            for r in 0..n {
+                let row = t * b + r0 + r;
+                let zr = &z[r * g..(r + 1) * g];
+                // SAFETY: row `row` belongs to this block; h, gates and c hold
+                // steps·batch rows of u, g and u values (checked).
+                let (gr, cr, hr) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(gp.get().add(row * g), g),
+                        std::slice::from_raw_parts_mut(cp.get().add(row * u), u),
+                        std::slice::from_raw_parts_mut(hp.get().add(row * u), u),
+                    )
+                };
+                let c_prev = if t > 0 { Some(unsafe { std::slice::from_raw_parts(cp.get().add((row - b) * u), u) }) } else { None };
+                for j in 0..u {
+                    let ig = sigmoid(zr[j]);
+                    let fg = sigmoid(zr[u + j]);
+                    let gg = zr[2 * u + j].tanh();
+                    let og = sigmoid(zr[3 * u + j]);
+                    gr[j] = ig;
+                    gr[u + j] = fg;
+                    gr[2 * u + j] = gg;
+                    gr[3 * u + j] = og;
+                    let cv = c_prev.map_or(0.0, |p| fg * p[j]) + ig * gg;
+                    cr[j] = cv;
+                    hr[j] = og * cv.tanh();
+                }
+            }
+        }
+    };
+    let bl = blocks(b);
+    if bl.len() == 1 {
+        run(bl[0]);
+    } else {
+        pool::install(|| bl.par_iter().for_each(|&blk| run(blk)));
+    }
+}
+
+/// One block's weight gradients: dWx [ch, g], dWh [u, g], db [g].
+struct Partial {
+    dwx: Vec<f32>,
+    dwh: Vec<f32>,
+    db: Vec<f64>,
+}
+
+/// Back-propagation through time (lengths checked by `super::lstm_backward`).
+pub fn lstm_backward_into(shape: &LstmShape, saved: LstmSaved<'_>, dh: &[f32], grads: LstmGrads<'_>) {
+    let LstmShape { steps: s, batch: b, channels: ch, units: u } = *shape;
+    let g = 4 * u;
+    let LstmGrads { dwx, dwh, dbias, dx } = grads;
+    let want_dx = dx.is_some();
+    let dxp = SendPtr(dx.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()));
+    let LstmSaved { x, wx, wh, h, gates, c } = saved;
+    let run = |(r0, r1): (usize, usize)| -> Partial {
+        let n = r1 - r0;
+        let mut p = Partial { dwx: vec![0f32; ch * g], dwh: vec![0f32; u * g], db: vec![0f64; g] };
+        let mut dz = vec![0f32; n * g];
+        let mut dh_next = vec![0f32; n * u];
+        let mut dc_next = vec![0f32; n * u];
+        for t in (0..s).rev() {
+            for r in 0..n {
+                let row = t * b + r0 + r;
+                let gr = &gates[row * g..(row + 1) * g];
+                let cr = &c[row * u..(row + 1) * u];
+                let dhr = &dh[row * u..(row + 1) * u];
+                let dzr = &mut dz[r * g..(r + 1) * g];
+                for j in 0..u {
+                    let (ig, fg, gg, og) = (gr[j], gr[u + j], gr[2 * u + j], gr[3 * u + j]);
+                    let tc = cr[j].tanh();
+                    let dhv = dhr[j] + dh_next[r * u + j];
+                    let dc = dhv * og * (1.0 - tc * tc) + dc_next[r * u + j];
+                    let c_prev = if t > 0 { c[(row - b) * u + j] } else { 0.0 };
+                    dzr[j] = dc * gg * ig * (1.0 - ig);
+                    dzr[u + j] = dc * c_prev * fg * (1.0 - fg);
+                    dzr[2 * u + j] = dc * ig * (1.0 - gg * gg);
+                    dzr[3 * u + j] = dhv * tc * og * (1.0 - og);
+                    dc_next[r * u + j] = dc * fg;
+                }
+                for (acc, &d) in p.db.iter_mut().zip(dzr.iter()) {
+                    *acc += d as f64;
+                }
+            }
+            let xo = (t * b + r0) * ch;
+            // SAFETY (all products): the saved arrays hold steps·batch rows (checked);
+            // this block reads rows r0..r1 of step t (and t-1) and writes only its
+            // own buffers and rows r0..r1 of dx at step t.
+            unsafe {
+                // dWx += x_tᵀ·dz: x_tᵀ is [ch, n] with element (i, q) at q·ch + i
+                product(ch, g, n, p.dwx.as_mut_ptr(), g, true, x.as_ptr().add(xo), 1, ch, dz.as_ptr(), g, 1);
+                if t > 0 {
+                    product(u, g, n, p.dwh.as_mut_ptr(), g, true, h.as_ptr().add(((t - 1) * b + r0) * u), 1, u, dz.as_ptr(), g, 1);
+                    // dh_{t-1} = dz·Whᵀ: Whᵀ is [g, u] with element (q, j) at j·g + q
+                    product(n, u, g, dh_next.as_mut_ptr(), u, false, dz.as_ptr(), g, 1, wh.as_ptr(), 1, g);
+                }
+                if want_dx {
+                    product(n, ch, g, dxp.get().add(xo), ch, false, dz.as_ptr(), g, 1, wx.as_ptr(), 1, g);
+                }
+            }
+        }
+        p
+    };
+    let bl = blocks(b);
+    let parts: Vec<Partial> = if bl.len() <= 1 { bl.into_iter().map(run).collect() } else { pool::install(|| bl.par_iter().map(|&blk| run(blk)).collect()) };
+    let sum = |out: &mut [f32], pick: &dyn Fn(&Partial) -> &[f32]| {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = parts.iter().map(|p| pick(p)[i] as f64).sum::<f64>() as f32;
+        }
+    };
+    sum(dwx, &|p| &p.dwx);
+    sum(dwh, &|p| &p.dwh);
+    for (i, o) in dbias.iter_mut().enumerate() {
+        *o = parts.iter().map(|p| p.db[i]).sum::<f64>() as f32;
+    }
+}
+
+fn sig64(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Forward, the specification: scalar loops, f64 sums and activations.
+/// Returns (h, gates, c).
+pub fn reference_forward(shape: &LstmShape, x: &[f32], wx: &[f32], wh: &[f32], bias: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let LstmShape { steps: s, batch: b, channels: ch, units: u } = *shape;
+    let g = 4 * u;
+    let (mut h, mut gates, mut c) = (vec![0f32; s * b * u], vec![0f32; s * b * g], vec![0f32; s * b * u]);
+    let mut c64 = vec![0f64; s * b * u];
+    for t in 0..s {
+        for r in 0..b {
+            let row = t * b + r;
+            let mut z = vec![0f64; g];
+            for (j, zj) in z.iter_mut().enumerate() {
+                let mut acc = bias[j] as f64;
+                for k in 0..ch {
+                    acc += x[row * ch + k] as f64 * wx[k * g + j] as f64;
+                }
+                if t > 0 {
+                    for k in 0..u {
+                        acc += h[(row - b) * u + k] as f64 * wh[k * g + j] as f64;
+                    }
+                }
+                *zj = acc;
+            }
+            for j in 0..u {
+                let (ig, fg, gg, og) = (sig64(z[j]), sig64(z[u + j]), z[2 * u + j].tanh(), sig64(z[3 * u + j]));
+                let cv = if t > 0 { fg * c64[(row - b) * u + j] } else { 0.0 } + ig * gg;
+                c64[row * u + j] = cv;
+                for (q, v) in [ig, fg, gg, og].into_iter().enumerate() {
+                    gates[row * g + q * u + j] = v as f32;
+                }
+                c[row * u + j] = cv as f32;
+                h[row * u + j] = (og * cv.tanh()) as f32;
+            }
+        }
+    }
+    (h, gates, c)
+}
+
+/// Backward, the specification: recomputes the forward in f64, then scalar
+/// back-propagation through time. Returns (dwx, dwh, dbias, dx).
+pub fn reference_backward(shape: &LstmShape, x: &[f32], wx: &[f32], wh: &[f32], bias: &[f32], dh: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let LstmShape { steps: s, batch: b, channels: ch, units: u } = *shape;
+    let g = 4 * u;
+    let (h, gates, c) = reference_forward(shape, x, wx, wh, bias);
+    let (mut dwx, mut dwh, mut db, mut dx) = (vec![0f64; ch * g], vec![0f64; u * g], vec![0f64; g], vec![0f32; s * b * ch]);
+    let mut dh_next = vec![0f64; b * u];
+    let mut dc_next = vec![0f64; b * u];
+    for t in (0..s).rev() {
+        for r in 0..b {
+            let row = t * b + r;
+            let mut dz = vec![0f64; g];
+            for j in 0..u {
+                let gv = |q: usize| gates[row * g + q * u + j] as f64;
+                let (ig, fg, gg, og) = (gv(0), gv(1), gv(2), gv(3));
+                let tc = (c[row * u + j] as f64).tanh();
+                let dhv = dh[row * u + j] as f64 + dh_next[r * u + j];
+                let dc = dhv * og * (1.0 - tc * tc) + dc_next[r * u + j];
+                let c_prev = if t > 0 { c[(row - b) * u + j] as f64 } else { 0.0 };
+                dz[j] = dc * gg * ig * (1.0 - ig);
+                dz[u + j] = dc * c_prev * fg * (1.0 - fg);
+                dz[2 * u + j] = dc * ig * (1.0 - gg * gg);
+                dz[3 * u + j] = dhv * tc * og * (1.0 - og);
+                dc_next[r * u + j] = dc * fg;
+            }
+            for j in 0..g {
+                db[j] += dz[j];
+                for k in 0..ch {
+                    dwx[k * g + j] += x[row * ch + k] as f64 * dz[j];
+                }
+                if t > 0 {
+                    for k in 0..u {
+                        dwh[k * g + j] += h[(row - b) * u + k] as f64 * dz[j];
+                    }
+                }
+            }
+            for k in 0..ch {
+                dx[row * ch + k] = (0..g).map(|j| dz[j] * wx[k * g + j] as f64).sum::<f64>() as f32;
+            }
+            for k in 0..u {
+                dh_next[r * u + k] = if t > 0 { (0..g).map(|j| dz[j] * wh[k * g + j] as f64).sum() } else { 0.0 };
+            }
+        }
+    }
+    let f = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
+    (f(dwx), f(dwh), f(db), dx)
+}
