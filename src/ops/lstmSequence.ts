@@ -199,7 +199,11 @@ export function lstmSequence(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b
   ];
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xt, wxt, wht, bt] = args as tf.Tensor[];
-    const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    // a float32 tensor made by Cast may keep its source's bool/int32 storage: copy those
+    const f32 = (t: tf.Tensor): Float32Array => {
+      const d = t.dataSync();
+      return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+    };
     if (impl === 'native') {
       const dims: LstmDims = { steps, batch, channels, units };
       const saved = { x: f32(xt!), wx: f32(wxt!), wh: f32(wht!) };
