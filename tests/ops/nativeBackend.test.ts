@@ -4,10 +4,10 @@
  * broadcasting, transposes, fused bias and activations, the fallbacks), and autodiff through
  * it gives a small model's gradients. Skips, saying why, where the addon lacks the kernels.
  */
-import { lstmSequence } from '../../src/ops/lstmSequence.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tfc from '@tensorflow/tfjs-core';
 import { tf } from '../../src/ops/tf.js';
+import { lstmSequence } from '../../src/ops/lstmSequence.js';
 import { activeBackend, chooseBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 import { NATIVE_BACKEND, nativeKernelNames } from '../../src/ops/nativeBackend.js';
 import { Rng } from '../../src/rng.js';

@@ -90,9 +90,37 @@ unsafe fn product(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, ac
     }
 }
 
+/// e^x in f32 without a libm call, so that the gate loops vectorize:
+/// e^x = 2^n · e^r with n = round(x·log2 e) and r = x − n·ln 2 (|r| ≤ ln2/2,
+/// formed with ln 2 split in two parts so that r keeps its bits: Cody–Waite),
+/// e^r by its Taylor polynomial of degree 6 (error below 1.3e-7 there). x is
+/// clamped to [-87, 88], where 2^n stays a normal f32: e^-87 ≈ 1.6e-38 and
+/// e^88 ≈ 1.7e38 are what the gates need at the extremes (σ(±88) rounds to
+/// 1 or 0 anyway). NaN propagates.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4; // 8 significant bits: n·LN2_HI is exact
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // adding and subtracting 1.5·2^23 rounds to the nearest integer without a branch
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2_E + ROUND) - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    f32::from_bits(((n as i32 + 127) as u32) << 23) * p
+}
+
+/// σ(z) = 1 / (1 + e^-z).
 #[inline(always)]
 fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
+    1.0 / (1.0 + exp_f32(-z))
+}
+
+/// tanh(z) = 2σ(2z) − 1 (absolute error about 1e-7 near 0, where it matters least).
+#[inline(always)]
+fn tanh_f32(z: f32) -> f32 {
+    2.0 * sigmoid(2.0 * z) - 1.0
 }
 
 /// The forward pass (lengths checked by `super::lstm_forward`).
@@ -130,19 +158,29 @@ pub fn lstm_forward_into(shape: &LstmShape, x: &[f32], wx: &[f32], wh: &[f32], b
                         std::slice::from_raw_parts_mut(hp.get().add(row * u), u),
                     )
                 };
-                let c_prev = if t > 0 { Some(unsafe { std::slice::from_raw_parts(cp.get().add((row - b) * u), u) }) } else { None };
+                // branch-free loops over contiguous slices: they vectorize
+                for (o, &v) in gr.iter_mut().zip(zr) {
+                    *o = sigmoid(v);
+                }
+                for (o, &v) in gr[2 * u..3 * u].iter_mut().zip(&zr[2 * u..3 * u]) {
+                    *o = tanh_f32(v);
+                }
+                let (ig, rest) = gr.split_at(u);
+                let (fg, rest) = rest.split_at(u);
+                let (gg, og) = rest.split_at(u);
+                if t > 0 {
+                    // SAFETY: row - batch is this block's row of step t-1, written before.
+                    let c_prev = unsafe { std::slice::from_raw_parts(cp.get().add((row - b) * u), u) };
+                    for j in 0..u {
+                        cr[j] = fg[j] * c_prev[j] + ig[j] * gg[j];
+                    }
+                } else {
+                    for j in 0..u {
+                        cr[j] = ig[j] * gg[j];
+                    }
+                }
                 for j in 0..u {
-                    let ig = sigmoid(zr[j]);
-                    let fg = sigmoid(zr[u + j]);
-                    let gg = zr[2 * u + j].tanh();
-                    let og = sigmoid(zr[3 * u + j]);
-                    gr[j] = ig;
-                    gr[u + j] = fg;
-                    gr[2 * u + j] = gg;
-                    gr[3 * u + j] = og;
-                    let cv = c_prev.map_or(0.0, |p| fg * p[j]) + ig * gg;
-                    cr[j] = cv;
-                    hr[j] = og * cv.tanh();
+                    hr[j] = og[j] * tanh_f32(cr[j]);
                 }
             }
         }
@@ -185,7 +223,7 @@ pub fn lstm_backward_into(shape: &LstmShape, saved: LstmSaved<'_>, dh: &[f32], g
                 let dzr = &mut dz[r * g..(r + 1) * g];
                 for j in 0..u {
                     let (ig, fg, gg, og) = (gr[j], gr[u + j], gr[2 * u + j], gr[3 * u + j]);
-                    let tc = cr[j].tanh();
+                    let tc = tanh_f32(cr[j]);
                     let dhv = dhr[j] + dh_next[r * u + j];
                     let dc = dhv * og * (1.0 - tc * tc) + dc_next[r * u + j];
                     let c_prev = if t > 0 { c[(row - b) * u + j] } else { 0.0 };
@@ -321,4 +359,32 @@ pub fn reference_backward(shape: &LstmShape, x: &[f32], wx: &[f32], wh: &[f32], 
     }
     let f = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
     (f(dwx), f(dwh), f(db), dx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{exp_f32, sigmoid, tanh_f32};
+
+    #[test]
+    fn exp_f32_is_within_3e_7_relative_of_f64_exp_on_its_range() {
+        let mut worst = 0f64;
+        let mut x = -87.0f64;
+        while x <= 88.0 {
+            let got = exp_f32(x as f32) as f64;
+            let want = (x as f32 as f64).exp();
+            worst = worst.max((got - want).abs() / want);
+            x += 0.0137;
+        }
+        assert!(worst < 3e-7, "worst relative error {worst:e}");
+        println!("exp_f32 worst relative error on [-87, 88]: {worst:e}");
+    }
+
+    #[test]
+    fn activations_saturate_and_propagate_nan() {
+        for (z, s, t) in [(1e30f32, 1.0f32, 1.0f32), (-1e30, 0.0, -1.0), (f32::INFINITY, 1.0, 1.0), (f32::NEG_INFINITY, 0.0, -1.0)] {
+            assert!((sigmoid(z) - s).abs() < 1e-30 + 1e-7, "sigmoid({z}) = {}", sigmoid(z));
+            assert!((tanh_f32(z) - t).abs() < 1e-7, "tanh({z}) = {}", tanh_f32(z));
+        }
+        assert!(sigmoid(f32::NAN).is_nan() && tanh_f32(f32::NAN).is_nan());
+    }
 }
