@@ -151,12 +151,15 @@ fn one_and_two_threads_give_close_results() {
     assert_close("threads", "dwh", &one.dwh, &two.dwh, 1e-5);
 }
 
+/// A forward call on the given h, gates and c.
+type ForwardCall<'a> = dyn Fn(&mut [f32], &mut [f32], &mut [f32]) -> Result<(), sigvwap_core::CoreError> + 'a;
+
 #[test]
 fn wrong_lengths_are_shape_errors_naming_the_array() {
     let s = shape(2, 3, 2, 4);
     let k = case(&s, 3);
     let (mut h, mut gates, mut c) = (vec![0f32; 24], vec![0f32; 96], vec![0f32; 24]);
-    let cases: Vec<(&str, Box<dyn Fn(&mut [f32], &mut [f32], &mut [f32]) -> Result<(), sigvwap_core::CoreError>>)> = vec![
+    let cases: Vec<(&str, Box<ForwardCall>)> = vec![
         ("x", Box::new(|h, g, c| lstm_forward(&s, &k.x[1..], &k.wx, &k.wh, &k.bias, h, g, c))),
         ("wx", Box::new(|h, g, c| lstm_forward(&s, &k.x, &k.wx[1..], &k.wh, &k.bias, h, g, c))),
         ("wh", Box::new(|h, g, c| lstm_forward(&s, &k.x, &k.wx, &k.wh[1..], &k.bias, h, g, c))),

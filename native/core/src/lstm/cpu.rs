@@ -54,6 +54,15 @@ impl SendPtr {
 /// overlap `a` or `b`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn product(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_rs: usize, b_cs: usize) {
+    unsafe { product_on(m, n, k, dst, dst_rs, accumulate, a, a_rs, a_cs, b, b_rs, b_cs, Parallelism::None) }
+}
+
+/// As [`product`], split over the pool by `gemm` itself when `par` says so.
+///
+/// # Safety
+/// As [`product`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn product_on(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_rs: usize, b_cs: usize, par: Parallelism) {
     if m == 0 || n == 0 {
         return;
     }
@@ -85,7 +94,7 @@ unsafe fn product(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, ac
             false,
             false,
             false,
-            Parallelism::None,
+            par,
         );
     }
 }
@@ -132,56 +141,33 @@ pub fn lstm_forward_into(shape: &LstmShape, x: &[f32], wx: &[f32], wh: &[f32], b
         return;
     }
     let (hp, gp, cp) = (SendPtr(h.as_mut_ptr()), SendPtr(gates.as_mut_ptr()), SendPtr(c.as_mut_ptr()));
+    let isa = Isa::detect();
     let run = |(r0, r1): (usize, usize)| {
         let n = r1 - r0;
-        let mut z = vec![0f32; n * g];
         for t in 0..s {
-            for row in z.chunks_exact_mut(g) {
-                row.copy_from_slice(bias);
-            }
-            // SAFETY: x holds steps·batch·channels values (checked); rows r0..r1 of
-            // step t start at (t·batch + r0)·channels; z is this block's own buffer.
-            unsafe { product(n, g, ch, z.as_mut_ptr(), g, true, x.as_ptr().add((t * b + r0) * ch), ch, 1, wx.as_ptr(), g, 1) };
-            if t > 0 {
-                // SAFETY: rows r0..r1 of step t-1 of h were written by this block only.
-                unsafe { product(n, g, u, z.as_mut_ptr(), g, true, hp.get().add(((t - 1) * b + r0) * u), u, 1, wh.as_ptr(), g, 1) };
-            }
-            for r in 0..n {
-                let row = t * b + r0 + r;
-                let zr = &z[r * g..(r + 1) * g];
-                // SAFETY: row `row` belongs to this block; h, gates and c hold
-                // steps·batch rows of u, g and u values (checked).
-                let (gr, cr, hr) = unsafe {
-                    (
-                        std::slice::from_raw_parts_mut(gp.get().add(row * g), g),
-                        std::slice::from_raw_parts_mut(cp.get().add(row * u), u),
-                        std::slice::from_raw_parts_mut(hp.get().add(row * u), u),
-                    )
-                };
-                // branch-free loops over contiguous slices: they vectorize
-                for (o, &v) in gr.iter_mut().zip(zr) {
-                    *o = sigmoid(v);
+            let first = t * b + r0;
+            // the pre-activations go straight into this step's gate rows (n·4u
+            // values, cache-resident while the step runs): bias, + x_t·Wx, + h_{t-1}·Wh
+            // SAFETY: rows first..first+n of step t of gates (and of step t-1 of h)
+            // belong to this block; x holds steps·batch rows of ch values (checked).
+            unsafe {
+                let zr = std::slice::from_raw_parts_mut(gp.get().add(first * g), n * g);
+                for row in zr.chunks_exact_mut(g) {
+                    row.copy_from_slice(bias);
                 }
-                for (o, &v) in gr[2 * u..3 * u].iter_mut().zip(&zr[2 * u..3 * u]) {
-                    *o = tanh_f32(v);
-                }
-                let (ig, rest) = gr.split_at(u);
-                let (fg, rest) = rest.split_at(u);
-                let (gg, og) = rest.split_at(u);
+                product(n, g, ch, zr.as_mut_ptr(), g, true, x.as_ptr().add(first * ch), ch, 1, wx.as_ptr(), g, 1);
                 if t > 0 {
-                    // SAFETY: row - batch is this block's row of step t-1, written before.
-                    let c_prev = unsafe { std::slice::from_raw_parts(cp.get().add((row - b) * u), u) };
-                    for j in 0..u {
-                        cr[j] = fg[j] * c_prev[j] + ig[j] * gg[j];
-                    }
-                } else {
-                    for j in 0..u {
-                        cr[j] = ig[j] * gg[j];
-                    }
+                    product(n, g, u, zr.as_mut_ptr(), g, true, hp.get().add((first - b) * u), u, 1, wh.as_ptr(), g, 1);
                 }
-                for j in 0..u {
-                    hr[j] = og[j] * tanh_f32(cr[j]);
-                }
+            }
+            // SAFETY: rows first..first+n of step t (and of step t-1 for c_prev)
+            // belong to this block; h, gates and c hold steps·batch rows (checked).
+            unsafe {
+                let gr = std::slice::from_raw_parts_mut(gp.get().add(first * g), n * g);
+                let cr = std::slice::from_raw_parts_mut(cp.get().add(first * u), n * u);
+                let hr = std::slice::from_raw_parts_mut(hp.get().add(first * u), n * u);
+                let c_prev = if t > 0 { Some(std::slice::from_raw_parts(cp.get().add((first - b) * u), n * u) as &[f32]) } else { None };
+                activate(isa, gr, c_prev, cr, hr, u);
             }
         }
     };
@@ -190,6 +176,93 @@ pub fn lstm_forward_into(shape: &LstmShape, x: &[f32], wx: &[f32], wh: &[f32], b
         run(bl[0]);
     } else {
         pool::install(|| bl.par_iter().for_each(|&blk| run(blk)));
+    }
+}
+
+/// The vector instruction set the element-wise loops are compiled for,
+/// detected at run time (the crate itself targets baseline x86-64).
+#[derive(Clone, Copy)]
+enum Isa {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Base,
+}
+
+impl Isa {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Base
+    }
+}
+
+/// Activate n rows in place: gates [n, 4u] from pre-activations to i, f, g, o;
+/// c = f ⊙ c_prev + i ⊙ g (c_prev [n, u], none at the first step); h = o ⊙ tanh c.
+/// Branch-free loops over contiguous slices, so that they vectorize.
+#[inline(always)]
+fn activate_body(gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32], u: usize) {
+    for (r, gr) in gates.chunks_exact_mut(4 * u).enumerate() {
+        let (ifg, go) = gr.split_at_mut(2 * u);
+        let (gg, og) = go.split_at_mut(u);
+        for v in ifg.iter_mut() {
+            *v = sigmoid(*v);
+        }
+        for v in og.iter_mut() {
+            *v = sigmoid(*v);
+        }
+        for v in gg.iter_mut() {
+            *v = tanh_f32(*v);
+        }
+        let (ig, fg) = ifg.split_at(u);
+        let (cr, hr) = (&mut c[r * u..(r + 1) * u], &mut h[r * u..(r + 1) * u]);
+        match c_prev {
+            Some(p) => {
+                let p = &p[r * u..(r + 1) * u];
+                for j in 0..u {
+                    cr[j] = fg[j] * p[j] + ig[j] * gg[j];
+                }
+            }
+            None => {
+                for j in 0..u {
+                    cr[j] = ig[j] * gg[j];
+                }
+            }
+        }
+        for j in 0..u {
+            hr[j] = og[j] * tanh_f32(cr[j]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+unsafe fn activate_avx512(gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32], u: usize) {
+    activate_body(gates, c_prev, c, h, u)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn activate_avx2(gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32], u: usize) {
+    activate_body(gates, c_prev, c, h, u)
+}
+
+fn activate(isa: Isa, gates: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32], u: usize) {
+    match isa {
+        // SAFETY: `Isa::detect` found these features on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { activate_avx512(gates, c_prev, c, h, u) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { activate_avx2(gates, c_prev, c, h, u) },
+        Isa::Base => activate_body(gates, c_prev, c, h, u),
     }
 }
 

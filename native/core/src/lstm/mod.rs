@@ -94,6 +94,7 @@ pub fn check_inputs(shape: &LstmShape, x: usize, wx: usize, wh: usize, bias: usi
 }
 
 /// The forward pass: writes h, gates and c (every element). Lengths are checked.
+#[allow(clippy::too_many_arguments)]
 pub fn lstm_forward(
     shape: &LstmShape,
     x: &[f32],
