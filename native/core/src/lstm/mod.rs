@@ -19,8 +19,9 @@
 //!   crate plus 5·units·steps·batch exponentials; backward about twice the products.
 //!   Threads: the batch is split into row blocks, each carried through every step
 //!   on one pool thread (rows never interact, so no step needs a barrier).
-//!   Memory: the caller's arrays plus per thread a block of 4·units·rows floats and,
-//!   backward, one partial gradient of the weights ((channels+units+1)·4·units).
+//!   Memory: the caller's arrays (the forward builds each step's pre-activations in
+//!   its gate rows); backward, per thread a block of 6·units·rows floats and one
+//!   partial gradient of the weights ((channels+units+1)·4·units).
 //! Precision: f32 storage and products (f32 accumulation in `gemm`); activations in
 //!   f32 on a polynomial e^x (cpu.rs `exp_f32`, relative error < 3e-7) that vectorizes; the weight gradients of the row blocks are summed in f64.
 //!
