@@ -139,6 +139,19 @@ export interface FillResult {
   device: string
 }
 
+/** Backward of Σ dh ⊙ h: writes dwx, dwh, dbias and (when given) dx. */
+export declare function lstmBackwardF32(x: Float32Array, wx: Float32Array, wh: Float32Array, h: Float32Array, gates: Float32Array, c: Float32Array, dh: Float32Array, dwx: Float32Array, dwh: Float32Array, dbias: Float32Array, dx: Float32Array | undefined | null, options: LstmOptions): void
+
+/** Forward: writes h, gates and c [steps, batch, ·]; see sigvwap_core::lstm. */
+export declare function lstmForwardF32(x: Float32Array, wx: Float32Array, wh: Float32Array, bias: Float32Array, h: Float32Array, gates: Float32Array, c: Float32Array, options: LstmOptions): void
+
+export interface LstmOptions {
+  steps: number
+  batch: number
+  channels: number
+  units: number
+}
+
 /** out = act(op(a)·op(b) + bias), batched; see sigvwap_core::matmul. */
 export declare function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array, options: MatmulOptions, bias?: Float32Array | undefined | null): void
 

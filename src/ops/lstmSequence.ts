@@ -1,9 +1,14 @@
 /**
- * A single-layer LSTM over a time-major sequence, as a TensorFlow.js op whose forward pass and
- * back-propagation through time run in plain TypeScript loops (tf.customGrad). tfjs-backend-cpu
- * runs a composed LSTM as ~12 small kernels per step, and its inner-axis unstack is a
- * per-element loop; this kernel is one pass per step. `lstmSequenceTfjs` is the same math in
- * tfjs ops: the reference the tests check this kernel against.
+ * A single-layer LSTM over a time-major sequence, as a TensorFlow.js op (tf.customGrad) whose
+ * forward pass and back-propagation through time are each one fused call: on the `sigvwap`
+ * (native) backend the Rust kernel of native/core/src/lstm (threaded over the batch, products
+ * on the gemm crate), on the 'cpu' backend the plain TypeScript loops of `lstmForward` /
+ * `lstmBackward` below. tfjs would otherwise run a composed LSTM as ~12 small kernels per step.
+ * `lstmSequenceTfjs` is the same math in tfjs ops: the reference the tests check both against.
+ * The fused-op pattern (issue E's GRN, attention and TKAN follow it): Rust spec + kernel with
+ * a reference in the core, an N-API call on caller-allocated arrays, a typed wrapper in
+ * src/native, a tf.customGrad here that keeps the forward's arrays for the backward, and
+ * parity tests against the tfjs composition (tests/ops/lstmSequence.test.ts).
  *
  * Math (gate order i, f, g, o; σ = logistic):
  *   z_t = x_t·Wx + h_{t-1}·Wh + b,  i = σ(z_i), f = σ(z_f), g = tanh(z_g), o = σ(z_o)
@@ -16,6 +21,8 @@
  * Memory (float64): step inputs, gates and cell states, (channels + 6·units)·steps·batch values.
  */
 import { SigvwapError } from '../errors.js';
+import { lstmBackwardF32, lstmForwardF32, type LstmDims } from '../native/lstm.js';
+import { activeBackend } from './backend.js';
 import { timed } from './opTimer.js';
 import { tf } from './tf.js';
 
@@ -170,22 +177,44 @@ function shapeOf(x: tf.Tensor, wx: tf.Tensor, wh: tf.Tensor, bias: tf.Tensor): L
   return { steps, batch, channels, units };
 }
 
+/** Which implementation runs the op: 'native' (the fused Rust kernel) or 'typescript'. */
+export type LstmImplementation = 'native' | 'typescript';
+
+/** The implementation for the active tfjs backend: native on the `sigvwap` backend. */
+export function lstmImplementation(): LstmImplementation {
+  return activeBackend() === 'native' ? 'native' : 'typescript';
+}
+
 /** The LSTM output sequence h [steps, batch, units] (differentiable in tfjs). */
-export function lstmSequence(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, bias: tf.Tensor1D, opts: { inputGrad?: boolean } = {}): tf.Tensor3D {
+export function lstmSequence(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, bias: tf.Tensor1D, opts: { inputGrad?: boolean; implementation?: LstmImplementation } = {}): tf.Tensor3D {
   const shape = shapeOf(x, wx, wh, bias);
+  const impl = opts.implementation ?? lstmImplementation();
+  const inputGrad = opts.inputGrad ?? false;
+  const { steps, batch, channels, units } = shape;
+  const grads = (g: { dwx: Float32Array; dwh: Float32Array; dbias: Float32Array; dx?: Float32Array | undefined }) => [
+    g.dx ? tf.tensor3d(g.dx, [steps, batch, channels]) : tf.zeros([steps, batch, channels]),
+    tf.tensor2d(g.dwx, [channels, 4 * units]),
+    tf.tensor2d(g.dwh, [units, 4 * units]),
+    tf.tensor1d(g.dbias),
+  ];
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xt, wxt, wht, bt] = args as tf.Tensor[];
-    const cache = timed('lstm forward', () => lstmForward(xt!.dataSync() as Float32Array, wxt!.dataSync(), wht!.dataSync(), bt!.dataSync(), shape));
-    const value = tf.tensor3d(cache.h, [shape.steps, shape.batch, shape.units], 'float32');
-    const gradFunc = (dy: tf.Tensor | tf.Tensor[]) => {
-      const g = timed('lstm backward', () => lstmBackward(cache, (dy as tf.Tensor).dataSync(), opts.inputGrad ?? false));
-      return [
-        g.dx ? tf.tensor3d(g.dx, [shape.steps, shape.batch, shape.channels]) : tf.zeros([shape.steps, shape.batch, shape.channels]),
-        tf.tensor2d(g.dwx, [shape.channels, 4 * shape.units]),
-        tf.tensor2d(g.dwh, [shape.units, 4 * shape.units]),
-        tf.tensor1d(g.dbias),
-      ];
+    // a float32 tensor made by Cast may keep its source's bool/int32 storage: copy those
+    const f32 = (t: tf.Tensor): Float32Array => {
+      const d = t.dataSync();
+      return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
     };
+    if (impl === 'native') {
+      const dims: LstmDims = { steps, batch, channels, units };
+      const saved = { x: f32(xt!), wx: f32(wxt!), wh: f32(wht!) };
+      const out = timed('lstm forward', () => lstmForwardF32(saved.x, saved.wx, saved.wh, f32(bt!), dims));
+      const value = tf.tensor3d(out.h, [steps, batch, units], 'float32');
+      const gradFunc = (dy: tf.Tensor | tf.Tensor[]) => grads(timed('lstm backward', () => lstmBackwardF32({ ...saved, ...out }, f32(dy as tf.Tensor), dims, inputGrad)));
+      return { value, gradFunc };
+    }
+    const cache = timed('lstm forward', () => lstmForward(f32(xt!), wxt!.dataSync(), wht!.dataSync(), bt!.dataSync(), shape));
+    const value = tf.tensor3d(cache.h, [steps, batch, units], 'float32');
+    const gradFunc = (dy: tf.Tensor | tf.Tensor[]) => grads(timed('lstm backward', () => lstmBackward(cache, (dy as tf.Tensor).dataSync(), inputGrad)));
     return { value, gradFunc };
   });
   return op(x, wx, wh, bias) as tf.Tensor3D;

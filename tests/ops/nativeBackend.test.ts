@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tfc from '@tensorflow/tfjs-core';
 import { tf } from '../../src/ops/tf.js';
+import { lstmSequence } from '../../src/ops/lstmSequence.js';
 import { activeBackend, chooseBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 import { NATIVE_BACKEND, nativeKernelNames } from '../../src/ops/nativeBackend.js';
 import { Rng } from '../../src/rng.js';
@@ -68,6 +69,9 @@ describe.skipIf(!status.available)('sigvwap backend', () => {
         tf.transpose(x);
         tf.sum(x, 1);
         tf.softmax(x);
+        // the fused LSTM: forward and backward are one call each
+        const seq = tf.reshape(x, [4, 256, 12]) as tf.Tensor3D;
+        tf.grad((w: tf.Tensor) => tf.sum(lstmSequence(seq, w as tf.Tensor2D, tf.ones([3, 12]) as tf.Tensor2D, tf.zeros([12]) as tf.Tensor1D)))(tf.ones([12, 12]));
       });
     } finally {
       for (const [f, orig] of saved) binding[f] = orig;

@@ -19,6 +19,7 @@ mod cuda;
 pub mod device;
 pub mod error;
 pub mod fills;
+pub mod lstm;
 pub mod matmul;
 pub mod pool;
 pub mod real;

@@ -9,6 +9,7 @@ mod args;
 mod errors;
 mod fills;
 mod info;
+mod lstm;
 mod matmul;
 mod outbuf;
 mod signature;
@@ -17,6 +18,7 @@ mod vwap;
 
 pub use fills::*;
 pub use info::*;
+pub use lstm::*;
 pub use matmul::*;
 pub use signature::*;
 pub use tensor::*;

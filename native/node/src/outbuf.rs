@@ -313,6 +313,18 @@ pub fn check_out<T: Typed>(
     Ok(())
 }
 
+/// ERR_ARG naming the output `name` when its memory `out` (start, end)
+/// overlaps one of `others` (arrays the kernel reads, or other outputs).
+pub fn check_apart(name: &str, out: (usize, usize), others: &[(&str, (usize, usize))]) -> CoreResult<()> {
+    let (s, e) = out;
+    for (other, (a, b)) in others {
+        if s < *b && *a < e && s < e {
+            return Err(CoreError::arg(name, format!("must not share memory with {other} (the kernel reads or writes {other} while writing {name})")));
+        }
+    }
+    Ok(())
+}
+
 /// A slice's memory as (start, end) addresses.
 pub fn byte_range<T>(s: &[T]) -> (usize, usize) {
     let start = s.as_ptr() as usize;
