@@ -15,6 +15,8 @@
 
 use crate::error::{CoreError, CoreResult, ErrorCode};
 
+pub use super::lane::Precision;
+
 pub use crate::buffer::MAX_BYTES;
 pub(crate) use crate::buffer::{check_alloc, zeroed_vec};
 
@@ -40,12 +42,20 @@ pub struct SigOptions {
     pub stream: bool,
     /// Prepend a zero point to every path.
     pub basepoint: bool,
+    /// Arithmetic of the CPU kernels (see [`Precision`]); default `Auto`:
+    /// the element type of `path`.
+    pub precision: Precision,
 }
 
 impl SigOptions {
     /// Plain signature (no stream, no basepoint).
     pub fn new(batch: usize, length: usize, channels: usize, depth: usize) -> Self {
-        SigOptions { batch, length, channels, depth, stream: false, basepoint: false }
+        SigOptions { batch, length, channels, depth, stream: false, basepoint: false, precision: Precision::Auto }
+    }
+
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 
     pub fn with_stream(mut self, stream: bool) -> Self {

@@ -13,13 +13,14 @@
 //! are deterministic.
 
 use super::block::{Simd, Task, LANE_CHOICES};
+use super::options::SigOptions;
 use super::tensor::TensorShape;
 
 /// Overrides of the automatic plan, for tests and benchmarks. The default
 /// (`Tuning::default()`) lets the library decide.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tuning {
-    /// Paths per SIMD block: 1, 2, 4 or 8.
+    /// Paths per SIMD block: 1, 2, 4, 8 or 16.
     pub lanes: Option<usize>,
     /// Chunks per path (>= 1; 1 disables splitting along the length). Capped
     /// at the number of segments; ignored with `stream`.
@@ -30,20 +31,24 @@ pub struct Tuning {
     pub threads: Option<usize>,
 }
 
-/// Lanes per block: 8 paths while a block's state (8 · siglen doubles, plus
-/// the adjoint in the backward) stays well inside L2; fewer above. The
-/// backward keeps more values live per channel (z, z/2 and the z̄
-/// accumulators, 3 · d · W/4 vector registers), so from d = 3 on it runs 4
-/// lanes, which measured 7-18% faster there (and the forward 5-15% slower).
-pub(crate) fn default_lanes(shape: &TensorShape, backward: bool) -> usize {
+/// Lanes per block, for float64 arithmetic: 8 paths while a block's state
+/// (8 · siglen doubles, plus the adjoint in the backward) stays well inside
+/// L2; fewer above. The backward keeps more values live per channel (z, z/2
+/// and the z̄ accumulators, 3 · d · W/4 vector registers), so from d = 3 on
+/// it runs 4 lanes, which measured 7-18% faster there (and the forward 5-15%
+/// slower). Float32 arithmetic runs twice the lanes at the same number of
+/// bytes per block and per register (16 = one 512-bit or two 256-bit
+/// registers), except where the block's state would outgrow L2.
+pub(crate) fn default_lanes(shape: &TensorShape, backward: bool, f32: bool) -> usize {
     let siglen = shape.siglen();
-    if siglen > 16384 {
+    let lanes64 = if siglen > 16384 {
         2
     } else if siglen > 4096 || (backward && shape.channels() >= 3) {
         4
     } else {
         8
-    }
+    };
+    if f32 { (2 * lanes64).min(16) } else { lanes64 }
 }
 
 /// Shortest chunk worth its glueing cost.
@@ -54,6 +59,8 @@ fn min_chunk(shape: &TensorShape) -> usize {
 #[derive(Clone, Debug)]
 pub(crate) struct Plan {
     pub lanes: usize,
+    /// Float32 arithmetic (else float64), from the call's precision.
+    pub f32: bool,
     pub chunks: usize,
     pub simd: Simd,
     /// `batch · chunks` tasks, path-major: tasks of path b are `b·chunks ..`.
@@ -61,18 +68,12 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn new(
-        shape: &TensorShape,
-        batch: usize,
-        segments: usize,
-        stream: bool,
-        backward: bool,
-        tuning: &Tuning,
-    ) -> Plan {
+    pub(crate) fn new(shape: &TensorShape, opts: &SigOptions, f32: bool, backward: bool, tuning: &Tuning) -> Plan {
+        let (batch, segments, stream) = (opts.batch, opts.segments(), opts.stream);
         let lanes = match tuning.lanes {
             Some(l) if LANE_CHOICES.contains(&l) => l,
             Some(l) => LANE_CHOICES.iter().copied().filter(|&c| c <= l.max(1)).max().unwrap_or(1),
-            None => default_lanes(shape, backward),
+            None => default_lanes(shape, backward, f32),
         };
         let simd = tuning.simd.unwrap_or_else(Simd::detect);
         let threads = tuning.threads.unwrap_or_else(crate::pool::threads).max(1);
@@ -104,6 +105,6 @@ impl Plan {
                 tasks.push(Task { batch_index: b, first, count });
             }
         }
-        Plan { lanes, chunks, simd, tasks }
+        Plan { lanes, f32, chunks, simd, tasks }
     }
 }
