@@ -6,9 +6,14 @@
  * (2, 4, 8, 16 paths), it times the forward and backward (median of the
  * runs, each configuration checked against the reference first) with
  * native/core/examples/sigbench.rs --sweep, prints the best configuration per
- * shape next to the default's, and appends all rows to
+ * shape, and appends all rows to
  * bench/results/history.jsonl (suite 'signature-sweep'). The defaults in
  * native/core/src/signature/plan.rs (`default_lanes`) come from these runs.
+ *
+ * On a shared machine wall times swing by 2x when another process takes a
+ * core, so the best configuration is picked by CPU ms per call (summed over
+ * the pool's threads; time lost to other processes is not counted), and
+ * the load average is recorded with the run.
  *
  * Run: npm run bench:signature-sweep   (SIGVWAP_BENCH_QUICK=1 for fewer runs)
  */
@@ -29,6 +34,8 @@ interface SweepRow {
   backwardMs: number;
   forwardGflops: number;
   backwardGflops: number;
+  forwardCpuMs: number;
+  backwardCpuMs: number;
 }
 
 function main() {
@@ -52,20 +59,20 @@ function main() {
     const b = best.get(key);
     if (!b) best.set(key, { fwd: r, bwd: r });
     else {
-      if (r.forwardMs < b.fwd.forwardMs) b.fwd = r;
-      if (r.backwardMs < b.bwd.backwardMs) b.bwd = r;
+      if (r.forwardCpuMs < b.fwd.forwardCpuMs) b.fwd = r;
+      if (r.backwardCpuMs < b.bwd.backwardCpuMs) b.bwd = r;
     }
   }
-  console.log(table(rows.map((r) => ({ shape: r.shape, dtype: r.dtype, simd: r.simd, lanes: r.lanes, 'fwd ms': r.forwardMs, 'bwd ms': r.backwardMs, 'fwd GF/s': r.forwardGflops, 'bwd GF/s': r.backwardGflops }))));
+  console.log(table(rows.map((r) => ({ shape: r.shape, dtype: r.dtype, simd: r.simd, lanes: r.lanes, 'fwd ms': r.forwardMs, 'bwd ms': r.backwardMs, 'fwd cpu ms': r.forwardCpuMs, 'bwd cpu ms': r.backwardCpuMs, 'fwd GF/s': r.forwardGflops, 'bwd GF/s': r.backwardGflops }))));
   console.log();
   console.log(
     table(
       [...best.entries()].map(([key, b]) => ({
         'shape/dtype': key,
         'best fwd': `${b.fwd.simd} ${b.fwd.lanes} lanes`,
-        'fwd ms': b.fwd.forwardMs,
+        'fwd cpu ms': b.fwd.forwardCpuMs,
         'best bwd': `${b.bwd.simd} ${b.bwd.lanes} lanes`,
-        'bwd ms': b.bwd.backwardMs,
+        'bwd cpu ms': b.bwd.backwardCpuMs,
       })),
     ),
   );
@@ -77,6 +84,7 @@ function main() {
     machine: fingerprint(),
     threads: rows[0]!.threads,
     loadAvg: load,
+    loadAvgAfter: loadavg(),
     cases: rows.map((r) => ({ name: `signature/cpu/${r.shape}/${r.dtype}/${r.simd}/lanes${r.lanes}`, ...r })),
   });
 }

@@ -235,13 +235,15 @@ fn sweep(shapes: &[(Shape, Option<(f64, f64)>)], runs: usize, filter: &Filter) {
                     };
                     let (b, l, c, m) = shape;
                     println!(
-                        "{{\"shape\":\"b{b}-l{l}-c{c}-m{m}\",\"dtype\":\"{dtype}\",\"precision\":\"{}\",\"simd\":\"{simd:?}\",\"lanes\":{lanes},\"threads\":{},\"forwardMs\":{:.4},\"backwardMs\":{:.4},\"forwardGflops\":{:.3},\"backwardGflops\":{:.3}}}",
+                        "{{\"shape\":\"b{b}-l{l}-c{c}-m{m}\",\"dtype\":\"{dtype}\",\"precision\":\"{}\",\"simd\":\"{simd:?}\",\"lanes\":{lanes},\"threads\":{},\"forwardMs\":{:.4},\"backwardMs\":{:.4},\"forwardGflops\":{:.3},\"backwardGflops\":{:.3},\"forwardCpuMs\":{:.4},\"backwardCpuMs\":{:.4}}}",
                         filter.precision.name(),
                         pool::threads(),
                         row.fwd_ms,
                         row.bwd_ms,
                         row.fwd_gflops,
-                        row.bwd_gflops
+                        row.bwd_gflops,
+                        row.fwd_cpu,
+                        row.bwd_cpu
                     );
                 }
             }

@@ -4,7 +4,8 @@
 //!
 //! A task is a run of consecutive segments of one path: the whole path, or a
 //! chunk of it when the path is split along its length. Increments are formed
-//! in float64 from the float64 values of the points (whatever `T` is) and
+//! in float64 from the float64 values of the points (whatever `T` is), rounded
+//! once to the kernels' arithmetic type `E` (f32 or f64, see `lane.rs`), and
 //! transposed tile by tile (`TILE` segments) into `[segment][channel][lane]`
 //! so that the step functions read contiguous lanes; the gather runs over
 //! (segment, channel) outside and lanes inside, i.e. W steady sequential
@@ -18,8 +19,10 @@
 //! of storing prefixes. Work: O(W · segments · siglen).
 //!
 //! Code structure: the sweeps (`forward_sweep`, `backward_sweep`) are generic
-//! only in the channel count (`Dim`), the lanes and FMA, and are compiled once
-//! per instruction set; everything that depends on the element type (reading
+//! only in the channel count (`Dim`), the arithmetic type, the lanes and FMA,
+//! and are compiled once per instruction set (portable; AVX2+FMA and AVX-512
+//! on x86-64, chosen at run time by [`Simd::detect`]; FMA on aarch64);
+//! everything that depends on the element type (reading
 //! points, writing results) sits behind one dynamic call per tile or per
 //! segment, so the number of compiled variants stays small.
 //!

@@ -5,10 +5,12 @@
 //! port mirrors; `block.rs` drives them, `cpu.rs` is their specification.
 //!
 //! Data layout (structure of arrays): a tensor of `W` paths is a slice of
-//! `[E; W]`, entry `idx` of path `lane` at `[idx][lane]`, levels 1..m
-//! concatenated as in [`TensorShape`]. Every inner loop is a plain
-//! `for lane in 0..W` over contiguous memory, which LLVM turns into SIMD (the
-//! caller compiles these functions with AVX2+FMA where available), and the
+//! `[E; W]` (`E` = f32 or f64, the arithmetic type), entry `idx` of path
+//! `lane` at `[idx][lane]`, levels 1..m concatenated as in [`TensorShape`].
+//! Every inner loop is a plain `for lane in 0..W` over contiguous memory,
+//! which LLVM turns into SIMD (the caller compiles these functions with
+//! AVX-512 or AVX2+FMA where available: `[f64; 8]` and `[f32; 16]` are one
+//! 512-bit register), and the
 //! channel loops unroll when `d` is a compile-time constant ([`Fixed`]). The
 //! step functions take the raw increment `z` (d entries) and form each
 //! layer's `z/c` in a local array (registers) rather than storing a table of

@@ -21,10 +21,11 @@ pub use crate::buffer::MAX_BYTES;
 pub(crate) use crate::buffer::{check_alloc, zeroed_vec};
 
 /// Element type of paths and signatures: the crate's [`Real`] (f32, f64)
-/// under the name the signature API has always used. Internally everything is
-/// computed in float64 (increments are formed in float64 from the float64
-/// values of the points, so float32 paths with large offsets and tiny
-/// increments keep their accuracy); the result is rounded once to `Self`.
+/// under the name the signature API has always used. Increments are formed in
+/// float64 from the float64 values of the points (so float32 paths with large
+/// offsets and tiny increments keep their accuracy); the recursion runs in the
+/// arithmetic of [`SigOptions::precision`] (default: this type); the result is
+/// rounded once to `Self`.
 pub use crate::real::Real as SigFloat;
 
 /// Shape and mode of one signature call.

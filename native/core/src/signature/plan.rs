@@ -31,24 +31,30 @@ pub struct Tuning {
     pub threads: Option<usize>,
 }
 
-/// Lanes per block, for float64 arithmetic: 8 paths while a block's state
-/// (8 · siglen doubles, plus the adjoint in the backward) stays well inside
-/// L2; fewer above. The backward keeps more values live per channel (z, z/2
-/// and the z̄ accumulators, 3 · d · W/4 vector registers), so from d = 3 on
-/// it runs 4 lanes, which measured 7-18% faster there (and the forward 5-15%
-/// slower). Float32 arithmetic runs twice the lanes at the same number of
-/// bytes per block and per register (16 = one 512-bit or two 256-bit
-/// registers), except where the block's state would outgrow L2.
+/// Lanes per block, from the block-size sweep (`npm run
+/// bench:signature-sweep`, CPU ms per call on the four benchmark shapes,
+/// AVX-512, 2 threads; AVX2 measured the same ordering):
+/// * siglen <= 4096 (the block's state, siglen · lanes entries, stays within
+///   L1/L2): one 512-bit register per tensor entry, i.e. 8 float64 or 16
+///   float32 lanes. Float64: 8 beat 4 by 10-25% (forward) and 15-35%
+///   (backward, which used to prefer 4 lanes under AVX2) and tied 16; float32:
+///   16 beat 8 by 20-35% both ways.
+/// * 4096 < siglen <= 16384 (e.g. d = 8, m = 4): the state outgrows L2 at
+///   more lanes; 4 lanes forward (8 was 2.1x slower for float64, 2.6x for
+///   float32), and for the backward 8 float64 / 4 float32 lanes (best by
+///   10-20%).
+/// * larger: 2 lanes (state of 16384 · 2 float64 = 256 KiB per block).
 pub(crate) fn default_lanes(shape: &TensorShape, backward: bool, f32: bool) -> usize {
     let siglen = shape.siglen();
-    let lanes64 = if siglen > 16384 {
+    if siglen > 16384 {
         2
-    } else if siglen > 4096 || (backward && shape.channels() >= 3) {
-        4
+    } else if siglen > 4096 {
+        if backward && !f32 { 8 } else { 4 }
+    } else if f32 {
+        16
     } else {
         8
-    };
-    if f32 { (2 * lanes64).min(16) } else { lanes64 }
+    }
 }
 
 /// Shortest chunk worth its glueing cost.
