@@ -8,6 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 
 import { backendInfo, signature, signatureBackward, sigLength } from '../src/index.js';
@@ -106,6 +107,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: fp,
     threads,
+    loadAvg: loadavg(),
     versions: out.versions,
     cases: rows.map((p) => ({
       name: `${p.peer}/${p.threads}thr/${p.shape}/${p.dir}/${p.dtype}`,

@@ -16,7 +16,7 @@ export {
 } from './native/vwapLoss.js';
 export {
   sigLength, signature, signatureAsync, signatureBackward, signatureBackwardAsync, addTime, leadLag,
-  type SignatureOptions, type OutOption, type PathShape,
+  type SignatureOptions, type SignaturePrecision, type OutOption, type PathShape,
 } from './native/signature.js';
 export {
   simulateFills, simulateFillsAsync, FillSimulator, FILL_DEFAULTS,

@@ -208,6 +208,11 @@ export interface SignatureOptions {
   basepoint?: boolean
   /** 'auto' (default), 'cpu' or 'cuda'. */
   device?: string
+  /**
+   * Arithmetic of the CPU kernels: 'auto' (default: the element type of
+   * `path`, float32 lanes for Float32Array), 'f32' or 'f64'.
+   */
+  precision?: string
 }
 
 /**

@@ -23,6 +23,7 @@ export {
   addTime,
   leadLag,
   type SignatureOptions,
+  type SignaturePrecision,
   type OutOption,
   type PathShape,
 } from './signature.js';

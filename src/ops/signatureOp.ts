@@ -7,7 +7,10 @@
  * is `signatureBackward(x, dy)`, so anything upstream of x (e.g. a learnable
  * kernel multiplied onto the path, as in GFT-Sig) receives gradients.
  * Data cross to the native side as Float32Array (tfjs tensors are float32);
- * the engine forms increments and accumulates in float64.
+ * the engine forms increments in float64 and, with the default `precision`
+ * ('auto', i.e. the input's float32), runs the recursion in float32 lanes:
+ * twice the SIMD width of float64, and the result is float32 either way.
+ * `precision: 'f64'` keeps float64 arithmetic inside.
  * Cost: one download of x (and dy) from the tfjs backend, the native kernel,
  * one upload of the result.
  */
@@ -19,12 +22,14 @@ import { tf } from './tf.js';
 
 import { SigvwapError } from '../errors.js';
 import type { DeviceName } from '../native/backend.js';
-import { signature, signatureBackward, sigLength } from '../native/signature.js';
+import { signature, signatureBackward, sigLength, type SignaturePrecision } from '../native/signature.js';
 
 export interface SignatureOpOptions {
   stream?: boolean;
   basepoint?: boolean;
   device?: DeviceName;
+  /** Arithmetic of the CPU kernels (see SignatureOptions.precision); default 'auto' = float32 here. */
+  precision?: SignaturePrecision;
 }
 
 export function signatureOp(x: tfc.Tensor3D, depth: number, opts: SignatureOpOptions = {}): tfc.Tensor {
@@ -32,7 +37,16 @@ export function signatureOp(x: tfc.Tensor3D, depth: number, opts: SignatureOpOpt
     throw new SigvwapError('ERR_SHAPE', `x: expected a rank-3 tensor [batch, length, channels], got rank ${(x as tfc.Tensor)?.rank}`, { argument: 'x' });
   }
   const [batch, length, channels] = x.shape;
-  const shape = { batch, length, channels, depth, stream: !!opts.stream, basepoint: !!opts.basepoint, device: opts.device ?? 'auto' };
+  const shape = {
+    batch,
+    length,
+    channels,
+    depth,
+    stream: !!opts.stream,
+    basepoint: !!opts.basepoint,
+    device: opts.device ?? 'auto',
+    precision: opts.precision ?? 'auto',
+  };
   const siglen = sigLength(channels, depth);
   const steps = length + (shape.basepoint ? 1 : 0) - 1;
   const outShape = shape.stream ? [batch, steps, siglen] : [batch, siglen];

@@ -83,6 +83,8 @@ const sigCases: SigCase[] = [
   { name: 'stream too large for the length', ops: ['forward', 'backward'], opts: { length: 2 ** 31, depth: 4, stream: true }, code: 'ERR_ARG', argument: 'length' },
   { name: 'device gpu', ops: ['forward', 'backward'], opts: { device: 'gpu' }, code: 'ERR_ARG', argument: 'device' },
   { name: 'device 123', ops: ['forward', 'backward'], opts: { device: 123 }, code: 'ERR_ARG', argument: 'device' },
+  { name: 'precision f16', ops: ['forward', 'backward'], opts: { precision: 'f16' }, code: 'ERR_ARG', argument: 'precision' },
+  { name: 'precision 64', ops: ['forward', 'backward'], opts: { precision: 64 }, code: 'ERR_ARG', argument: 'precision' },
 ];
 
 type AnyFn = (...a: unknown[]) => unknown;

@@ -215,6 +215,27 @@ describe('path transforms', () => {
 });
 
 describe('signatureOp (tf.customGrad)', () => {
+  // GFT-Sig calls the op on float32 tensors: it must run the float32
+  // arithmetic (bit for bit precision 'f32'), and `precision: 'f64'` the
+  // float64-internal path; the two round differently on this shape.
+  it.each([
+    { name: 'default -> f32 arithmetic', opPrecision: undefined, want: 'f32', other: 'f64' },
+    { name: "precision 'f64' -> f64 arithmetic", opPrecision: 'f64', want: 'f64', other: 'f32' },
+  ] as const)('b4-l30-c3-m4: $name, forward and gradient', ({ opPrecision, want, other }) => {
+    const [batch, length, channels, depth] = [4, 30, 3, 4];
+    const path = new Float32Array(walk(batch, length, channels, 8));
+    const opts = { batch, length, channels, depth };
+    const x = tf.tensor3d(path, [batch, length, channels]);
+    const y = signatureOp(x, depth, { precision: opPrecision });
+    const dy = new Float32Array(batch * sigLength(channels, depth)).map((_, i) => Math.sin(i));
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(signatureOp(t as tf.Tensor3D, depth, { precision: opPrecision }), tf.tensor(dy, y.shape))))(x);
+    const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
+    expect(same(y.dataSync(), signature(path, { ...opts, precision: want }))).toBe(true);
+    expect(same(y.dataSync(), signature(path, { ...opts, precision: other }))).toBe(false);
+    expect(same(g.dataSync(), signatureBackward(path, dy, { ...opts, precision: want }))).toBe(true);
+  });
+
+
   it('gradient through a learnable kernel multiplied onto the path matches finite differences', () => {
     const [batch, length, channels, depth] = [3, 6, 2, 3];
     const x = tf.tensor3d(Array.from(walk(batch, length, channels, 5)), [batch, length, channels]);

@@ -79,24 +79,32 @@ function rebasedF32(c: Case): Float32Array {
 describe.skipIf(!dir)('signature test vectors (iisignature)', () => {
   it.each(index.map((c) => ({ ...c })))('$name', ({ file }) => {
     const c = load(file);
-    const opts = { batch: c.batch, length: c.length, channels: c.channels, depth: c.depth };
-    for (const [dtype, rel] of [['f64', 1e-10], ['f32', 1e-4]] as const) {
+    // Both arithmetics on both input types: float32 arithmetic (the default
+    // for float32 input, or precision 'f32') is held to the float32 tolerance.
+    const runs = [
+      ['f64', 'auto', 1e-10],
+      ['f64', 'f32', 1e-4],
+      ['f32', 'auto', 1e-4],
+      ['f32', 'f64', 1e-4],
+    ] as const;
+    for (const [dtype, precision, rel] of runs) {
+      const opts = { batch: c.batch, length: c.length, channels: c.channels, depth: c.depth, precision };
       const path = dtype === 'f64' ? Float64Array.from(c.path.data) : rebasedF32(c);
       const got = signature(path, opts);
       expect(got.length).toBe(c.sig.data.length);
       for (const l of levelErrors(got, c.sig.data, c.channels, c.depth)) {
-        if (l.max === 0) expect(l.err, `${c.name} ${dtype} level ${l.level} must be exactly zero`).toBeLessThanOrEqual(1e-300);
-        else expect(l.err / l.max, `${c.name} ${dtype} level ${l.level}`).toBeLessThanOrEqual(rel);
+        if (l.max === 0) expect(l.err, `${c.name} ${dtype}/${precision} level ${l.level} must be exactly zero`).toBeLessThanOrEqual(1e-300);
+        else expect(l.err / l.max, `${c.name} ${dtype}/${precision} level ${l.level}`).toBeLessThanOrEqual(rel);
       }
       const w = dtype === 'f64' ? Float64Array.from(c.weights.data) : Float32Array.from(c.weights.data);
       const g = signatureBackward(path, w as typeof path, opts);
-      expectClose(g, c.grad.data, rel, `${c.name} ${dtype} gradient`);
+      expectClose(g, c.grad.data, rel, `${c.name} ${dtype}/${precision} gradient`);
       if (c.sig_stream) {
         const s = signature(path, { ...opts, stream: true });
         expect(s.length).toBe(c.sig_stream.data.length);
         for (const l of levelErrors(s, c.sig_stream.data, c.channels, c.depth)) {
           if (l.max === 0) expect(l.err).toBeLessThanOrEqual(1e-300);
-          else expect(l.err / l.max, `${c.name} ${dtype} stream level ${l.level}`).toBeLessThanOrEqual(rel);
+          else expect(l.err / l.max, `${c.name} ${dtype}/${precision} stream level ${l.level}`).toBeLessThanOrEqual(rel);
         }
       }
     }

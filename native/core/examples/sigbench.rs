@@ -5,8 +5,14 @@
 //!   --threads N     pool size (default: all cores)
 //!   --shape b,l,c,m extra shape (repeatable); --only-extra skips the default table
 //!   --lanes N / --chunks N / --portable   override the work plan
+//!   --simd portable|avx2|avx512           instruction set (portable if not available)
+//!   --precision auto|f32|f64              arithmetic of the kernels (default auto)
 //!   --direction fwd|bwd / --dtype f64|f32  time only these (for profiling)
 //!   --stream        time the stream (every prefix) forward and backward
+//!   --sweep         block-size sweep: every shape x dtype x available
+//!                   instruction set x lanes (2, 4, 8, 16), forward and
+//!                   backward, one JSON object per line on stdout (read by
+//!                   bench/signature-sweep.ts, which appends it to the history)
 //!
 //! Every measurement is preceded by a check against the reference
 //! implementation (`signature::cpu`) on a few paths of the same batch, then a
@@ -38,7 +44,7 @@ use util::{random_walk, rel_error, Rng};
 use sigvwap_core::pool;
 use sigvwap_core::signature::{
     signature_backward_reference, signature_backward_with, signature_reference, signature_with, SigFloat, SigOptions,
-    Simd, Tuning,
+    Precision, Simd, Tuning,
 };
 
 /// Multiply-adds per path and segment: (forward, backward), see the header.
@@ -133,13 +139,15 @@ fn run_shape<T: SigFloat>(
     filter: &Filter,
 ) -> Row {
     let (batch, length, channels, depth) = shape;
-    let opts = SigOptions::new(batch, length, channels, depth).with_stream(filter.stream);
+    let opts = SigOptions::new(batch, length, channels, depth).with_stream(filter.stream).with_precision(filter.precision);
     let path64 = random_walk(&mut Rng::new(7), batch, length, channels, 1.0 / (length as f64).sqrt());
     let out_len = sigvwap_core::signature::output_len(&opts).unwrap();
     let grad64 = Rng::new(11).vec(out_len, 1.0);
     let path: Vec<T> = path64.iter().map(|&v| T::from_f64(v)).collect();
     let grad_out: Vec<T> = grad64.iter().map(|&v| T::from_f64(v)).collect();
-    let tol = if dtype == "f64" { 1e-12 } else { 1e-5 };
+    // Float32 arithmetic (float32 input under `auto`, or `f32`): ~1e-6 measured.
+    let f32_math = opts.precision.is_f32::<T>();
+    let tol = if f32_math { 1e-4 } else if dtype == "f64" { 1e-12 } else { 1e-5 };
     let name = format!(
         "signature{}/cpu/b{batch}-l{length}-c{channels}-m{depth}",
         if filter.stream { "-stream" } else { "" }
@@ -192,6 +200,55 @@ struct Filter {
     direction: Option<String>,
     dtype: Option<String>,
     stream: bool,
+    precision: Precision,
+}
+
+fn parse_simd(name: &str) -> Simd {
+    match name {
+        "portable" => Simd::Portable,
+        "avx2" => Simd::Avx2Fma,
+        "avx512" => Simd::Avx512,
+        "fma" => Simd::Fma,
+        other => panic!("--simd: unknown instruction set {other}"),
+    }
+}
+
+/// `--sweep`: lanes per block x instruction set, per shape and dtype; one
+/// JSON line per measurement (median of `runs`), checked before timing.
+fn sweep(shapes: &[(Shape, Option<(f64, f64)>)], runs: usize, filter: &Filter) {
+    let simds: Vec<Simd> = [Simd::Avx512, Simd::Avx2Fma, Simd::Fma, Simd::Portable]
+        .into_iter()
+        .filter(|s| s.available() && *s != Simd::Portable)
+        .collect();
+    for &(shape, _) in shapes {
+        for dtype in ["f64", "f32"] {
+            if filter.dtype.as_deref().is_some_and(|d| d != dtype) {
+                continue;
+            }
+            for &simd in &simds {
+                for lanes in [2usize, 4, 8, 16] {
+                    let tuning = Tuning { lanes: Some(lanes), simd: Some(simd), ..Tuning::default() };
+                    let row = if dtype == "f64" {
+                        run_shape::<f64>("f64", shape, None, runs, &tuning, filter)
+                    } else {
+                        run_shape::<f32>("f32", shape, None, runs, &tuning, filter)
+                    };
+                    let (b, l, c, m) = shape;
+                    println!(
+                        "{{\"shape\":\"b{b}-l{l}-c{c}-m{m}\",\"dtype\":\"{dtype}\",\"precision\":\"{}\",\"simd\":\"{simd:?}\",\"lanes\":{lanes},\"threads\":{},\"forwardMs\":{:.4},\"backwardMs\":{:.4},\"forwardGflops\":{:.3},\"backwardGflops\":{:.3},\"forwardCpuMs\":{:.4},\"backwardCpuMs\":{:.4}}}",
+                        filter.precision.name(),
+                        pool::threads(),
+                        row.fwd_ms,
+                        row.bwd_ms,
+                        row.fwd_gflops,
+                        row.bwd_gflops,
+                        row.fwd_cpu,
+                        row.bwd_cpu
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn main() {
@@ -201,6 +258,7 @@ fn main() {
     let mut tuning = Tuning::default();
     let mut extra = Vec::new();
     let mut only_extra = false;
+    let mut do_sweep = false;
     while let Some(a) = args.next() {
         let mut num = |what: &str| -> usize {
             args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{what} needs a number"))
@@ -211,6 +269,12 @@ fn main() {
             "--lanes" => tuning.lanes = Some(num("--lanes")),
             "--chunks" => tuning.chunks = Some(num("--chunks")),
             "--portable" => tuning.simd = Some(Simd::Portable),
+            "--simd" => tuning.simd = Some(parse_simd(&args.next().expect("--simd NAME"))),
+            "--precision" => {
+                let v = args.next().expect("--precision auto|f32|f64");
+                filter.precision = Precision::parse(&v).unwrap_or_else(|| panic!("--precision: unknown value {v}"));
+            }
+            "--sweep" => do_sweep = true,
             "--only-extra" => only_extra = true,
             "--direction" => filter.direction = args.next(),
             "--dtype" => filter.dtype = args.next(),
@@ -237,6 +301,10 @@ fn main() {
         shapes.push(((256, 10000, 4, 3), Some((30.0, 90.0))));
     }
     shapes.extend(extra.into_iter().map(|s| (s, None)));
+    if do_sweep {
+        sweep(&shapes, runs, &filter);
+        return;
+    }
 
     println!(
         "sigbench: {} threads, simd {:?}, {runs} timed runs (median), plan {:?}",

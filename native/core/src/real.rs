@@ -1,5 +1,6 @@
 //! `Real`: the element types that cross the boundary (f32, f64). Kernels are
-//! generic over them and always accumulate in f64.
+//! generic over them; the VWAP kernels accumulate in f64, the signature
+//! kernels in the arithmetic their `precision` option picks.
 //!
 //! With the feature `cuda`, `Real` also implies cudarc's marker traits (via
 //! `DeviceCopy`), so that a generic op can hand its slices to its CUDA

@@ -32,7 +32,7 @@ fn cpu_dispatch_equals_cpu_functions() {
     let (g_ref, out_ref) = vwap::vwap_loss_grad(&a, &p, &v, &args).unwrap();
     assert_eq!((g, out), (g_ref, out_ref));
 
-    let opts = SigOptions { batch: 3, length: 6, channels: 2, depth: 3, stream: false, basepoint: true };
+    let opts = SigOptions { batch: 3, length: 6, channels: 2, depth: 3, stream: false, basepoint: true, precision: Default::default() };
     let path = sig_data(&opts);
     let mut out = vec![0.0; sig::output_len(&opts).unwrap()];
     sig::signature_on(Device::Cpu, &path, &opts, &mut out).unwrap();
@@ -58,7 +58,7 @@ fn assert_all_ops_unavailable(why: &str) {
     let mut g = vec![0.0; a.len()];
     check(vwap::vwap_loss_on(Device::Cuda, &a, &p, &v, &args, Some(&mut g)).unwrap_err());
 
-    let opts = SigOptions { batch: 2, length: 3, channels: 2, depth: 2, stream: false, basepoint: false };
+    let opts = SigOptions { batch: 2, length: 3, channels: 2, depth: 2, stream: false, basepoint: false, precision: Default::default() };
     let path = sig_data(&opts);
     let mut out = vec![0.0; sig::output_len(&opts).unwrap()];
     check(sig::signature_on(Device::Cuda, &path, &opts, &mut out).unwrap_err());
@@ -71,7 +71,7 @@ fn assert_all_ops_unavailable(why: &str) {
 fn cuda_without_the_feature_is_a_typed_error() {
     assert_all_ops_unavailable("without the `cuda` feature");
     // The same error as asking `resolve` for CUDA.
-    let opts = SigOptions { batch: 1, length: 2, channels: 1, depth: 1, stream: false, basepoint: false };
+    let opts = SigOptions { batch: 1, length: 2, channels: 1, depth: 1, stream: false, basepoint: false, precision: Default::default() };
     let resolved = sigvwap_core::device::resolve(sigvwap_core::DeviceRequest::Cuda).unwrap_err();
     assert_eq!(resolved, sig::signature_on(Device::Cuda, &[0.0, 1.0], &opts, &mut [0.0]).unwrap_err());
 }

@@ -58,7 +58,7 @@ fn cuda_signature_matches_cpu() {
     }
     for &(name, batch, length, channels, depth) in SHAPES {
         for (stream, basepoint) in [(false, false), (true, false), (false, true), (true, true)] {
-            let opts = SigOptions { batch, length, channels, depth, stream, basepoint };
+            let opts = SigOptions { batch, length, channels, depth, stream, basepoint, precision: Default::default() };
             let path = walk(batch * length * channels, length as u64);
             let cpu = signature(&path, &opts).unwrap();
             let gpu = signature_cuda(&path, &opts).unwrap();
@@ -80,7 +80,7 @@ fn cuda_signature_errors_match_cpu() {
     if !gpu_or_skip("cuda_signature_errors_match_cpu") {
         return;
     }
-    let opts = SigOptions { batch: 2, length: 3, channels: 2, depth: 2, stream: false, basepoint: false };
+    let opts = SigOptions { batch: 2, length: 3, channels: 2, depth: 2, stream: false, basepoint: false, precision: Default::default() };
     let mut path = walk(12, 1);
     path[7] = f64::NAN;
     assert_eq!(signature_cuda(&path, &opts).unwrap_err(), signature(&path, &opts).unwrap_err());

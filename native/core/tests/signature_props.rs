@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use sigvwap_core::signature::tensor::{mul, TensorShape};
 use sigvwap_core::signature::{
     signature, signature_backward, signature_backward_reference, signature_backward_with, signature_reference,
-    signature_with, SigOptions, Simd, Tuning,
+    signature_with, Precision, SigOptions, Simd, Tuning,
 };
 use util::{random_walk, rel_error, to_f32, to_f64, worst_level_error_pooled, worst_level_error_variation, Rng};
 
@@ -81,13 +81,24 @@ fn fast_matches_reference_on_named_shapes() {
 
                 // float32 input: same increments (the path is exactly representable
                 // after the cast, and the reference sees the same f32 values).
+                // Float64 arithmetic rounds once at the end (~1e-7); float32
+                // arithmetic (the default for f32 input) within the float32
+                // tolerance of the test vectors, relative to the level's scale
+                // along the path (b2-l10-c1-m5 with basepoint returns near its
+                // start: level 5 ends 1e-3 below the terms it sums).
                 let p32 = to_f32(&path);
-                let want = signature_reference(&to_f64(&p32), &o).unwrap();
+                let want_sig = signature_reference(&to_f64(&p32), &o).unwrap();
+                let want_grad = signature_backward_reference(&to_f64(&p32), &to_f64(&to_f32(&grad_out)), &o).unwrap();
+                let got = to_f64(&signature(&p32, &o.with_precision(Precision::F64)).unwrap());
+                check_levels(&format!("{name} forward f32 F64"), &ts, &got, &want_sig, 1e-6);
                 let got = to_f64(&signature(&p32, &o).unwrap());
-                check_levels(&format!("{name} forward f32"), &ts, &got, &want, 1e-6);
-                let want = signature_backward_reference(&to_f64(&p32), &to_f64(&to_f32(&grad_out)), &o).unwrap();
-                let got = to_f64(&signature_backward(&p32, &to_f32(&grad_out), &o).unwrap());
-                check_close(&format!("{name} backward f32"), &got, &want, 1e-6);
+                let (e, level) = worst_level_error_variation(&ts, &got, &want_sig, &to_f64(&p32), &o);
+                assert!(e <= 1e-4, "{name} forward f32 Auto: level {level} rel error {e:.3e} (of the variation bound)");
+                for (precision, tol) in [(Precision::F64, 1e-6), (Precision::Auto, 1e-4)] {
+                    let o = o.with_precision(precision);
+                    let got = to_f64(&signature_backward(&p32, &to_f32(&grad_out), &o).unwrap());
+                    check_close(&format!("{name} backward f32 {precision:?}"), &got, &want_grad, tol);
+                }
             }
         }
     }
@@ -361,7 +372,7 @@ proptest! {
         depth in 1usize..5,
         stream in any::<bool>(),
         basepoint in any::<bool>(),
-        lanes in prop::sample::select(vec![1usize, 2, 4, 8]),
+        lanes in prop::sample::select(vec![1usize, 2, 4, 8, 16]),
         chunks in 1usize..6,
         seed in 0u64..1000,
     ) {

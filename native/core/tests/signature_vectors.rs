@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use sigvwap_core::signature::tensor::TensorShape;
 use sigvwap_core::signature::{
     signature, signature_backward, signature_backward_reference, signature_backward_with, signature_reference,
-    signature_with, SigOptions, Simd, Tuning,
+    signature_with, Precision, SigOptions, Simd, Tuning,
 };
 use util::{rel_error, Json, to_f32, to_f64, worst_level_error_pooled};
 
@@ -142,13 +142,16 @@ fn signature_f32_matches_vectors() {
     let mut worst = (0.0, String::new());
     for case in &cases {
         let sh = shape(case);
-        let got = to_f64(&signature(&rebased_f32(case), &case.opts).unwrap());
-        let (err, level) = worst_level_error_pooled(&sh, &got, &case.sig);
-        if err > worst.0 {
-            worst = (err, case.name.clone());
-        }
-        if !(err <= TOL_F32) {
-            failures.push(format!("{} (f32 sig, rebased path): level {level} rel error {err:.3e}", case.name));
+        // Both arithmetics: float32 (the default for float32 input) and float64.
+        for precision in [Precision::Auto, Precision::F64] {
+            let got = to_f64(&signature(&rebased_f32(case), &case.opts.with_precision(precision)).unwrap());
+            let (err, level) = worst_level_error_pooled(&sh, &got, &case.sig);
+            if err > worst.0 {
+                worst = (err, format!("{} {precision:?}", case.name));
+            }
+            if !(err <= TOL_F32) {
+                failures.push(format!("{} (f32 sig {precision:?}, rebased path): level {level} rel error {err:.3e}", case.name));
+            }
         }
         // The raw cast loses the increments of these kinds in the input itself.
         if case.kind != "tiny_increments" && case.kind != "large_offset" {
@@ -188,17 +191,48 @@ fn backward_f32_matches_vectors() {
     let mut failures = Vec::new();
     let mut worst = (0.0, String::new());
     for case in &cases {
-        let got = to_f64(&signature_backward(&rebased_f32(case), &to_f32(&case.weights), &case.opts).unwrap());
-        let err = rel_error(&got, &case.grad);
-        if err > worst.0 {
-            worst = (err, case.name.clone());
-        }
-        if !(err <= TOL_F32) {
-            failures.push(format!("{} (f32 grad, rebased path): rel error {err:.3e}", case.name));
+        for precision in [Precision::Auto, Precision::F64] {
+            let opts = case.opts.with_precision(precision);
+            let got = to_f64(&signature_backward(&rebased_f32(case), &to_f32(&case.weights), &opts).unwrap());
+            let err = rel_error(&got, &case.grad);
+            if err > worst.0 {
+                worst = (err, format!("{} {precision:?}", case.name));
+            }
+            if !(err <= TOL_F32) {
+                failures.push(format!("{} (f32 grad {precision:?}, rebased path): rel error {err:.3e}", case.name));
+            }
         }
     }
     println!("worst f32 grad error {:.3e} ({})", worst.0, worst.1);
     finish(failures, cases.len(), "backward f32");
+}
+
+/// Float32 arithmetic on float64 input (`precision: F32`): the increments
+/// are formed in float64 from the raw path, so no rebasing is needed (the
+/// tiny-increment and large-offset cases included).
+#[test]
+fn f32_arithmetic_on_f64_input_matches_vectors() {
+    let Some(cases) = load_cases() else { return };
+    let mut failures = Vec::new();
+    let mut worst = (0.0, String::new());
+    for case in &cases {
+        let opts = case.opts.with_precision(Precision::F32);
+        let got = signature(&case.path, &opts).unwrap();
+        let (err, level) = worst_level_error_pooled(&shape(case), &got, &case.sig);
+        if !(err <= TOL_F32) {
+            failures.push(format!("{} (F32 sig): level {level} rel error {err:.3e}", case.name));
+        }
+        let got = signature_backward(&case.path, &case.weights, &opts).unwrap();
+        let gerr = rel_error(&got, &case.grad);
+        if !(gerr <= TOL_F32) {
+            failures.push(format!("{} (F32 grad): rel error {gerr:.3e}", case.name));
+        }
+        if err.max(gerr) > worst.0 {
+            worst = (err.max(gerr), case.name.clone());
+        }
+    }
+    println!("worst F32-arithmetic error on f64 input {:.3e} ({})", worst.0, worst.1);
+    finish(failures, cases.len(), "f32 arithmetic on f64 input");
 }
 
 #[test]

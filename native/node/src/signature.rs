@@ -40,6 +40,9 @@ pub struct SignatureOptions {
     pub basepoint: Option<bool>,
     /// 'auto' (default), 'cpu' or 'cuda'.
     pub device: Option<String>,
+    /// Arithmetic of the CPU kernels: 'auto' (default: the element type of
+    /// `path`, float32 lanes for Float32Array), 'f32' or 'f64'.
+    pub precision: Option<String>,
 }
 
 fn parse(o: &SignatureOptions) -> CoreResult<(SigOptions, Device)> {
@@ -50,9 +53,19 @@ fn parse(o: &SignatureOptions) -> CoreResult<(SigOptions, Device)> {
         depth: args::size("depth", o.depth)?,
         stream: o.stream.unwrap_or(false),
         basepoint: o.basepoint.unwrap_or(false),
+        precision: precision(&o.precision)?,
     };
     let dev = device::resolve(args::device(&o.device)?)?;
     Ok((opts, dev))
+}
+
+/// The `precision` option (ERR_ARG naming it on an unknown value).
+fn precision(v: &Option<String>) -> CoreResult<sig::Precision> {
+    match v.as_deref() {
+        None => Ok(sig::Precision::Auto),
+        Some(s) => sig::Precision::parse(s)
+            .ok_or_else(|| CoreError::arg("precision", format!("must be 'auto', 'f32' or 'f64', got '{s}'")).with("got", s)),
+    }
 }
 
 #[napi]

@@ -4,7 +4,8 @@
 //!
 //! A task is a run of consecutive segments of one path: the whole path, or a
 //! chunk of it when the path is split along its length. Increments are formed
-//! in float64 from the float64 values of the points (whatever `T` is) and
+//! in float64 from the float64 values of the points (whatever `T` is), rounded
+//! once to the kernels' arithmetic type `E` (f32 or f64, see `lane.rs`), and
 //! transposed tile by tile (`TILE` segments) into `[segment][channel][lane]`
 //! so that the step functions read contiguous lanes; the gather runs over
 //! (segment, channel) outside and lanes inside, i.e. W steady sequential
@@ -18,8 +19,10 @@
 //! of storing prefixes. Work: O(W · segments · siglen).
 //!
 //! Code structure: the sweeps (`forward_sweep`, `backward_sweep`) are generic
-//! only in the channel count (`Dim`), the lanes and FMA, and are compiled once
-//! per instruction set; everything that depends on the element type (reading
+//! only in the channel count (`Dim`), the arithmetic type, the lanes and FMA,
+//! and are compiled once per instruction set (portable; AVX2+FMA and AVX-512
+//! on x86-64, chosen at run time by [`Simd::detect`]; FMA on aarch64);
+//! everything that depends on the element type (reading
 //! points, writing results) sits behind one dynamic call per tile or per
 //! segment, so the number of compiled variants stays small.
 //!
@@ -31,6 +34,7 @@
 //! `z̄_last` (point first+count-1), see `partials`.
 
 use super::horner::{mul_exp_backward_step, mul_exp_step, mul_exp_step2, Dim, Fixed, Runtime, StepScratch};
+use super::lane::Lane;
 use super::options::SigFloat;
 use super::tensor::TensorShape;
 
@@ -69,15 +73,15 @@ impl<T: SigFloat> PathSource<'_, T> {
 }
 
 /// Fills tiles of increments for a block (the element-type-dependent input).
-pub(crate) trait Increments<const W: usize>: Sync {
+pub(crate) trait Increments<E: Lane, const W: usize>: Sync {
     /// Increments of segments `s0..s0+ns` of every lane into `tile`
     /// (`[segment][channel][lane]`), zeros past each task's end and for lanes
     /// without a task. Returns false if an increment is not finite.
-    fn fill(&self, tasks: &[Task], s0: usize, ns: usize, tile: &mut [[f64; W]]) -> bool;
+    fn fill(&self, tasks: &[Task], s0: usize, ns: usize, tile: &mut [[E; W]]) -> bool;
 }
 
-impl<T: SigFloat, const W: usize> Increments<W> for PathSource<'_, T> {
-    fn fill(&self, tasks: &[Task], s0: usize, ns: usize, tile: &mut [[f64; W]]) -> bool {
+impl<T: SigFloat, E: Lane, const W: usize> Increments<E, W> for PathSource<'_, T> {
+    fn fill(&self, tasks: &[Task], s0: usize, ns: usize, tile: &mut [[E; W]]) -> bool {
         let d = self.channels;
         let bp = usize::from(self.basepoint);
         let full = tasks.len() == W && tasks.iter().all(|t| t.count >= s0 + ns && t.first + s0 > bp);
@@ -93,9 +97,9 @@ impl<T: SigFloat, const W: usize> Increments<W> for PathSource<'_, T> {
             });
             let mut finite = true;
             for (j, zv) in tile[..ns * d].iter_mut().enumerate() {
-                let mut v = [0.0; W];
+                let mut v = [E::ZERO; W];
                 for lane in 0..W {
-                    v[lane] = rows[lane][j + d].to_f64() - rows[lane][j].to_f64();
+                    v[lane] = E::from_f64(rows[lane][j + d].to_f64() - rows[lane][j].to_f64());
                 }
                 for &x in &v {
                     finite &= x.is_finite();
@@ -118,7 +122,7 @@ impl<T: SigFloat, const W: usize> Increments<W> for PathSource<'_, T> {
                     // The first segment starts at the zero basepoint.
                     let x = self.row(t.batch_index, p0 + 1).expect("a segment ends at a stored point");
                     for (zv, v) in tile[..d].iter_mut().zip(x) {
-                        zv[lane] = v.to_f64();
+                        zv[lane] = E::from_f64(v.to_f64());
                     }
                     done = d;
                     p0 += 1;
@@ -129,11 +133,11 @@ impl<T: SigFloat, const W: usize> Increments<W> for PathSource<'_, T> {
                 let n = valid * d - done;
                 let x = &self.data[start..start + n + d];
                 for ((zv, hi), lo) in tile[done..done + n].iter_mut().zip(&x[d..]).zip(x) {
-                    zv[lane] = hi.to_f64() - lo.to_f64();
+                    zv[lane] = E::from_f64(hi.to_f64() - lo.to_f64());
                 }
             }
             for zv in &mut tile[valid * d..ns * d] {
-                zv[lane] = 0.0;
+                zv[lane] = E::ZERO;
             }
         }
         let mut finite = true;
@@ -147,51 +151,51 @@ impl<T: SigFloat, const W: usize> Increments<W> for PathSource<'_, T> {
 }
 
 /// Workspace of one block of `W` lanes.
-pub(crate) struct BlockState<const W: usize> {
+pub(crate) struct BlockState<E: Lane, const W: usize> {
     /// S, `[siglen][lane]`.
-    pub state: Vec<[f64; W]>,
+    pub state: Vec<[E; W]>,
     /// ∂L/∂S (backward only).
-    pub adjoint: Vec<[f64; W]>,
+    pub adjoint: Vec<[E; W]>,
     /// ∂L/∂z of the current segment.
-    pub zbar: Vec<[f64; W]>,
+    pub zbar: Vec<[E; W]>,
     /// ∂L/∂z of the segments of the current tile, plus one row: that of the
     /// segment after the tile (`[TILE + 1][channel][lane]`, backward only).
-    pub zbar_tile: Vec<[f64; W]>,
-    scratch: StepScratch<W>,
-    tile: Vec<[f64; W]>,
+    pub zbar_tile: Vec<[E; W]>,
+    scratch: StepScratch<E, W>,
+    tile: Vec<[E; W]>,
 }
 
-impl<const W: usize> BlockState<W> {
+impl<E: Lane, const W: usize> BlockState<E, W> {
     pub(crate) fn new(shape: &TensorShape, backward: bool) -> Self {
         let d = shape.channels();
-        let sized = |n: usize| vec![[0.0; W]; if backward { n } else { 0 }];
+        let sized = |n: usize| vec![[E::ZERO; W]; if backward { n } else { 0 }];
         BlockState {
-            state: vec![[0.0; W]; shape.siglen()],
+            state: vec![[E::ZERO; W]; shape.siglen()],
             adjoint: sized(shape.siglen()),
-            zbar: vec![[0.0; W]; d],
+            zbar: vec![[E::ZERO; W]; d],
             zbar_tile: sized((TILE + 1) * d),
             scratch: StepScratch::new(shape),
-            tile: vec![[0.0; W]; TILE * d],
+            tile: vec![[E::ZERO; W]; TILE * d],
         }
     }
 
     /// Zero the state (and adjoint) for the next block.
     fn reset(&mut self) {
-        self.state.iter_mut().for_each(|v| *v = [0.0; W]);
-        self.adjoint.iter_mut().for_each(|v| *v = [0.0; W]);
+        self.state.iter_mut().for_each(|v| *v = [E::ZERO; W]);
+        self.adjoint.iter_mut().for_each(|v| *v = [E::ZERO; W]);
     }
 
     /// Set lane `lane` of `state` (or `adjoint`) from a row of siglen values.
-    fn load_lane<G: SigFloat>(dst: &mut [[f64; W]], lane: usize, row: &[G]) {
+    fn load_lane<G: SigFloat>(dst: &mut [[E; W]], lane: usize, row: &[G]) {
         for (s, v) in dst.iter_mut().zip(row) {
-            s[lane] = v.to_f64();
+            s[lane] = E::from_f64(v.to_f64());
         }
     }
 
     /// Write lane `lane` of `src` to a row of siglen values.
-    fn store_lane<U: SigFloat>(src: &[[f64; W]], lane: usize, row: &mut [U]) {
+    fn store_lane<U: SigFloat>(src: &[[E; W]], lane: usize, row: &mut [U]) {
         for (o, s) in row.iter_mut().zip(src) {
-            *o = U::from_f64(s[lane]);
+            *o = U::from_f64(s[lane].to_f64());
         }
     }
 }
@@ -199,40 +203,40 @@ impl<const W: usize> BlockState<W> {
 /// Float64 elements of workspace one backward block holds (for size checks).
 pub(crate) fn block_workspace_elements(shape: &TensorShape, lanes: usize) -> usize {
     let (d, siglen) = (shape.channels(), shape.siglen());
-    lanes * (2 * siglen + (TILE + 1) * d + TILE * d + d) + StepScratch::<1>::elements(shape) * lanes
+    lanes * (2 * siglen + (TILE + 1) * d + TILE * d + d) + StepScratch::<f64, 1>::elements(shape) * lanes
 }
 
 /// Callback after each forward segment: `(segment, state)`.
-pub(crate) type ForwardVisit<'a, const W: usize> = Option<&'a mut dyn FnMut(usize, &[[f64; W]])>;
+pub(crate) type ForwardVisit<'a, E, const W: usize> = Option<&'a mut dyn FnMut(usize, &[[E; W]])>;
 /// `tile(s0, ns, zbar_tile)`: ∂L/∂z of segments `s0..s0+ns`.
-pub(crate) type TileVisit<'a, const W: usize> = &'a mut dyn FnMut(usize, usize, &[[f64; W]]);
+pub(crate) type TileVisit<'a, E, const W: usize> = &'a mut dyn FnMut(usize, usize, &[[E; W]]);
 /// `segment(n, adjoint)`: called after segment n >= 1 was undone.
-pub(crate) type SegmentVisit<'a, const W: usize> = &'a mut dyn FnMut(usize, &mut [[f64; W]]);
+pub(crate) type SegmentVisit<'a, E, const W: usize> = &'a mut dyn FnMut(usize, &mut [[E; W]]);
 
 /// Callbacks of the backward sweep: `tile` after each tile (segments
 /// `s0..s0+ns`, rows of `BlockState::zbar_tile`), and, with `stream`,
 /// `segment(n, adjoint)` after each segment n >= 1, when the adjoint has just
 /// become that of S^n (the caller adds the upstream gradient of S^n).
-pub(crate) struct BackwardVisit<'a, const W: usize> {
-    pub tile: TileVisit<'a, W>,
-    pub segment: Option<SegmentVisit<'a, W>>,
+pub(crate) struct BackwardVisit<'a, E: Lane, const W: usize> {
+    pub tile: TileVisit<'a, E, W>,
+    pub segment: Option<SegmentVisit<'a, E, W>>,
 }
 
-pub(crate) type ForwardSweep<const W: usize> =
-    fn(&TensorShape, &dyn Increments<W>, &[Task], &mut BlockState<W>, ForwardVisit<'_, W>, usize) -> bool;
-pub(crate) type BackwardSweep<const W: usize> =
-    fn(&TensorShape, &dyn Increments<W>, &[Task], &mut BlockState<W>, BackwardVisit<'_, W>) -> bool;
+pub(crate) type ForwardSweep<E, const W: usize> =
+    fn(&TensorShape, &dyn Increments<E, W>, &[Task], &mut BlockState<E, W>, ForwardVisit<'_, E, W>, usize) -> bool;
+pub(crate) type BackwardSweep<E, const W: usize> =
+    fn(&TensorShape, &dyn Increments<E, W>, &[Task], &mut BlockState<E, W>, BackwardVisit<'_, E, W>) -> bool;
 
 /// Run every lane forward through all its segments from `ws.state` (levels
 /// 1..=`top`), calling `visit` after each. Returns false if an increment was
 /// not finite.
 #[inline(always)]
-fn forward_sweep<D: Dim, const W: usize, const FMA: bool>(
+fn forward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     shape: &TensorShape,
-    inc: &dyn Increments<W>,
+    inc: &dyn Increments<E, W>,
     tasks: &[Task],
-    ws: &mut BlockState<W>,
-    mut visit: ForwardVisit<'_, W>,
+    ws: &mut BlockState<E, W>,
+    mut visit: ForwardVisit<'_, E, W>,
     top: usize,
 ) -> bool {
     let dim = D::from_channels(shape.channels());
@@ -252,12 +256,12 @@ fn forward_sweep<D: Dim, const W: usize, const FMA: bool>(
             match visit.as_mut() {
                 None if pair && s + 1 < ns => {
                     let (z, y) = (&ws.tile[s * d..(s + 1) * d], &ws.tile[(s + 1) * d..(s + 2) * d]);
-                    mul_exp_step2::<D, W, FMA>(dim, shape, &mut ws.state, z, y, &mut ws.scratch, top);
+                    mul_exp_step2::<D, E, W, FMA>(dim, shape, &mut ws.state, z, y, &mut ws.scratch, top);
                     s += 2;
                 }
                 v => {
                     let z = &ws.tile[s * d..(s + 1) * d];
-                    mul_exp_step::<D, W, FMA>(dim, shape, &mut ws.state, z, 1.0, &mut ws.scratch, top);
+                    mul_exp_step::<D, E, W, FMA>(dim, shape, &mut ws.state, z, 1.0, &mut ws.scratch, top);
                     if let Some(v) = v {
                         v(s0 + s, &ws.state);
                     }
@@ -274,12 +278,12 @@ fn forward_sweep<D: Dim, const W: usize, const FMA: bool>(
 /// `ws.adjoint`, collecting ∂L/∂z per tile and calling `visit` (see
 /// [`BackwardVisit`]). Returns false if an increment was not finite.
 #[inline(always)]
-fn backward_sweep<D: Dim, const W: usize, const FMA: bool>(
+fn backward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     shape: &TensorShape,
-    inc: &dyn Increments<W>,
+    inc: &dyn Increments<E, W>,
     tasks: &[Task],
-    ws: &mut BlockState<W>,
-    visit: BackwardVisit<'_, W>,
+    ws: &mut BlockState<E, W>,
+    visit: BackwardVisit<'_, E, W>,
 ) -> bool {
     let BackwardVisit { tile: on_tile, segment: mut on_segment } = visit;
     let dim = D::from_channels(shape.channels());
@@ -293,7 +297,7 @@ fn backward_sweep<D: Dim, const W: usize, const FMA: bool>(
         finite &= inc.fill(tasks, s0, ns, &mut ws.tile);
         for s in (0..ns).rev() {
             let z = &ws.tile[s * d..(s + 1) * d];
-            mul_exp_backward_step::<D, W, FMA>(
+            mul_exp_backward_step::<D, E, W, FMA>(
                 dim,
                 shape,
                 &mut ws.state,
@@ -323,24 +327,24 @@ fn backward_sweep<D: Dim, const W: usize, const FMA: bool>(
 /// `BlockState::new(shape, false)`, reused across blocks. Returns false if an
 /// increment was not finite.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn forward_block<T: SigFloat, U: SigFloat, const W: usize>(
-    sweep: ForwardSweep<W>,
+pub(crate) fn forward_block<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
+    sweep: ForwardSweep<E, W>,
     shape: &TensorShape,
     src: &PathSource<T>,
     tasks: &[Task],
     stream: bool,
     top: usize,
-    ws: &mut BlockState<W>,
+    ws: &mut BlockState<E, W>,
     out: &mut [U],
 ) -> bool {
     let siglen = shape.siglen();
     ws.reset();
     if stream {
-        let mut visit = |step: usize, state: &[[f64; W]]| {
+        let mut visit = |step: usize, state: &[[E; W]]| {
             for (lane, t) in tasks.iter().enumerate() {
                 if step < t.count {
                     let row = (lane * t.count + step) * siglen;
-                    BlockState::<W>::store_lane(state, lane, &mut out[row..row + siglen]);
+                    BlockState::<E, W>::store_lane(state, lane, &mut out[row..row + siglen]);
                 }
             }
         };
@@ -348,7 +352,7 @@ pub(crate) fn forward_block<T: SigFloat, U: SigFloat, const W: usize>(
     } else {
         let finite = sweep(shape, src, tasks, ws, None, top);
         for lane in 0..tasks.len() {
-            BlockState::<W>::store_lane(&ws.state, lane, &mut out[lane * siglen..(lane + 1) * siglen]);
+            BlockState::<E, W>::store_lane(&ws.state, lane, &mut out[lane * siglen..(lane + 1) * siglen]);
         }
         finite
     }
@@ -372,14 +376,14 @@ pub(crate) enum Upstream<'a, G> {
 /// is a workspace from `BlockState::new(shape, true)`, reused across blocks.
 /// Returns false if an increment was not finite.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn backward_block<T: SigFloat, G: SigFloat, const W: usize>(
-    sweeps: (ForwardSweep<W>, BackwardSweep<W>),
+pub(crate) fn backward_block<T: SigFloat, G: SigFloat, E: Lane, const W: usize>(
+    sweeps: (ForwardSweep<E, W>, BackwardSweep<E, W>),
     shape: &TensorShape,
     src: &PathSource<T>,
     tasks: &[Task],
     upstream: Upstream<G>,
     init_state: Option<&[f64]>,
-    ws: &mut BlockState<W>,
+    ws: &mut BlockState<E, W>,
     interiors: &mut [&mut [T]],
     partials: &mut [f64],
 ) -> bool {
@@ -389,7 +393,7 @@ pub(crate) fn backward_block<T: SigFloat, G: SigFloat, const W: usize>(
     match init_state {
         Some(rows) => {
             for (lane, row) in rows.chunks_exact(siglen).take(tasks.len()).enumerate() {
-                BlockState::<W>::load_lane(&mut ws.state, lane, row);
+                BlockState::<E, W>::load_lane(&mut ws.state, lane, row);
             }
         }
         None => finite &= (sweeps.0)(shape, src, tasks, ws, None, shape.depth() - 1),
@@ -403,10 +407,10 @@ pub(crate) fn backward_block<T: SigFloat, G: SigFloat, const W: usize>(
             }
             Upstream::Stream(_) => continue,
         };
-        BlockState::<W>::load_lane(&mut ws.adjoint, lane, row);
+        BlockState::<E, W>::load_lane(&mut ws.adjoint, lane, row);
     }
 
-    let mut on_tile = |s0: usize, ns: usize, zt: &[[f64; W]]| {
+    let mut on_tile = |s0: usize, ns: usize, zt: &[[E; W]]| {
         for (lane, t) in tasks.iter().enumerate() {
             if t.count <= s0 {
                 continue;
@@ -419,18 +423,18 @@ pub(crate) fn backward_block<T: SigFloat, G: SigFloat, const W: usize>(
                 let n = (interior_end - s0) * d;
                 let out = &mut interiors[lane][s0 * d..s0 * d + n];
                 for ((o, lo), hi) in out.iter_mut().zip(&zt[..n]).zip(&zt[d..n + d]) {
-                    *o = T::from_f64(lo[lane] - hi[lane]);
+                    *o = T::from_f64((lo[lane] - hi[lane]).to_f64());
                 }
             }
             if t.count - 1 < s0 + ns {
                 let row = (t.count - 1 - s0) * d;
                 for (p, zb) in part[d..].iter_mut().zip(&zt[row..row + d]) {
-                    *p = zb[lane];
+                    *p = zb[lane].to_f64();
                 }
             }
             if s0 == 0 {
                 for (p, zb) in part[..d].iter_mut().zip(&zt[..d]) {
-                    *p = -zb[lane];
+                    *p = -zb[lane].to_f64();
                 }
             }
         }
@@ -438,12 +442,12 @@ pub(crate) fn backward_block<T: SigFloat, G: SigFloat, const W: usize>(
     let finite_back = match upstream {
         Upstream::End(_) => (sweeps.1)(shape, src, tasks, ws, BackwardVisit { tile: &mut on_tile, segment: None }),
         Upstream::Stream(g) => {
-            let mut on_segment = |step: usize, adjoint: &mut [[f64; W]]| {
+            let mut on_segment = |step: usize, adjoint: &mut [[E; W]]| {
                 for (lane, t) in tasks.iter().enumerate() {
                     if step < t.count {
                         let r = (lane * t.count + step - 1) * siglen;
                         for (a, v) in adjoint.iter_mut().zip(&g[r..r + siglen]) {
-                            a[lane] += v.to_f64();
+                            a[lane] = a[lane] + E::from_f64(v.to_f64());
                         }
                     }
                 }
@@ -464,6 +468,9 @@ pub enum Simd {
     Fma,
     /// x86-64 with AVX2 and FMA, detected at run time.
     Avx2Fma,
+    /// x86-64 with AVX-512 (F, VL) and FMA, detected at run time: 512-bit
+    /// registers, i.e. 8 float64 or 16 float32 lanes per instruction.
+    Avx512,
 }
 
 impl Simd {
@@ -471,7 +478,11 @@ impl Simd {
     pub fn detect() -> Simd {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx512vl") && has!("avx2") && has!("fma") {
+                return Simd::Avx512;
+            }
+            if has!("avx2") && has!("fma") {
                 return Simd::Avx2Fma;
             }
             Simd::Portable
@@ -491,91 +502,122 @@ impl Simd {
         match self {
             Simd::Portable => true,
             Simd::Fma => cfg!(target_arch = "aarch64"),
-            Simd::Avx2Fma => Simd::detect() == Simd::Avx2Fma,
+            Simd::Avx2Fma => matches!(Simd::detect(), Simd::Avx2Fma | Simd::Avx512),
+            Simd::Avx512 => Simd::detect() == Simd::Avx512,
+        }
+    }
+
+    /// Width of one vector register in bytes (16 for the portable and
+    /// aarch64 code: SSE2 / NEON), for choosing lanes per block.
+    pub fn vector_bytes(self) -> usize {
+        match self {
+            Simd::Portable | Simd::Fma => 16,
+            Simd::Avx2Fma => 32,
+            Simd::Avx512 => 64,
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    //! The sweeps compiled with AVX2+FMA (everything below them is
-    //! `#[inline(always)]`, so the whole sweep gets the features).
+    //! The sweeps compiled with AVX2+FMA and with AVX-512 (everything below
+    //! them is `#[inline(always)]`, so the whole sweep gets the features and
+    //! LLVM's vectoriser picks the register width: the lane arrays `[E; W]`
+    //! become one zmm register when W · size_of(E) = 64 bytes).
     use super::*;
 
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2<D: Dim, const W: usize>(
-        shape: &TensorShape,
-        inc: &dyn Increments<W>,
-        tasks: &[Task],
-        ws: &mut BlockState<W>,
-        visit: ForwardVisit<'_, W>,
-        top: usize,
-    ) -> bool {
-        forward_sweep::<D, W, true>(shape, inc, tasks, ws, visit, top)
+    macro_rules! entries {
+        ($features:literal, $fwd:ident, $bwd:ident, $fwd_entry:ident, $bwd_entry:ident, $simd:expr) => {
+            #[target_feature(enable = $features)]
+            unsafe fn $fwd<D: Dim, E: Lane, const W: usize>(
+                shape: &TensorShape,
+                inc: &dyn Increments<E, W>,
+                tasks: &[Task],
+                ws: &mut BlockState<E, W>,
+                visit: ForwardVisit<'_, E, W>,
+                top: usize,
+            ) -> bool {
+                forward_sweep::<D, E, W, true>(shape, inc, tasks, ws, visit, top)
+            }
+
+            #[target_feature(enable = $features)]
+            unsafe fn $bwd<D: Dim, E: Lane, const W: usize>(
+                shape: &TensorShape,
+                inc: &dyn Increments<E, W>,
+                tasks: &[Task],
+                ws: &mut BlockState<E, W>,
+                visit: BackwardVisit<'_, E, W>,
+            ) -> bool {
+                backward_sweep::<D, E, W, true>(shape, inc, tasks, ws, visit)
+            }
+
+            /// Only handed out by `sweeps` after `available()` for its `Simd`.
+            pub(super) fn $fwd_entry<D: Dim, E: Lane, const W: usize>(
+                shape: &TensorShape,
+                inc: &dyn Increments<E, W>,
+                tasks: &[Task],
+                ws: &mut BlockState<E, W>,
+                visit: ForwardVisit<'_, E, W>,
+                top: usize,
+            ) -> bool {
+                debug_assert!($simd.available());
+                // SAFETY: selected only when these features were detected on this CPU.
+                unsafe { $fwd::<D, E, W>(shape, inc, tasks, ws, visit, top) }
+            }
+
+            /// Only handed out by `sweeps` after `available()` for its `Simd`.
+            pub(super) fn $bwd_entry<D: Dim, E: Lane, const W: usize>(
+                shape: &TensorShape,
+                inc: &dyn Increments<E, W>,
+                tasks: &[Task],
+                ws: &mut BlockState<E, W>,
+                visit: BackwardVisit<'_, E, W>,
+            ) -> bool {
+                debug_assert!($simd.available());
+                // SAFETY: selected only when these features were detected on this CPU.
+                unsafe { $bwd::<D, E, W>(shape, inc, tasks, ws, visit) }
+            }
+        };
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn backward_avx2<D: Dim, const W: usize>(
-        shape: &TensorShape,
-        inc: &dyn Increments<W>,
-        tasks: &[Task],
-        ws: &mut BlockState<W>,
-        visit: BackwardVisit<'_, W>,
-    ) -> bool {
-        backward_sweep::<D, W, true>(shape, inc, tasks, ws, visit)
-    }
-
-    /// Only handed out by `sweeps` after `Simd::Avx2Fma.available()`.
-    pub(super) fn forward_entry<D: Dim, const W: usize>(
-        shape: &TensorShape,
-        inc: &dyn Increments<W>,
-        tasks: &[Task],
-        ws: &mut BlockState<W>,
-        visit: ForwardVisit<'_, W>,
-        top: usize,
-    ) -> bool {
-        // SAFETY: selected only when AVX2 and FMA were detected on this CPU.
-        unsafe { forward_avx2::<D, W>(shape, inc, tasks, ws, visit, top) }
-    }
-
-    /// Only handed out by `sweeps` after `Simd::Avx2Fma.available()`.
-    pub(super) fn backward_entry<D: Dim, const W: usize>(
-        shape: &TensorShape,
-        inc: &dyn Increments<W>,
-        tasks: &[Task],
-        ws: &mut BlockState<W>,
-        visit: BackwardVisit<'_, W>,
-    ) -> bool {
-        // SAFETY: selected only when AVX2 and FMA were detected on this CPU.
-        unsafe { backward_avx2::<D, W>(shape, inc, tasks, ws, visit) }
-    }
+    entries!("avx2,fma", forward_avx2, backward_avx2, forward_entry, backward_entry, Simd::Avx2Fma);
+    entries!(
+        "avx512f,avx512vl,avx2,fma",
+        forward_avx512,
+        backward_avx512,
+        forward_entry512,
+        backward_entry512,
+        Simd::Avx512
+    );
 }
 
 /// Lane counts the kernels are compiled for.
-pub const LANE_CHOICES: [usize; 4] = [1, 2, 4, 8];
+pub const LANE_CHOICES: [usize; 5] = [1, 2, 4, 8, 16];
 
-fn sweeps_for<D: Dim, const W: usize>(simd: Simd) -> (ForwardSweep<W>, BackwardSweep<W>) {
+fn sweeps_for<D: Dim, E: Lane, const W: usize>(simd: Simd) -> (ForwardSweep<E, W>, BackwardSweep<E, W>) {
     match simd {
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx2Fma if Simd::Avx2Fma.available() => (x86::forward_entry::<D, W>, x86::backward_entry::<D, W>),
-        Simd::Fma if Simd::Fma.available() => (forward_sweep::<D, W, true>, backward_sweep::<D, W, true>),
-        _ => (forward_sweep::<D, W, false>, backward_sweep::<D, W, false>),
+        Simd::Avx512 if Simd::Avx512.available() => (x86::forward_entry512::<D, E, W>, x86::backward_entry512::<D, E, W>),
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2Fma | Simd::Avx512 if Simd::Avx2Fma.available() => (x86::forward_entry::<D, E, W>, x86::backward_entry::<D, E, W>),
+        Simd::Fma if Simd::Fma.available() => (forward_sweep::<D, E, W, true>, backward_sweep::<D, E, W, true>),
+        _ => (forward_sweep::<D, E, W, false>, backward_sweep::<D, E, W, false>),
     }
 }
 
 /// The forward and backward sweeps for `channels` and `simd` (portable code
 /// when `simd` is not available here). Channel counts 1..=8 get kernels with
 /// the channel loops unrolled; larger ones a run-time count.
-pub(crate) fn sweeps<const W: usize>(channels: usize, simd: Simd) -> (ForwardSweep<W>, BackwardSweep<W>) {
+pub(crate) fn sweeps<E: Lane, const W: usize>(channels: usize, simd: Simd) -> (ForwardSweep<E, W>, BackwardSweep<E, W>) {
     match channels {
-        1 => sweeps_for::<Fixed<1>, W>(simd),
-        2 => sweeps_for::<Fixed<2>, W>(simd),
-        3 => sweeps_for::<Fixed<3>, W>(simd),
-        4 => sweeps_for::<Fixed<4>, W>(simd),
-        5 => sweeps_for::<Fixed<5>, W>(simd),
-        6 => sweeps_for::<Fixed<6>, W>(simd),
-        7 => sweeps_for::<Fixed<7>, W>(simd),
-        8 => sweeps_for::<Fixed<8>, W>(simd),
-        _ => sweeps_for::<Runtime, W>(simd),
+        1 => sweeps_for::<Fixed<1>, E, W>(simd),
+        2 => sweeps_for::<Fixed<2>, E, W>(simd),
+        3 => sweeps_for::<Fixed<3>, E, W>(simd),
+        4 => sweeps_for::<Fixed<4>, E, W>(simd),
+        5 => sweeps_for::<Fixed<5>, E, W>(simd),
+        6 => sweeps_for::<Fixed<6>, E, W>(simd),
+        7 => sweeps_for::<Fixed<7>, E, W>(simd),
+        8 => sweeps_for::<Fixed<8>, E, W>(simd),
+        _ => sweeps_for::<Runtime, E, W>(simd),
     }
 }

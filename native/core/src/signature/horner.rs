@@ -5,10 +5,12 @@
 //! port mirrors; `block.rs` drives them, `cpu.rs` is their specification.
 //!
 //! Data layout (structure of arrays): a tensor of `W` paths is a slice of
-//! `[f64; W]`, entry `idx` of path `lane` at `[idx][lane]`, levels 1..m
-//! concatenated as in [`TensorShape`]. Every inner loop is a plain
-//! `for lane in 0..W` over contiguous memory, which LLVM turns into SIMD (the
-//! caller compiles these functions with AVX2+FMA where available), and the
+//! `[E; W]` (`E` = f32 or f64, the arithmetic type), entry `idx` of path
+//! `lane` at `[idx][lane]`, levels 1..m concatenated as in [`TensorShape`].
+//! Every inner loop is a plain `for lane in 0..W` over contiguous memory,
+//! which LLVM turns into SIMD (the caller compiles these functions with
+//! AVX-512 or AVX2+FMA where available: `[f64; 8]` and `[f32; 16]` are one
+//! 512-bit register), and the
 //! channel loops unroll when `d` is a compile-time constant ([`Fixed`]). The
 //! step functions take the raw increment `z` (d entries) and form each
 //! layer's `z/c` in a local array (registers) rather than storing a table of
@@ -49,6 +51,7 @@
 // with d a compile-time constant this is the form that unrolls cleanly.
 #![allow(clippy::needless_range_loop)]
 
+use super::lane::Lane;
 use super::tensor::TensorShape;
 
 /// The channel count `d` of the step functions: a compile-time constant
@@ -90,7 +93,7 @@ impl Dim for Runtime {
 /// `a * b + c`, fused when the target has FMA (the `FMA` kernels are only
 /// compiled with that feature; otherwise `mul_add` would be a libm call).
 #[inline(always)]
-pub(crate) fn fmadd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+pub(crate) fn fmadd<E: Lane, const FMA: bool>(a: E, b: E, c: E) -> E {
     if FMA {
         a.mul_add(b, c)
     } else {
@@ -98,24 +101,24 @@ pub(crate) fn fmadd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
     }
 }
 
-// Lane arithmetic by value: whole `[f64; W]` arrays are loaded, combined and
+// Lane arithmetic by value: whole `[E; W]` arrays are loaded, combined and
 // stored, so LLVM need not prove that a store cannot alias a later load of
 // the same lane loop (it cannot through slices, and then leaves it scalar).
 
 /// `a * b + c` lane by lane.
 #[inline(always)]
-pub(crate) fn lanes_fma<const W: usize, const FMA: bool>(a: [f64; W], b: [f64; W], c: [f64; W]) -> [f64; W] {
-    let mut r = [0.0; W];
+pub(crate) fn lanes_fma<E: Lane, const W: usize, const FMA: bool>(a: [E; W], b: [E; W], c: [E; W]) -> [E; W] {
+    let mut r = [E::ZERO; W];
     for lane in 0..W {
-        r[lane] = fmadd::<FMA>(a[lane], b[lane], c[lane]);
+        r[lane] = fmadd::<E, FMA>(a[lane], b[lane], c[lane]);
     }
     r
 }
 
 /// `a + b` lane by lane.
 #[inline(always)]
-pub(crate) fn lanes_add<const W: usize>(a: [f64; W], b: [f64; W]) -> [f64; W] {
-    let mut r = [0.0; W];
+pub(crate) fn lanes_add<E: Lane, const W: usize>(a: [E; W], b: [E; W]) -> [E; W] {
+    let mut r = [E::ZERO; W];
     for lane in 0..W {
         r[lane] = a[lane] + b[lane];
     }
@@ -124,10 +127,10 @@ pub(crate) fn lanes_add<const W: usize>(a: [f64; W], b: [f64; W]) -> [f64; W] {
 
 /// `a * s` lane by lane.
 #[inline(always)]
-pub(crate) fn lanes_scale<const W: usize>(a: [f64; W], s: f64) -> [f64; W] {
-    let mut r = [0.0; W];
+pub(crate) fn lanes_scale<E: Lane, const W: usize>(a: [E; W], s: f64) -> [E; W] {
+    let mut r = [E::ZERO; W];
     for lane in 0..W {
-        r[lane] = a[lane] * s;
+        r[lane] = a[lane] * E::from_f64(s);
     }
     r
 }
@@ -139,36 +142,36 @@ const LOCAL_CHANNELS: usize = 8;
 
 /// Copy `src[..d]` into a local array (when `d <= LOCAL_CHANNELS`).
 #[inline(always)]
-fn local_copy<const W: usize>(src: &[[f64; W]], d: usize) -> [[f64; W]; LOCAL_CHANNELS] {
-    let mut out = [[0.0; W]; LOCAL_CHANNELS];
+fn local_copy<E: Lane, const W: usize>(src: &[[E; W]], d: usize) -> [[E; W]; LOCAL_CHANNELS] {
+    let mut out = [[E::ZERO; W]; LOCAL_CHANNELS];
     out[..d].copy_from_slice(&src[..d]);
     out
 }
 
 /// Scratch of the step functions for one block of `W` lanes.
-pub(crate) struct StepScratch<const W: usize> {
+pub(crate) struct StepScratch<E: Lane, const W: usize> {
     /// Horner ping-pong buffers, d^(m-1) each.
-    buf0: Vec<[f64; W]>,
-    buf1: Vec<[f64; W]>,
+    buf0: Vec<[E; W]>,
+    buf1: Vec<[E; W]>,
     /// Recomputed A_1..A_{m-2} (backward), laid out like levels 1..m-2.
-    horner: Vec<[f64; W]>,
+    horner: Vec<[E; W]>,
     /// Scaled increments when d > LOCAL_CHANNELS (rows of d, see `heap_rows`).
-    zc: Vec<[f64; W]>,
+    zc: Vec<[E; W]>,
     /// P1, Q1, P2, Q2 of the two-segment step, d^(m-2) each.
-    pair: Vec<[f64; W]>,
+    pair: Vec<[E; W]>,
 }
 
-impl<const W: usize> StepScratch<W> {
+impl<E: Lane, const W: usize> StepScratch<E, W> {
     pub(crate) fn new(shape: &TensorShape) -> Self {
         let top = shape.level_size(shape.depth() - 1).max(1);
         let d = shape.channels();
         let below_top = shape.level_size(shape.depth().saturating_sub(2));
         StepScratch {
-            buf0: vec![[0.0; W]; top],
-            buf1: vec![[0.0; W]; top],
-            horner: vec![[0.0; W]; shape.level_start(shape.depth()).max(1)],
-            zc: vec![[0.0; W]; if d > LOCAL_CHANNELS { 5 * d } else { 0 }],
-            pair: vec![[0.0; W]; 4 * below_top],
+            buf0: vec![[E::ZERO; W]; top],
+            buf1: vec![[E::ZERO; W]; top],
+            horner: vec![[E::ZERO; W]; shape.level_start(shape.depth()).max(1)],
+            zc: vec![[E::ZERO; W]; if d > LOCAL_CHANNELS { 5 * d } else { 0 }],
+            pair: vec![[E::ZERO; W]; 4 * below_top],
         }
     }
 
@@ -184,14 +187,14 @@ impl<const W: usize> StepScratch<W> {
 /// `f · z` (f = ±1/c, the increment of one Horner layer) in `local` when
 /// d <= LOCAL_CHANNELS, else in `heap` (d entries).
 #[inline(always)]
-fn scaled<'a, const W: usize>(
-    z: &[[f64; W]],
+fn scaled<'a, E: Lane, const W: usize>(
+    z: &[[E; W]],
     f: f64,
     d: usize,
-    local: &'a mut [[f64; W]; LOCAL_CHANNELS],
-    heap: &'a mut [[f64; W]],
-) -> &'a [[f64; W]] {
-    let out: &'a mut [[f64; W]] = if d <= LOCAL_CHANNELS { &mut local[..d] } else { &mut heap[..d] };
+    local: &'a mut [[E; W]; LOCAL_CHANNELS],
+    heap: &'a mut [[E; W]],
+) -> &'a [[E; W]] {
+    let out: &'a mut [[E; W]] = if d <= LOCAL_CHANNELS { &mut local[..d] } else { &mut heap[..d] };
     for (o, zv) in out.iter_mut().zip(&z[..d]) {
         *o = lanes_scale(*zv, f);
     }
@@ -201,7 +204,7 @@ fn scaled<'a, const W: usize>(
 /// `N` disjoint rows of d entries of `heap` (the scratch for scaled
 /// increments when d > LOCAL_CHANNELS; empty rows otherwise).
 #[inline(always)]
-fn heap_rows<const W: usize, const N: usize>(heap: &mut [[f64; W]], d: usize) -> [&mut [[f64; W]]; N] {
+fn heap_rows<E: Lane, const W: usize, const N: usize>(heap: &mut [[E; W]], d: usize) -> [&mut [[E; W]]; N] {
     let mut rest = heap;
     std::array::from_fn(|_| {
         let take = d.min(rest.len());
@@ -213,12 +216,12 @@ fn heap_rows<const W: usize, const N: usize>(heap: &mut [[f64; W]], d: usize) ->
 
 /// `next[w d + a] = cur[w] · zc[a] + s[w d + a]`, w < cur.len().
 #[inline(always)]
-fn horner_layer<D: Dim, const W: usize, const FMA: bool>(
+fn horner_layer<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
-    cur: &[[f64; W]],
-    zc: &[[f64; W]],
-    s: &[[f64; W]],
-    next: &mut [[f64; W]],
+    cur: &[[E; W]],
+    zc: &[[E; W]],
+    s: &[[E; W]],
+    next: &mut [[E; W]],
 ) {
     let d = dim.get();
     let zc = &zc[..d];
@@ -227,14 +230,14 @@ fn horner_layer<D: Dim, const W: usize, const FMA: bool>(
         let c = *cw;
         let (srow, nrow) = (&s[w * d..w * d + d], &mut next[w * d..w * d + d]);
         for a in 0..d {
-            nrow[a] = lanes_fma::<W, FMA>(c, zc[a], srow[a]);
+            nrow[a] = lanes_fma::<E, W, FMA>(c, zc[a], srow[a]);
         }
     }
 }
 
 /// `A_1 = z/k + S_1` (`zk = ±z/k`).
 #[inline(always)]
-fn horner_first<D: Dim, const W: usize>(dim: D, zk: &[[f64; W]], s1: &[[f64; W]], out: &mut [[f64; W]]) {
+fn horner_first<D: Dim, E: Lane, const W: usize>(dim: D, zk: &[[E; W]], s1: &[[E; W]], out: &mut [[E; W]]) {
     let d = dim.get();
     let (zk, s1, out) = (&zk[..d], &s1[..d], &mut out[..d]);
     for a in 0..d {
@@ -247,26 +250,26 @@ fn horner_first<D: Dim, const W: usize>(dim: D, zk: &[[f64; W]], s1: &[[f64; W]]
 /// A_{upto} (`upto >= 1`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn horner_chain<'a, D: Dim, const W: usize, const FMA: bool>(
+fn horner_chain<'a, D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
     shape: &TensorShape,
-    state: &[[f64; W]],
-    z: &[[f64; W]],
+    state: &[[E; W]],
+    z: &[[E; W]],
     sign: f64,
     k: usize,
     upto: usize,
-    bufs: (&'a mut [[f64; W]], &'a mut [[f64; W]]),
-    heap: &mut [[f64; W]],
-) -> &'a [[f64; W]] {
+    bufs: (&'a mut [[E; W]], &'a mut [[E; W]]),
+    heap: &mut [[E; W]],
+) -> &'a [[E; W]] {
     let d = dim.get();
     let (mut cur, mut next) = bufs;
-    let mut zl = [[0.0; W]; LOCAL_CHANNELS];
+    let mut zl = [[E::ZERO; W]; LOCAL_CHANNELS];
     let zk = scaled(z, sign / k as f64, d, &mut zl, heap);
     horner_first(dim, zk, &state[..d], &mut cur[..d]);
     for i in 1..upto {
         let n_i = shape.level_size(i);
         let zc = scaled(z, sign / (k - i) as f64, d, &mut zl, heap);
-        horner_layer::<D, W, FMA>(dim, &cur[..n_i], zc, &state[shape.level(i + 1)], &mut next[..n_i * d]);
+        horner_layer::<D, E, W, FMA>(dim, &cur[..n_i], zc, &state[shape.level(i + 1)], &mut next[..n_i * d]);
         std::mem::swap(&mut cur, &mut next);
     }
     cur
@@ -275,18 +278,18 @@ fn horner_chain<'a, D: Dim, const W: usize, const FMA: bool>(
 /// [`horner_chain`] with A_{upto} copied into `out` (d^upto entries).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn horner_chain_into<D: Dim, const W: usize, const FMA: bool>(
+fn horner_chain_into<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
     shape: &TensorShape,
-    state: &[[f64; W]],
-    z: &[[f64; W]],
+    state: &[[E; W]],
+    z: &[[E; W]],
     k: usize,
     upto: usize,
-    bufs: (&mut [[f64; W]], &mut [[f64; W]]),
-    heap: &mut [[f64; W]],
-    out: &mut [[f64; W]],
+    bufs: (&mut [[E; W]], &mut [[E; W]]),
+    heap: &mut [[E; W]],
+    out: &mut [[E; W]],
 ) {
-    let a = horner_chain::<D, W, FMA>(dim, shape, state, z, 1.0, k, upto, bufs, heap);
+    let a = horner_chain::<D, E, W, FMA>(dim, shape, state, z, 1.0, k, upto, bufs, heap);
     let n = shape.level_size(upto);
     out[..n].copy_from_slice(&a[..n]);
 }
@@ -298,13 +301,13 @@ fn horner_chain_into<D: Dim, const W: usize, const FMA: bool>(
 ///   S_k[w' b a] += t_b · z_a.
 /// `zc2 = ±z/2`, `z1 = ±z`.
 #[inline(always)]
-fn horner_last_two<D: Dim, const W: usize, const FMA: bool>(
+fn horner_last_two<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
-    cur: &[[f64; W]],
-    zc2: &[[f64; W]],
-    z1: &[[f64; W]],
-    s_below: &[[f64; W]],
-    s_top: &mut [[f64; W]],
+    cur: &[[E; W]],
+    zc2: &[[E; W]],
+    z1: &[[E; W]],
+    s_below: &[[E; W]],
+    s_top: &mut [[E; W]],
 ) {
     let d = dim.get();
     let n = cur.len();
@@ -314,10 +317,10 @@ fn horner_last_two<D: Dim, const W: usize, const FMA: bool>(
         let below = &s_below[wp * d..wp * d + d];
         let top = &mut s_top[wp * d * d..(wp + 1) * d * d];
         for b in 0..d {
-            let t = lanes_fma::<W, FMA>(c, zc2[b], below[b]);
+            let t = lanes_fma::<E, W, FMA>(c, zc2[b], below[b]);
             let row = &mut top[b * d..b * d + d];
             for a in 0..d {
-                row[a] = lanes_fma::<W, FMA>(t, z1[a], row[a]);
+                row[a] = lanes_fma::<E, W, FMA>(t, z1[a], row[a]);
             }
         }
     }
@@ -328,21 +331,21 @@ fn horner_last_two<D: Dim, const W: usize, const FMA: bool>(
 /// levels above `top` are left alone). A zero increment leaves S unchanged
 /// exactly.
 #[inline(always)]
-pub(crate) fn mul_exp_step<D: Dim, const W: usize, const FMA: bool>(
+pub(crate) fn mul_exp_step<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
     shape: &TensorShape,
-    state: &mut [[f64; W]],
-    z: &[[f64; W]],
+    state: &mut [[E; W]],
+    z: &[[E; W]],
     sign: f64,
-    scratch: &mut StepScratch<W>,
+    scratch: &mut StepScratch<E, W>,
     top: usize,
 ) {
     let d = dim.get();
     if top == 0 {
         return;
     }
-    let [heap1, heap2, heap3] = heap_rows::<W, 3>(&mut scratch.zc, d);
-    let (mut l1, mut l2) = ([[0.0; W]; LOCAL_CHANNELS], [[0.0; W]; LOCAL_CHANNELS]);
+    let [heap1, heap2, heap3] = heap_rows::<E, W, 3>(&mut scratch.zc, d);
+    let (mut l1, mut l2) = ([[E::ZERO; W]; LOCAL_CHANNELS], [[E::ZERO; W]; LOCAL_CHANNELS]);
     let z1 = scaled(z, sign, d, &mut l1, heap1);
     let zc2 = scaled(z, sign * 0.5, d, &mut l2, heap2);
     for k in (2..=top).rev() {
@@ -350,12 +353,12 @@ pub(crate) fn mul_exp_step<D: Dim, const W: usize, const FMA: bool>(
         let level_top = &mut upper[..shape.level_size(k)];
         let below = &lower[shape.level(k - 1)];
         if k == 2 {
-            horner_last_two::<D, W, FMA>(dim, &[[1.0; W]], zc2, z1, below, level_top);
+            horner_last_two::<D, E, W, FMA>(dim, &[[E::ONE; W]], zc2, z1, below, level_top);
         } else {
             // A_1 .. A_{k-2}, then the fused last two layers.
             let bufs = (&mut scratch.buf0[..], &mut scratch.buf1[..]);
-            let a = horner_chain::<D, W, FMA>(dim, shape, lower, z, sign, k, k - 2, bufs, heap3);
-            horner_last_two::<D, W, FMA>(dim, &a[..shape.level_size(k - 2)], zc2, z1, below, level_top);
+            let a = horner_chain::<D, E, W, FMA>(dim, shape, lower, z, sign, k, k - 2, bufs, heap3);
+            horner_last_two::<D, E, W, FMA>(dim, &a[..shape.level_size(k - 2)], zc2, z1, below, level_top);
         }
     }
     let s1 = &mut state[..d];
@@ -378,44 +381,44 @@ pub(crate) fn mul_exp_step<D: Dim, const W: usize, const FMA: bool>(
 ///   S_M[w'ba] = (S_M[w'ba] + t1 z_a) + t2 y_a.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn mul_exp_step2<D: Dim, const W: usize, const FMA: bool>(
+pub(crate) fn mul_exp_step2<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
     shape: &TensorShape,
-    state: &mut [[f64; W]],
-    z: &[[f64; W]],
-    y: &[[f64; W]],
-    scratch: &mut StepScratch<W>,
+    state: &mut [[E; W]],
+    z: &[[E; W]],
+    y: &[[E; W]],
+    scratch: &mut StepScratch<E, W>,
     top: usize,
 ) {
     let d = dim.get();
     if top <= 1 {
-        mul_exp_step::<D, W, FMA>(dim, shape, state, z, 1.0, scratch, top);
-        mul_exp_step::<D, W, FMA>(dim, shape, state, y, 1.0, scratch, top);
+        mul_exp_step::<D, E, W, FMA>(dim, shape, state, z, 1.0, scratch, top);
+        mul_exp_step::<D, E, W, FMA>(dim, shape, state, y, 1.0, scratch, top);
         return;
     }
     let n = shape.level_size(top - 2);
     if top == 2 {
         // A_0 = 1 for both levels and both segments.
-        scratch.pair[..4].fill([1.0; W]);
+        scratch.pair[..4].fill([E::ONE; W]);
     } else {
         // P1, Q1 from S; levels < M-1 advanced by z; P2, Q2 from them; levels
         // < M-1 advanced by y.
         for (seg, zz) in [(0, z), (1, y)] {
             let StepScratch { buf0, buf1, zc: heap, pair, .. } = &mut *scratch;
-            let [heap_row] = heap_rows::<W, 1>(heap, d);
+            let [heap_row] = heap_rows::<E, W, 1>(heap, d);
             let (p, q) = pair[2 * seg * n..(2 * seg + 2) * n].split_at_mut(n);
-            horner_chain_into::<D, W, FMA>(dim, shape, state, zz, top, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, p);
-            horner_chain_into::<D, W, FMA>(dim, shape, state, zz, top - 1, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, q);
-            mul_exp_step::<D, W, FMA>(dim, shape, state, zz, 1.0, scratch, top - 2);
+            horner_chain_into::<D, E, W, FMA>(dim, shape, state, zz, top, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, p);
+            horner_chain_into::<D, E, W, FMA>(dim, shape, state, zz, top - 1, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, q);
+            mul_exp_step::<D, E, W, FMA>(dim, shape, state, zz, 1.0, scratch, top - 2);
         }
     }
     let StepScratch { zc: heap, pair, .. } = &mut *scratch;
-    let [h1, h2, h3, h4] = heap_rows::<W, 4>(heap, d);
+    let [h1, h2, h3, h4] = heap_rows::<E, W, 4>(heap, d);
     let (mut l1, mut l2, mut l3, mut l4) = (
-        [[0.0; W]; LOCAL_CHANNELS],
-        [[0.0; W]; LOCAL_CHANNELS],
-        [[0.0; W]; LOCAL_CHANNELS],
-        [[0.0; W]; LOCAL_CHANNELS],
+        [[E::ZERO; W]; LOCAL_CHANNELS],
+        [[E::ZERO; W]; LOCAL_CHANNELS],
+        [[E::ZERO; W]; LOCAL_CHANNELS],
+        [[E::ZERO; W]; LOCAL_CHANNELS],
     );
     let z1 = scaled(z, 1.0, d, &mut l1, h1);
     let z2 = scaled(z, 0.5, d, &mut l2, h2);
@@ -430,13 +433,13 @@ pub(crate) fn mul_exp_step2<D: Dim, const W: usize, const FMA: bool>(
         for b in 0..d {
             let w = wp * d + b;
             let s0 = below[w];
-            let t1 = lanes_fma::<W, FMA>(p1w, z2[b], s0);
-            let s1 = lanes_fma::<W, FMA>(q1w, z1[b], s0);
-            let t2 = lanes_fma::<W, FMA>(p2w, y2[b], s1);
-            below[w] = lanes_fma::<W, FMA>(q2w, y1[b], s1);
+            let t1 = lanes_fma::<E, W, FMA>(p1w, z2[b], s0);
+            let s1 = lanes_fma::<E, W, FMA>(q1w, z1[b], s0);
+            let t2 = lanes_fma::<E, W, FMA>(p2w, y2[b], s1);
+            below[w] = lanes_fma::<E, W, FMA>(q2w, y1[b], s1);
             let row = &mut level_top[w * d..w * d + d];
             for a in 0..d {
-                row[a] = lanes_fma::<W, FMA>(t2, y1[a], lanes_fma::<W, FMA>(t1, z1[a], row[a]));
+                row[a] = lanes_fma::<E, W, FMA>(t2, y1[a], lanes_fma::<E, W, FMA>(t1, z1[a], row[a]));
             }
         }
     }
@@ -448,15 +451,15 @@ pub(crate) fn mul_exp_step2<D: Dim, const W: usize, const FMA: bool>(
 /// `zc = z/(k-i)`, `scale = 1/(k-i)`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn horner_layer_backward<D: Dim, const W: usize, const FMA: bool>(
+fn horner_layer_backward<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
-    src: &[[f64; W]],
-    a_i: &[[f64; W]],
-    zc: &[[f64; W]],
+    src: &[[E; W]],
+    a_i: &[[E; W]],
+    zc: &[[E; W]],
     scale: f64,
-    dst: &mut [[f64; W]],
-    adj: &mut [[f64; W]],
-    zbar: &mut [[f64; W]],
+    dst: &mut [[E; W]],
+    adj: &mut [[E; W]],
+    zbar: &mut [[E; W]],
 ) {
     let d = dim.get();
     let n = a_i.len();
@@ -464,12 +467,12 @@ fn horner_layer_backward<D: Dim, const W: usize, const FMA: bool>(
     let (dst, adj) = (&mut dst[..n], &mut adj[..n]);
     for w in 0..n {
         let srow = &src[w * d..w * d + d];
-        let mut acc = [0.0; W];
+        let mut acc = [E::ZERO; W];
         let aws = lanes_scale(a_i[w], scale);
         for a in 0..d {
             let g = srow[a];
-            acc = lanes_fma::<W, FMA>(g, zc[a], acc);
-            zbar[a] = lanes_fma::<W, FMA>(g, aws, zbar[a]);
+            acc = lanes_fma::<E, W, FMA>(g, zc[a], acc);
+            zbar[a] = lanes_fma::<E, W, FMA>(g, aws, zbar[a]);
         }
         dst[w] = acc;
         adj[w] = lanes_add(adj[w], acc);
@@ -483,16 +486,16 @@ fn horner_layer_backward<D: Dim, const W: usize, const FMA: bool>(
 /// `zbar[a]` (scale 1/(k-(k-1)) = 1). `zc2 = z/2`, `z1 = z`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn horner_top_backward<D: Dim, const W: usize, const FMA: bool>(
+fn horner_top_backward<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
-    src: &[[f64; W]],
-    cur: &[[f64; W]],
-    s_below: &[[f64; W]],
-    zc2: &[[f64; W]],
-    z1: &[[f64; W]],
-    dst: &mut [[f64; W]],
-    adj: &mut [[f64; W]],
-    zbar: &mut [[f64; W]],
+    src: &[[E; W]],
+    cur: &[[E; W]],
+    s_below: &[[E; W]],
+    zc2: &[[E; W]],
+    z1: &[[E; W]],
+    dst: &mut [[E; W]],
+    adj: &mut [[E; W]],
+    zbar: &mut [[E; W]],
 ) {
     let d = dim.get();
     let n = cur.len();
@@ -502,13 +505,13 @@ fn horner_top_backward<D: Dim, const W: usize, const FMA: bool>(
         let c = *cw;
         for b in 0..d {
             let w = wp * d + b;
-            let aw = lanes_fma::<W, FMA>(c, zc2[b], s_below[w]);
+            let aw = lanes_fma::<E, W, FMA>(c, zc2[b], s_below[w]);
             let srow = &src[w * d..w * d + d];
-            let mut acc = [0.0; W];
+            let mut acc = [E::ZERO; W];
             for a in 0..d {
                 let g = srow[a];
-                acc = lanes_fma::<W, FMA>(g, z1[a], acc);
-                zbar[a] = lanes_fma::<W, FMA>(g, aw, zbar[a]);
+                acc = lanes_fma::<E, W, FMA>(g, z1[a], acc);
+                zbar[a] = lanes_fma::<E, W, FMA>(g, aw, zbar[a]);
             }
             dst[w] = acc;
             adj[w] = lanes_add(adj[w], acc);
@@ -523,48 +526,48 @@ fn horner_top_backward<D: Dim, const W: usize, const FMA: bool>(
 /// maintained (level m of any S^n never influences the gradient: it feeds
 /// level m alone, linearly).
 #[inline(always)]
-pub(crate) fn mul_exp_backward_step<D: Dim, const W: usize, const FMA: bool>(
+pub(crate) fn mul_exp_backward_step<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
     shape: &TensorShape,
-    state: &mut [[f64; W]],
-    adjoint: &mut [[f64; W]],
-    z: &[[f64; W]],
-    zbar: &mut [[f64; W]],
-    scratch: &mut StepScratch<W>,
+    state: &mut [[E; W]],
+    adjoint: &mut [[E; W]],
+    z: &[[E; W]],
+    zbar: &mut [[E; W]],
+    scratch: &mut StepScratch<E, W>,
 ) {
     let d = dim.get();
     // Level m of S^{n-1} is never read below (the reverse step of level k
     // uses levels < k of S^{n-1}), so the undo stops at level m-1.
-    mul_exp_step::<D, W, FMA>(dim, shape, state, z, -1.0, scratch, shape.depth() - 1);
+    mul_exp_step::<D, E, W, FMA>(dim, shape, state, z, -1.0, scratch, shape.depth() - 1);
     // Level 1: T_1 = z + S_1, so z̄ starts as T̄_1. The accumulators live in a
     // local array (registers) for the whole step.
     if d <= LOCAL_CHANNELS {
         let mut acc = local_copy(&adjoint[..d], d);
-        reverse_levels::<D, W, FMA>(dim, shape, state, adjoint, z, &mut acc[..d], scratch);
+        reverse_levels::<D, E, W, FMA>(dim, shape, state, adjoint, z, &mut acc[..d], scratch);
         zbar[..d].copy_from_slice(&acc[..d]);
     } else {
         zbar[..d].copy_from_slice(&adjoint[..d]);
-        reverse_levels::<D, W, FMA>(dim, shape, state, adjoint, z, zbar, scratch);
+        reverse_levels::<D, E, W, FMA>(dim, shape, state, adjoint, z, zbar, scratch);
     }
 }
 
 /// Step 2 of the backward (module header) for levels k = 2..m, given S^{n-1}
 /// (levels < m) in `state`; adds to `zbar`.
 #[inline(always)]
-fn reverse_levels<D: Dim, const W: usize, const FMA: bool>(
+fn reverse_levels<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     dim: D,
     shape: &TensorShape,
-    state: &[[f64; W]],
-    adjoint: &mut [[f64; W]],
-    z: &[[f64; W]],
-    zbar: &mut [[f64; W]],
-    scratch: &mut StepScratch<W>,
+    state: &[[E; W]],
+    adjoint: &mut [[E; W]],
+    z: &[[E; W]],
+    zbar: &mut [[E; W]],
+    scratch: &mut StepScratch<E, W>,
 ) {
     let d = dim.get();
     let StepScratch { buf0, buf1, horner, zc: heap, .. } = scratch;
-    let [heap1, heap2, heap3] = heap_rows::<W, 3>(heap, d);
+    let [heap1, heap2, heap3] = heap_rows::<E, W, 3>(heap, d);
     let (mut l1, mut l2, mut l3) =
-        ([[0.0; W]; LOCAL_CHANNELS], [[0.0; W]; LOCAL_CHANNELS], [[0.0; W]; LOCAL_CHANNELS]);
+        ([[E::ZERO; W]; LOCAL_CHANNELS], [[E::ZERO; W]; LOCAL_CHANNELS], [[E::ZERO; W]; LOCAL_CHANNELS]);
     let z1 = scaled(z, 1.0, d, &mut l1, heap1);
     let zc2 = scaled(z, 0.5, d, &mut l2, heap2);
     for k in 2..=shape.depth() {
@@ -577,7 +580,7 @@ fn reverse_levels<D: Dim, const W: usize, const FMA: bool>(
             for i in 1..k - 2 {
                 let zc = scaled(z, 1.0 / (k - i) as f64, d, &mut l3, heap3);
                 let (done, rest) = horner.split_at_mut(shape.level_start(i + 1));
-                horner_layer::<D, W, FMA>(
+                horner_layer::<D, E, W, FMA>(
                     dim,
                     &done[shape.level(i)],
                     zc,
@@ -589,10 +592,10 @@ fn reverse_levels<D: Dim, const W: usize, const FMA: bool>(
         // Reverse sweep i = k-1..1.
         let (adj_lower, adj_upper) = adjoint.split_at_mut(shape.level_start(k));
         let top = &adj_upper[..shape.level_size(k)];
-        let mut cur: &mut [[f64; W]] = &mut buf0[..];
-        let mut next: &mut [[f64; W]] = &mut buf1[..];
-        let a_prev: &[[f64; W]] = if k == 2 { &[[1.0; W]] } else { &horner[shape.level(k - 2)] };
-        horner_top_backward::<D, W, FMA>(
+        let mut cur: &mut [[E; W]] = &mut buf0[..];
+        let mut next: &mut [[E; W]] = &mut buf1[..];
+        let a_prev: &[[E; W]] = if k == 2 { &[[E::ONE; W]] } else { &horner[shape.level(k - 2)] };
+        horner_top_backward::<D, E, W, FMA>(
             dim,
             top,
             a_prev,
@@ -608,7 +611,7 @@ fn reverse_levels<D: Dim, const W: usize, const FMA: bool>(
             let n_i = shape.level_size(i);
             let scale = 1.0 / (k - i) as f64;
             let zc = scaled(z, scale, d, &mut l3, heap3);
-            horner_layer_backward::<D, W, FMA>(
+            horner_layer_backward::<D, E, W, FMA>(
                 dim,
                 &cur[..n_i * d],
                 &horner[shape.level(i)],
@@ -624,7 +627,7 @@ fn reverse_levels<D: Dim, const W: usize, const FMA: bool>(
         let inv_k = 1.0 / k as f64;
         let (zb, a1) = (&mut zbar[..d], &cur[..d]);
         for a in 0..d {
-            zb[a] = lanes_fma::<W, FMA>(a1[a], [inv_k; W], zb[a]);
+            zb[a] = lanes_fma::<E, W, FMA>(a1[a], [E::from_f64(inv_k); W], zb[a]);
         }
     }
 }

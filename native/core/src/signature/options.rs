@@ -15,14 +15,17 @@
 
 use crate::error::{CoreError, CoreResult, ErrorCode};
 
+pub use super::lane::Precision;
+
 pub use crate::buffer::MAX_BYTES;
 pub(crate) use crate::buffer::{check_alloc, zeroed_vec};
 
 /// Element type of paths and signatures: the crate's [`Real`] (f32, f64)
-/// under the name the signature API has always used. Internally everything is
-/// computed in float64 (increments are formed in float64 from the float64
-/// values of the points, so float32 paths with large offsets and tiny
-/// increments keep their accuracy); the result is rounded once to `Self`.
+/// under the name the signature API has always used. Increments are formed in
+/// float64 from the float64 values of the points (so float32 paths with large
+/// offsets and tiny increments keep their accuracy); the recursion runs in the
+/// arithmetic of [`SigOptions::precision`] (default: this type); the result is
+/// rounded once to `Self`.
 pub use crate::real::Real as SigFloat;
 
 /// Shape and mode of one signature call.
@@ -40,12 +43,20 @@ pub struct SigOptions {
     pub stream: bool,
     /// Prepend a zero point to every path.
     pub basepoint: bool,
+    /// Arithmetic of the CPU kernels (see [`Precision`]); default `Auto`:
+    /// the element type of `path`.
+    pub precision: Precision,
 }
 
 impl SigOptions {
     /// Plain signature (no stream, no basepoint).
     pub fn new(batch: usize, length: usize, channels: usize, depth: usize) -> Self {
-        SigOptions { batch, length, channels, depth, stream: false, basepoint: false }
+        SigOptions { batch, length, channels, depth, stream: false, basepoint: false, precision: Precision::Auto }
+    }
+
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 
     pub fn with_stream(mut self, stream: bool) -> Self {

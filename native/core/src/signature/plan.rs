@@ -13,13 +13,14 @@
 //! are deterministic.
 
 use super::block::{Simd, Task, LANE_CHOICES};
+use super::options::SigOptions;
 use super::tensor::TensorShape;
 
 /// Overrides of the automatic plan, for tests and benchmarks. The default
 /// (`Tuning::default()`) lets the library decide.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tuning {
-    /// Paths per SIMD block: 1, 2, 4 or 8.
+    /// Paths per SIMD block: 1, 2, 4, 8 or 16.
     pub lanes: Option<usize>,
     /// Chunks per path (>= 1; 1 disables splitting along the length). Capped
     /// at the number of segments; ignored with `stream`.
@@ -30,17 +31,27 @@ pub struct Tuning {
     pub threads: Option<usize>,
 }
 
-/// Lanes per block: 8 paths while a block's state (8 · siglen doubles, plus
-/// the adjoint in the backward) stays well inside L2; fewer above. The
-/// backward keeps more values live per channel (z, z/2 and the z̄
-/// accumulators, 3 · d · W/4 vector registers), so from d = 3 on it runs 4
-/// lanes, which measured 7-18% faster there (and the forward 5-15% slower).
-pub(crate) fn default_lanes(shape: &TensorShape, backward: bool) -> usize {
+/// Lanes per block, from the block-size sweep (`npm run
+/// bench:signature-sweep`, CPU ms per call on the four benchmark shapes,
+/// AVX-512, 2 threads; AVX2 measured the same ordering):
+/// * siglen <= 4096 (the block's state, siglen · lanes entries, stays within
+///   L1/L2): one 512-bit register per tensor entry, i.e. 8 float64 or 16
+///   float32 lanes. Float64: 8 beat 4 by 10-25% (forward) and 15-35%
+///   (backward, which used to prefer 4 lanes under AVX2) and tied 16; float32:
+///   16 beat 8 by 20-35% both ways.
+/// * 4096 < siglen <= 16384 (e.g. d = 8, m = 4): the state outgrows L2 at
+///   more lanes; 4 lanes forward (8 was 2.1x slower for float64, 2.6x for
+///   float32), and for the backward 8 float64 / 4 float32 lanes (best by
+///   10-20%).
+/// * larger: 2 lanes (state of 16384 · 2 float64 = 256 KiB per block).
+pub(crate) fn default_lanes(shape: &TensorShape, backward: bool, f32: bool) -> usize {
     let siglen = shape.siglen();
     if siglen > 16384 {
         2
-    } else if siglen > 4096 || (backward && shape.channels() >= 3) {
-        4
+    } else if siglen > 4096 {
+        if backward && !f32 { 8 } else { 4 }
+    } else if f32 {
+        16
     } else {
         8
     }
@@ -54,6 +65,8 @@ fn min_chunk(shape: &TensorShape) -> usize {
 #[derive(Clone, Debug)]
 pub(crate) struct Plan {
     pub lanes: usize,
+    /// Float32 arithmetic (else float64), from the call's precision.
+    pub f32: bool,
     pub chunks: usize,
     pub simd: Simd,
     /// `batch · chunks` tasks, path-major: tasks of path b are `b·chunks ..`.
@@ -61,18 +74,12 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn new(
-        shape: &TensorShape,
-        batch: usize,
-        segments: usize,
-        stream: bool,
-        backward: bool,
-        tuning: &Tuning,
-    ) -> Plan {
+    pub(crate) fn new(shape: &TensorShape, opts: &SigOptions, f32: bool, backward: bool, tuning: &Tuning) -> Plan {
+        let (batch, segments, stream) = (opts.batch, opts.segments(), opts.stream);
         let lanes = match tuning.lanes {
             Some(l) if LANE_CHOICES.contains(&l) => l,
             Some(l) => LANE_CHOICES.iter().copied().filter(|&c| c <= l.max(1)).max().unwrap_or(1),
-            None => default_lanes(shape, backward),
+            None => default_lanes(shape, backward, f32),
         };
         let simd = tuning.simd.unwrap_or_else(Simd::detect);
         let threads = tuning.threads.unwrap_or_else(crate::pool::threads).max(1);
@@ -104,6 +111,6 @@ impl Plan {
                 tasks.push(Task { batch_index: b, first, count });
             }
         }
-        Plan { lanes, chunks, simd, tasks }
+        Plan { lanes, f32, chunks, simd, tasks }
     }
 }
