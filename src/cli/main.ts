@@ -14,6 +14,7 @@ import { Command } from '@commander-js/extra-typings';
 
 import { SigvwapError } from '../errors.js';
 import { backendInfo } from '../native/backend.js';
+import { nativeBackendStatus } from '../ops/backend.js';
 import { registerCommands } from './commands.js';
 import { cliErrorJson, formatCliError } from './io.js';
 
@@ -38,12 +39,15 @@ const program = new Command()
 
 program
   .command('info')
-  .description('show the native backend: version, SIMD level, threads, CUDA status')
+  .description('show the native backend (version, SIMD level, threads, CUDA status) and the tfjs backend models run on')
   .option('--json', 'print JSON')
   .action((opts) => {
     const info = backendInfo();
+    // what models train and run on: the native tfjs backend, or tfjs' CPU backend and why
+    const tfjs = nativeBackendStatus();
+    const models = tfjs.available ? { backend: 'native' } : { backend: 'cpu', reason: tfjs.reason };
     if (opts.json) {
-      console.log(JSON.stringify(info, null, 2));
+      console.log(JSON.stringify({ ...info, models }, null, 2));
       return;
     }
     console.log(`sigvwap ${pkg.version} (native ${info.version})`);
@@ -55,6 +59,7 @@ program
         (info.cuda.devices.length ? ` devices=${info.cuda.devices.join(', ')}` : '') +
         (info.cuda.reason ? `\n         reason: ${info.cuda.reason}` : ''),
     );
+    console.log(`models   tfjs backend ${tfjs.available ? "native ('sigvwap': native kernels and the fused LSTM)" : `cpu (${tfjs.reason})`}`);
   });
 
 registerCommands(program as unknown as import("commander").Command);

@@ -52,6 +52,8 @@ describe('sigvwap info with SIGVWAP_THREADS', () => {
     const r = cli(['info'], value);
     expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
     expect(r.stdout).toMatch(new RegExp(`^threads\\s+${threads}$`, 'm'));
+    // and the tfjs backend models run on (native where the addon has its tensor kernels, as here)
+    expect(r.stdout).toMatch(/^models\s+tfjs backend native /m);
   });
 });
 
