@@ -55,10 +55,9 @@ export class PerAssetAllocator implements Allocator {
     const H = orders.horizon;
     const sessions: { rows: number[]; loop: ClosedLoop }[] = [];
     try {
-      this.#byAsset(orders, (m, sub, rows) => {
-        sessions.push({ rows, loop: m.openClosedLoop ? m.openClosedLoop(sub) : fixedClosedLoop(m.allocate(sub), rows.length, H) });
-        return new Float64Array(rows.length * H);
-      });
+      for (const { model, sub, rows } of this.#groups(orders)) {
+        sessions.push({ rows, loop: model.openClosedLoop ? model.openClosedLoop(sub) : fixedClosedLoop(model.allocate(sub), rows.length, H) });
+      }
     } catch (e) {
       for (const s of sessions) s.loop.dispose();
       throw e;
@@ -85,27 +84,34 @@ export class PerAssetAllocator implements Allocator {
   }
 
   /** Rows of each asset through its model, scattered back into [B, H]. */
-  #byAsset(orders: OrderBatch, run: (model: Allocator, sub: OrderBatch, rows: number[]) => Float64Array): Float64Array {
+  #byAsset(orders: OrderBatch, run: (model: Allocator, sub: OrderBatch) => Float64Array): Float64Array {
     const H = orders.horizon;
-    const n = orders.bar.length;
-    const out = new Float64Array(n * H);
+    const out = new Float64Array(orders.bar.length * H);
+    for (const { model, sub, rows } of this.#groups(orders)) {
+      const a = run(model, sub);
+      rows.forEach((b, i) => out.set(a.subarray(i * H, (i + 1) * H), b * H));
+    }
+    return out;
+  }
+
+  /** The orders of each asset with its model: their rows in the batch and the sub-batch of them
+   * (ERR_ARG for orders without symbols or of an asset without a model). */
+  #groups(orders: OrderBatch): { model: Allocator; sub: OrderBatch; rows: number[] }[] {
     const symbols = orders.symbols;
     if (!symbols) throw new SigvwapError('ERR_ARG', 'orders: a per-asset model needs the symbols of the orders (OrderBatch.symbols)', { argument: 'orders' });
     const byAsset = new Map<number, number[]>();
-    for (let b = 0; b < n; b++) {
+    for (let b = 0; b < orders.bar.length; b++) {
       const a = orders.assetIndex[b]!;
       const list = byAsset.get(a) ?? [];
       list.push(b);
       byAsset.set(a, list);
     }
-    for (const [asset, rows] of byAsset) {
+    return [...byAsset].map(([asset, rows]) => {
       const symbol = symbols[asset]!;
       const model = this.models.get(symbol);
       if (!model) throw new SigvwapError('ERR_ARG', `orders: the per-asset model has no model for ${symbol}`, { argument: 'orders', asset: symbol });
       const sub: OrderBatch = { ...orders, assetIndex: Int32Array.from(rows, (b) => orders.assetIndex[b]!), bar: Int32Array.from(rows, (b) => orders.bar[b]!) };
-      const a = run(model, sub, rows);
-      rows.forEach((b, i) => out.set(a.subarray(i * H, (i + 1) * H), b * H));
-    }
-    return out;
+      return { model, sub, rows };
+    });
   }
 }
