@@ -83,14 +83,17 @@ fn check_len(name: &str, expected: usize, got: usize, layout: &str) -> CoreResul
     Ok(())
 }
 
-/// The inputs' lengths against the shape (ERR_SHAPE naming the array).
-pub fn check_inputs(shape: &LstmShape, x: usize, wx: usize, wh: usize, bias: usize) -> CoreResult<LstmSizes> {
+/// The inputs' lengths against the shape (ERR_SHAPE naming the array); `bias` is `None` for
+/// the backward pass, which does not read it.
+pub fn check_inputs(shape: &LstmShape, x: usize, wx: usize, wh: usize, bias: Option<usize>) -> CoreResult<LstmSizes> {
     let s = shape.sizes()?;
     let layout = shape.layout();
     check_len("x", s.x, x, &format!("[steps, batch, channels] of {layout}"))?;
     check_len("wx", s.wx, wx, &format!("[channels, 4·units] of {layout}"))?;
     check_len("wh", s.wh, wh, &format!("[units, 4·units] of {layout}"))?;
-    check_len("bias", s.bias, bias, &format!("[4·units] of {layout}"))?;
+    if let Some(bias) = bias {
+        check_len("bias", s.bias, bias, &format!("[4·units] of {layout}"))?;
+    }
     Ok(s)
 }
 
@@ -106,7 +109,7 @@ pub fn lstm_forward(
     gates: &mut [f32],
     c: &mut [f32],
 ) -> CoreResult<()> {
-    let s = check_inputs(shape, x.len(), wx.len(), wh.len(), bias.len())?;
+    let s = check_inputs(shape, x.len(), wx.len(), wh.len(), Some(bias.len()))?;
     let layout = shape.layout();
     check_len("h", s.state, h.len(), &format!("[steps, batch, units] of {layout}"))?;
     check_len("gates", s.gates, gates.len(), &format!("[steps, batch, 4·units] of {layout}"))?;
@@ -137,7 +140,7 @@ pub struct LstmGrads<'a> {
 
 /// Back-propagation through time of Σ dh ⊙ h. Lengths are checked.
 pub fn lstm_backward(shape: &LstmShape, saved: LstmSaved<'_>, dh: &[f32], grads: LstmGrads<'_>) -> CoreResult<()> {
-    let s = check_inputs(shape, saved.x.len(), saved.wx.len(), saved.wh.len(), s_bias(shape))?;
+    let s = check_inputs(shape, saved.x.len(), saved.wx.len(), saved.wh.len(), None)?;
     let layout = shape.layout();
     check_len("h", s.state, saved.h.len(), &format!("[steps, batch, units] of {layout}"))?;
     check_len("gates", s.gates, saved.gates.len(), &format!("[steps, batch, 4·units] of {layout}"))?;
@@ -151,9 +154,4 @@ pub fn lstm_backward(shape: &LstmShape, saved: LstmSaved<'_>, dh: &[f32], grads:
     }
     lstm_backward_into(shape, saved, dh, grads);
     Ok(())
-}
-
-/// The bias length a shape implies (the backward pass does not read the bias).
-fn s_bias(shape: &LstmShape) -> usize {
-    4 * shape.units
 }
