@@ -49,6 +49,8 @@ export interface TrainCliOptions {
   json?: boolean;
   progress?: boolean;
   workers?: number;
+  /** worker threads that build training batches ahead (default 1; 0 = the training thread) */
+  dataWorkers?: number;
   /** tfjs backend: 'native' (default when the addon has its kernels) or 'cpu' */
   backend?: BackendName;
 }
@@ -161,6 +163,7 @@ export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io
       resume: o.resume,
       overwrite: o.overwrite,
       assets: o.assets,
+      dataWorkers: o.dataWorkers,
       onStart: (info) => {
         tag = `${info.label}${info.asset ? ` ${info.asset}` : ''} seed ${seed}`;
         io.stderr.write(`train ${tag}: ${info.parameters} parameters, ${info.trainAnchors} training anchors (${info.batchesPerEpoch} batches/epoch), ${info.validationAnchors} validation anchors${info.resumed ? `, resumed after epoch ${info.epochsDone}` : ''} -> ${out}\n`);
@@ -256,6 +259,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--lookback <n>', 'dataset lookback L (default 60)', intOption('lookback', 1))
     .option('--horizon <n>', 'order horizon H in bars (default 12)', intOption('horizon', 2))
     .option('--workers <n>', 'worker threads that build the asset series (0 = main thread)', intOption('workers', 0))
+    .option('--data-workers <n>', 'worker threads that build training batches ahead while the model trains (default 1; 0 = the training thread; results are identical)', intOption('data-workers', 0))
     .option('--resume', 'continue from the checkpoint at --out')
     .option('--overwrite', 'replace an existing checkpoint at --out')
     .option('--json', 'print the summary as JSON')

@@ -4,17 +4,19 @@
  * loss of its allocations, gradients of every trainable variable, and one Adam step.
  * Returns the mean training loss over the epoch (objective units); a non-finite batch loss
  * stops the run with ERR_DIVERGED before the optimizer applies it.
+ * Batches come from a BatchPipeline (batchPipeline.ts): with data workers they are built ahead
+ * in worker threads while this thread trains (same bytes as building them here).
  * Cost: perEpoch forward+backward passes (allocators/neural/neuralAllocator.ts) plus the
- * feature building of each batch.
+ * feature building of each batch (off this thread with data workers).
  */
 import { SigvwapError } from '../errors.js';
 import type { NeuralAllocator } from '../allocators/neural/neuralAllocator.js';
 import type { Dataset } from '../data/buildDataset.js';
-import { orderTargets, ordersFromDataset } from '../data/marketSeries.js';
 import { tf } from '../ops/tf.js';
 import { vwapLossTensor } from '../ops/vwapLossOp.js';
 import type { Rng } from '../rng.js';
 import type { Adam } from './adam.js';
+import { BatchPipeline } from './batchPipeline.js';
 import type { TrainConfig } from './trainConfig.js';
 
 export interface BatchProgress {
@@ -35,6 +37,8 @@ export interface EpochInput {
   trainIds: Int32Array;
   perEpoch: number;
   train: TrainConfig;
+  /** where batches are built (default: this thread) */
+  pipeline?: BatchPipeline;
   onBatch?: (p: BatchProgress) => void;
 }
 
@@ -53,14 +57,11 @@ export async function trainEpoch(o: EpochInput): Promise<number> {
   const varName = new Map(vars.map((v, i) => [v.name, names[i]!]));
   const params = new Map(names.map((n) => [n, Float32Array.from(model.variables.get(n)!.dataSync() as Float32Array)]));
   const batches = Math.ceil(o.perEpoch / train.batchSize);
-  const ids = o.dataRng.sample(o.trainIds, o.perEpoch);
+  const ids = o.dataRng.sample(o.trainIds, o.perEpoch).subarray(0, o.perEpoch);
+  const pipeline = o.pipeline ?? new BatchPipeline(o.dataset, { workers: 0 });
   let lossSum = 0;
   let lossCount = 0;
-  for (let k = 0; k < batches; k++) {
-    const batchIds = ids.subarray(k * train.batchSize, Math.min(o.perEpoch, (k + 1) * train.batchSize));
-    const orders = ordersFromDataset(o.dataset, batchIds);
-    const inputs = model.inputs(orders);
-    const targets = orderTargets(orders);
+  for await (const { index: k, ids: batchIds, inputs, targets } of pipeline.batches(model.inputSpec(), ids, train.batchSize)) {
     const { value, grads } = tf.variableGrads(() => vwapLossTensor(model.forward(inputs), targets, train.loss), vars);
     const loss = value.dataSync()[0]!;
     value.dispose();

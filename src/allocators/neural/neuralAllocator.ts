@@ -36,7 +36,8 @@ import { type OrderBatch, sliceOrders } from '../../data/marketSeries.js';
 import { type ModelConfig, isAdaptive, modelHistoryBars, modelLabel } from './modelConfig.js';
 import { lstmSequence } from '../../ops/lstmSequence.js';
 import type { Rng } from '../../rng.js';
-import { EXECUTION_STATE_CHANNELS, SEQUENCE_CHANNELS, computeExecutionState, computeSequenceFeatures, sequenceSteps } from '../../features/sequenceFeatures.js';
+import { EXECUTION_STATE_CHANNELS, SEQUENCE_CHANNELS, sequenceSteps } from '../../features/sequenceFeatures.js';
+import { type OrderInputSpec, type OrderInputs, buildOrderInputs } from '../../features/orderInputs.js';
 import { computeStaticFeatures, staticFeatureCount } from '../../features/staticFeatures.js';
 import { tf } from '../../ops/tf.js';
 
@@ -46,14 +47,8 @@ export interface NamedArray {
 }
 export type NamedWeights = Map<string, NamedArray>;
 
-export interface ModelInputs {
-  batch: number;
-  /** standardized static features [B, F] */
-  x?: Float32Array;
-  /** encoder inputs [S, B, C] */
-  sequence?: Float32Array;
-  /** execution state [H-1, B, 4] */
-  state?: Float32Array;
+/** The batch's inputs (features/orderInputs.ts) plus, in a closed loop, what was executed. */
+export interface ModelInputs extends OrderInputs {
   /**
    * Closed loop (execution backtests): the fractions of each order actually executed in bins
    * 0 .. executedSteps-1, [B, H] row-major (columns >= executedSteps are ignored). A dynamic
@@ -274,24 +269,27 @@ export class NeuralAllocator implements Allocator {
     return computeStaticFeatures(orders, this.config.staticFeatures, this.lookahead);
   }
 
+  /**
+   * What inputs() needs, as plain data (features/buffers a worker can build batches from: see
+   * features/orderInputs.ts). The standardizer is a snapshot: refit it and take a new spec.
+   */
+  inputSpec(): OrderInputSpec {
+    const spec: OrderInputSpec = { horizon: this.horizon, lookahead: this.lookahead };
+    if (this.usesFeatures) {
+      spec.features = {
+        spec: this.config.staticFeatures,
+        mean: Float32Array.from(this.variables.get('features/mean')!.dataSync() as Float32Array),
+        std: Float32Array.from(this.variables.get('features/std')!.dataSync() as Float32Array),
+      };
+    }
+    if (this.kind === 'dynamic') spec.sequence = { spec: this.config.dynamic.sequence, executionState: this.config.dynamic.executionState };
+    return spec;
+  }
+
   /** The model inputs of a batch of orders. */
   inputs(orders: OrderBatch): ModelInputs {
     checkHorizon(this, orders);
-    const batch = orders.bar.length;
-    const out: ModelInputs = { batch };
-    if (this.usesFeatures) {
-      const x = this.rawFeatures(orders);
-      const F = x.length / Math.max(1, batch);
-      const mean = this.variables.get('features/mean')!.dataSync();
-      const std = this.variables.get('features/std')!.dataSync();
-      for (let i = 0; i < batch; i++) for (let f = 0; f < F; f++) x[i * F + f] = (x[i * F + f]! - mean[f]!) / std[f]!;
-      out.x = x;
-    }
-    if (this.kind === 'dynamic') {
-      out.sequence = computeSequenceFeatures(orders, this.config.dynamic.sequence, this.lookahead);
-      if (this.config.dynamic.executionState) out.state = computeExecutionState(orders, this.config.dynamic.sequence, this.lookahead);
-    }
-    return out;
+    return buildOrderInputs(orders, this.inputSpec());
   }
 
   /** Allocations [B, H] as a tensor (call inside tf.tidy or a gradient scope). */
