@@ -4,6 +4,9 @@
  *   resolveAllocator('twap')              a registered name: its factory with the context
  *   resolveAllocator('runs/static.ckpt')  a checkpoint file: the neural allocator (best weights)
  *   resolveAllocator('runs/static-afd')   a per-asset folder (afd.json): one model per asset
+ *   resolveAllocator('l60=runs/dyn.ckpt') `<label>=<spec>`: the allocator of <spec> reported under
+ *                                         another label (two configurations of one kind are
+ *                                         otherwise pooled as seeds of one model by evaluate)
  *   resolveAllocator(allocator)           an Allocator object, as is
  * Names win over paths (a file called `twap` in the working directory is not read); an unknown
  * name that does not look like a path (no / \ or .) is ERR_ARG listing the registered names. A new
@@ -55,6 +58,8 @@ export function registeredAllocators(): readonly AllocatorEntry[] {
 /** A registered name, a checkpoint file or per-asset folder, or an Allocator. */
 export function resolveAllocator(spec: string | Allocator, context: AllocatorContext = {}): Allocator {
   if (typeof spec !== 'string') return spec;
+  const relabel = LABELLED.exec(spec);
+  if (relabel) return withLabel(resolveAllocator(relabel[2]!, context), relabel[1]!);
   const entry = entries.get(spec);
   if (entry) return entry.create(context);
   // a path: an existing one, or one that looks like a path (the checkpoint reader then names
@@ -67,5 +72,22 @@ export function resolveAllocator(spec: string | Allocator, context: AllocatorCon
   }
   throw new SigvwapError('ERR_ARG', `model: ${JSON.stringify(spec)} is neither a registered allocator (${entries.names().join(', ')}) nor a checkpoint file or per-asset folder`, {
     argument: 'model', value: spec, registered: entries.names(),
+  });
+}
+
+/** `<label>=<spec>`: a label (letter first; letters, digits, + - _ .) then the allocator's spec. */
+const LABELLED = /^([A-Za-z][\w+.-]*)=(.+)$/;
+
+/**
+ * The allocator under another label; every other member is the allocator's own (methods bound
+ * to it, so classes with private fields keep working).
+ */
+export function withLabel(allocator: Allocator, label: string): Allocator {
+  return new Proxy(allocator, {
+    get(target, key) {
+      if (key === 'label') return label;
+      const v: unknown = Reflect.get(target, key, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
   });
 }

@@ -9,6 +9,8 @@ import { type Allocator, registerAllocator, resolveAllocator, unregisterAllocato
 import type { OrderBatch } from '../../src/data/marketSeries.js';
 import { runEvaluate } from '../../src/cli/evaluate.js';
 import { runSchedule } from '../../src/cli/schedule.js';
+import { buildDataset } from '../../src/data/index.js';
+import { trainModel } from '../../src/train/trainModel.js';
 import { HOUR_MS, T0_MS, removeDir, tempDir } from '../helpers/market.js';
 import { captureIo as io, twoAssetStore } from '../helpers/cli.js';
 
@@ -81,5 +83,27 @@ describe('registry errors', () => {
 
   it('a missing checkpoint path is named by the checkpoint reader (ERR_CHECKPOINT)', () => {
     expect(() => resolveAllocator(join(dir, 'missing.ckpt'))).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT', message: expect.stringContaining('missing.ckpt') }));
+  });
+});
+
+describe('label=spec', () => {
+  it.each([
+    { name: 'a registered allocator', spec: 'front=fixedCurve', label: 'front', kind: 'fixedCurve' },
+    { name: 'a label with + - _ .', spec: 'tw-a_p+1.x=twap', label: 'tw-a_p+1.x', kind: 'twap' },
+  ])('$name keeps its behaviour under the new label', ({ spec, label, kind }) => {
+    const a = resolveAllocator(spec, { horizon: 12 });
+    expect([a.label, a.kind]).toEqual([label, kind]);
+    const orders = { series: [], assetIndex: new Int32Array(2), bar: new Int32Array(2), horizon: 12 } as OrderBatch;
+    expect(Array.from(a.allocate(orders))).toEqual(Array.from(resolveAllocator(kind, { horizon: 12 }).allocate(orders)));
+  });
+
+  it('a trained model (a class with private fields) evaluates under its label, apart from the same kind', async () => {
+    const ds = await buildDataset({ store, workers: 0 });
+    const path = join(dir, 'label-static.ckpt');
+    await trainModel({ dataset: ds, model: { kind: 'static' }, train: { batchSize: 128, samplesPerEpoch: 256, validationSamples: 256, epochs: 1 }, out: path, dataWorkers: 0 });
+    const report = await runEvaluate({ models: ['twap', path, `wide=${path}`], store, split: 'test', replicates: 20, workers: 0, progress: false }, io());
+    expect(report.allocators.map((a) => [a.label, a.seeds])).toEqual([['twap', 1], ['histCurve', 1], ['static', 1], ['wide', 1]]);
+    const all = report.universes.find((u) => u.universe === 'all')!;
+    expect(all.models.wide!.absBps).toBe(all.models.static!.absBps);
   });
 });
