@@ -1,0 +1,108 @@
+/**
+ * CausalMultiHeadAttention: multi-head self-attention over a sequence in which position i
+ * attends only to positions j ≤ i (docs/method.md §5: 3 heads in the GFT).
+ *   Q = x·W_q + b_q,  K = x·W_k,  V = x·W_v + b_v              [batch, time, heads·keyDim]
+ *   A_h = softmax(Q_h·K_hᵀ / √keyDim + M),  M_ij = 0 (j ≤ i), −1e9 (j > i)
+ *   out = [A_1·V_1 … A_heads·V_heads]·W_o + b_o                  [batch, time, units]
+ * The mask is additive and large: exp(−1e9 − max) is exactly 0 in float32, so the weights on
+ * later positions are exact zeros and perturbing x at positions > i leaves outputs ≤ i
+ * bit-identical (the test checks this), while no −∞ reaches the gradient.
+ * The key projection has no bias: b_k would add q_i·b_k to every score of row i, a shift that
+ * softmax ignores, so its gradient is identically zero (Keras' layer carries it anyway).
+ * Layout: x [batch, time, width] → [batch, time, units] (units default: width). Heads are
+ * moved next to the batch ([batch·heads, time, keyDim]) for two batched GEMMs per call.
+ * Parameters: 3·heads·keyDim·width + 2·heads·keyDim + units·(heads·keyDim + 1).
+ * Cost per sequence: 3·time·width·heads·keyDim + 2·heads·time²·keyDim +
+ * time·heads·keyDim·units multiply-adds (the masked half of time² is computed, then zeroed),
+ * a softmax over heads·time² scores, four transposes of time·heads·keyDim values.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { tf } from '../ops/tf.js';
+import {
+  type ConfigDict, type Kwargs, type LayerArgs, type LayerVariable, type Shape,
+  addDense, dense, oneShape, oneTensor, positiveInt, shapeError,
+} from './layerHelpers.js';
+
+/** The additive mask value on positions j > i. */
+export const CAUSAL_MASK_VALUE = -1e9;
+
+export interface CausalMultiHeadAttentionArgs extends LayerArgs {
+  /** Attention heads; default 3. */
+  heads?: number | null;
+  /** Query/key/value width per head; default ceil(width / heads). */
+  keyDim?: number | null;
+  /** Output width; default the input width. */
+  units?: number | null;
+}
+
+/** Trainable parameters over an input width. */
+export function causalMultiHeadAttentionParameterCount(width: number, heads = 3, keyDim = Math.ceil(width / heads), units = width): number {
+  return 3 * heads * keyDim * width + 2 * heads * keyDim + units * (heads * keyDim + 1);
+}
+
+export class CausalMultiHeadAttention extends tfl.layers.Layer {
+  static className = 'CausalMultiHeadAttention';
+  readonly heads: number;
+  readonly keyDimArg: number | null;
+  readonly unitsArg: number | null;
+  private keyDim = 0;
+  private units = 0;
+  private w: Record<'query' | 'key' | 'value' | 'output', { kernel: LayerVariable; bias?: LayerVariable }> | null = null;
+
+  constructor(args: CausalMultiHeadAttentionArgs = {}) {
+    super(args);
+    this.heads = positiveInt('CausalMultiHeadAttention', 'heads', args.heads, 3);
+    this.keyDimArg = args.keyDim == null ? null : positiveInt('CausalMultiHeadAttention', 'keyDim', args.keyDim);
+    this.unitsArg = args.units == null ? null : positiveInt('CausalMultiHeadAttention', 'units', args.units);
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const s = oneShape('CausalMultiHeadAttention', inputShape);
+    const D = s[2];
+    if (s.length !== 3 || D == null) throw shapeError('CausalMultiHeadAttention', 'inputs', `expected [batch, time, width] with a known width, got [${s}]`, { shape: s });
+    this.keyDim = this.keyDimArg ?? Math.ceil(D / this.heads);
+    this.units = this.unitsArg ?? D;
+    const add = (n: string, shape: number[], init: Parameters<typeof this.addWeight>[3]) => this.addWeight(n, shape, 'float32', init);
+    const hk = this.heads * this.keyDim;
+    this.w = {
+      query: addDense(add, 'query', D, hk, null),
+      key: addDense(add, 'key', D, hk, null, false),
+      value: addDense(add, 'value', D, hk, null),
+      output: addDense(add, 'output', hk, this.units, null),
+    };
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const s = oneShape('CausalMultiHeadAttention', inputShape);
+    return [s[0]!, s[1]!, this.unitsArg ?? s[2]!];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = oneTensor('CausalMultiHeadAttention', inputs);
+      if (x.rank !== 3) throw shapeError('CausalMultiHeadAttention', 'inputs', `expected [batch, time, width], got [${x.shape}]`, { shape: x.shape });
+      const [B, T] = x.shape as [number, number, number];
+      const H = this.heads;
+      const k = this.keyDim;
+      const w = this.w!;
+      // [B, T, H·k] → [B·H, T, k]
+      const split = (t: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, k]), [0, 2, 1, 3]), [B * H, T, k]) as tf.Tensor3D;
+      const q = split(dense(x, w.query.kernel.read(), w.query.bias!.read()));
+      const kk = split(dense(x, w.key.kernel.read()));
+      const v = split(dense(x, w.value.kernel.read(), w.value.bias!.read()));
+      const lower = tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
+      const mask = tf.mul(tf.sub(1, lower), CAUSAL_MASK_VALUE);
+      const scores = tf.add(tf.mul(tf.matMul(q, kk, false, true), 1 / Math.sqrt(k)), mask);
+      const attended = tf.matMul(tf.softmax(scores) as tf.Tensor3D, v); // [B·H, T, k]
+      const merged = tf.reshape(tf.transpose(tf.reshape(attended, [B, H, T, k]), [0, 2, 1, 3]), [B, T, H * k]);
+      return dense(merged, w.output.kernel.read(), w.output.bias!.read());
+    });
+  }
+
+  override getConfig(): ConfigDict {
+    return { ...super.getConfig(), heads: this.heads, keyDim: this.keyDimArg, units: this.unitsArg };
+  }
+}
+tf.serialization.registerClass(CausalMultiHeadAttention, 'sigvwap');
