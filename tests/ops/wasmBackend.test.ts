@@ -152,9 +152,9 @@ describe('ops on wasm give the CPU backend result', () => {
 // ---- the custom ops: they read tensors with dataSync, so run on any backend ------------------
 
 describe('custom ops on wasm', () => {
-  it('lstmSequence runs its TypeScript kernel there (the fused native one is for the native backend)', () => {
+  it("lstmSequence runs as tfjs ops there, on wasm's own kernels (the fused native one is for the native backend)", () => {
     useBackend('wasm');
-    expect(lstmImplementation()).toBe('typescript');
+    expect(lstmImplementation()).toBe('tfjs');
   });
 
   const r = Rng.fromSeed(7);
@@ -173,8 +173,11 @@ describe('custom ops on wasm', () => {
   const allocSpec: Spec = { shape: [17, horizon], data: Float32Array.from({ length: 17 * horizon }, () => 0.05 + r.nextFloat()) };
   // [name, inputs, scalar loss of the inputs]: value and gradient with respect to every input
   const ops: [string, Spec[], (...t: tf.Tensor[]) => tf.Scalar][] = [
-    ['lstmSequence s5-b33-c3-u4 (TypeScript kernel)', lstmInputs, (x, wx, wh, b) => tf.sum(tf.mul(lstmSequence(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, { inputGrad: true }), lstmWeights))],
-    ['lstmSequenceTfjs s5-b33-c3-u4 (tfjs composition)', lstmInputs, (x, wx, wh, b) => tf.sum(tf.mul(lstmSequenceTfjs(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D), lstmWeights))],
+    // on cpu the default is the TypeScript kernel, on wasm the tfjs composition: the model's path
+    ['lstmSequence s5-b33-c3-u4 (each backend\'s default)', lstmInputs, (x, wx, wh, b) => tf.sum(tf.mul(lstmSequence(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, { inputGrad: true }), lstmWeights))],
+    ['lstmSequence s5-b33-c3-u4 (TypeScript kernel on both)', lstmInputs, (x, wx, wh, b) => tf.sum(tf.mul(lstmSequence(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, { inputGrad: true, implementation: 'typescript' }), lstmWeights))],
+    ['lstmSequence s5-b33-c3-u4 (native kernel on both)', lstmInputs, (x, wx, wh, b) => tf.sum(tf.mul(lstmSequence(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D, { inputGrad: true, implementation: 'native' }), lstmWeights))],
+    ['lstmSequenceTfjs s5-b33-c3-u4 (tfjs composition on both)', lstmInputs, (x, wx, wh, b) => tf.sum(tf.mul(lstmSequenceTfjs(x as tf.Tensor3D, wx as tf.Tensor2D, wh as tf.Tensor2D, b as tf.Tensor1D), lstmWeights))],
     ['vwapLossTensor b17-h6 abs', [allocSpec], (a) => vwapLossTensor(a as tf.Tensor2D, { price, volume }, 'abs')],
     ['vwapLossTensor b17-h6 quad', [allocSpec], (a) => vwapLossTensor(a as tf.Tensor2D, { price, volume }, 'quad')],
     ['signatureOp b4-l9-c3-m3', [rnd([4, 9, 3], 50)], (x) => tf.sum(tf.mul(signatureOp(x as tf.Tensor3D, 3), tf.linspace(-1, 1, 39)))],
