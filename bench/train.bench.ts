@@ -1,5 +1,7 @@
 /**
- * Benchmarks of the model layer (tfjs backends `cpu` and `sigvwap`):
+ * Benchmarks of the model layer on the tfjs backends cpu (tfjs-backend-cpu), wasm
+ * (tfjs-backend-wasm: under Node its SIMD build on one thread) and native (our `sigvwap`
+ * backend), side by side in one run:
  *   lstm/cpu/s22-b1024-c7-u16       the LSTM kernel forward+backward vs the tfjs-composed LSTM
  *   step/cpu/<kind>-b1024           one training step of constCurve, static and dynamic on
  *                                   synthetic orders (kept for the history's continuity)
@@ -15,13 +17,17 @@
  * loss and every gradient agree within tolerance. Medians; appends to
  * bench/results/history.jsonl with the load average.
  *
- * Run: npx tsx bench/train.bench.ts [--profile] [--backend cpu,sigvwap] [--cases static,dynamic-l12-u16,...]
+ * --backend takes the backend choice names (cpu, wasm, native); the default is all of them
+ * that run here (one that does not is named with its reason; an explicit one that does not is
+ * an error).
+ *
+ * Run: npx tsx bench/train.bench.ts [--profile] [--backend cpu,wasm,native] [--cases static,dynamic-l12-u16,...]
  */
 import { loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../src/ops/tf.js';
-import { nativeBackendStatus, useBackend } from '../src/ops/backend.js';
+import { initBackend, useBackend, type BackendName } from '../src/ops/backend.js';
 import { opTime } from '../src/ops/opTimer.js';
 import { lstmSequence, lstmSequenceTfjs } from '../src/ops/lstmSequence.js';
 import { NeuralAllocator } from '../src/allocators/neural/neuralAllocator.js';
@@ -296,9 +302,19 @@ async function stepBench(kind: ModelKind) {
 
 // ---- main ----------------------------------------------------------------------------------
 
-const status = nativeBackendStatus();
-const backends = (option('--backend') ?? (status.available ? 'cpu,sigvwap' : 'cpu')).split(',');
-if (backends.includes('sigvwap') && !status.available) throw new Error(`backend sigvwap unavailable: ${status.reason}`);
+// backends by their choice names, the first one the reference of the checks (cpu by default);
+// 'sigvwap', the tfjs name of 'native', is accepted as an alias
+const requested = option('--backend')?.split(',').map((b) => (b === 'sigvwap' ? 'native' : b));
+const backends: BackendName[] = [];
+for (const b of requested ?? ['cpu', 'wasm', 'native']) {
+  try {
+    await initBackend(b);
+    backends.push(b as BackendName);
+  } catch (e) {
+    if (requested) throw e;
+    console.log(`backend ${b} left out: ${(e as Error).message}`);
+  }
+}
 const wanted = option('--cases')?.split(',');
 const cases = wanted ? ALL_CASES.filter((c) => wanted.includes(c.name)) : ALL_CASES;
 const { dataset, cleanup } = await realDataset();

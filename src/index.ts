@@ -68,4 +68,4 @@ export { orderTca, summarizeTca, type OrderTca, type TcaSummary } from './execut
 // TensorFlow.js ops on the native kernels
 export { signatureOp, type SignatureOpOptions } from './ops/signatureOp.js';
 export { vwapLossTensor, type VwapTargets } from './ops/vwapLossOp.js';
-export { BACKENDS, useBackend, activeBackend, nativeBackendStatus, type BackendName } from './ops/backend.js';
+export { BACKENDS, initBackend, useBackend, activeBackend, nativeBackendStatus, wasmBackendStatus, type BackendName, type WasmBackendStatus } from './ops/backend.js';

@@ -30,7 +30,7 @@ const PUBLIC = [
   // tfjs ops
   'signatureOp', 'vwapLossTensor',
   // tfjs backends
-  'BACKENDS', 'useBackend', 'activeBackend', 'nativeBackendStatus',
+  'BACKENDS', 'initBackend', 'useBackend', 'activeBackend', 'nativeBackendStatus', 'wasmBackendStatus',
 ];
 
 describe('public API', () => {

@@ -15,6 +15,7 @@ import { Command } from '@commander-js/extra-typings';
 import { SigvwapError } from '../errors.js';
 import { backendInfo } from '../native/backend.js';
 import { nativeBackendStatus } from '../ops/backend.js';
+import { initWasmBackend } from '../ops/wasmBackend.js';
 import { registerCommands } from './commands.js';
 import { cliErrorJson, formatCliError } from './io.js';
 
@@ -39,13 +40,16 @@ const program = new Command()
 
 program
   .command('info')
-  .description('show the native backend (version, SIMD level, threads, CUDA status) and the tfjs backend models run on')
+  .description('show the native backend (version, SIMD level, threads, CUDA status), the tfjs backend models run on, and the wasm peer backend')
   .option('--json', 'print JSON')
-  .action((opts) => {
+  .action(async (opts) => {
     const info = backendInfo();
-    // what models train and run on: the native tfjs backend, or tfjs' CPU backend and why
+    // what models train and run on by default: the native tfjs backend, or tfjs' CPU backend and
+    // why; and what `--backend wasm` would run (initialising it takes ~10 ms)
     const tfjs = nativeBackendStatus();
-    const models = tfjs.available ? { backend: 'native' } : { backend: 'cpu', reason: tfjs.reason };
+    const wasm = await initWasmBackend();
+    const wasmJson = wasm.available ? { available: true, binary: wasm.binary, threads: wasm.threads } : { available: false, reason: wasm.reason };
+    const models = { ...(tfjs.available ? { backend: 'native' } : { backend: 'cpu', reason: tfjs.reason }), wasm: wasmJson };
     if (opts.json) {
       console.log(JSON.stringify({ ...info, models }, null, 2));
       return;
@@ -60,6 +64,7 @@ program
         (info.cuda.reason ? `\n         reason: ${info.cuda.reason}` : ''),
     );
     console.log(`models   tfjs backend ${tfjs.available ? "native ('sigvwap': native kernels and the fused LSTM)" : `cpu (${tfjs.reason})`}`);
+    console.log(`wasm     ${wasm.available ? `${wasm.binary}, ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'} (--backend wasm)` : `unavailable (${wasm.reason})`}`);
   });
 
 registerCommands(program as unknown as import("commander").Command);

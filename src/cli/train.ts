@@ -51,7 +51,7 @@ export interface TrainCliOptions {
   workers?: number;
   /** worker threads that build training batches ahead (default 1; 0 = the training thread) */
   dataWorkers?: number;
-  /** tfjs backend: 'native' (default when the addon has its kernels) or 'cpu' */
+  /** tfjs backend: 'native' (default when the addon has its kernels), 'wasm' or 'cpu' */
   backend?: BackendName;
 }
 
@@ -145,8 +145,8 @@ export function withFlag(e: unknown): unknown {
 export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io: CliIo = processIo()): Promise<TrainRunSummary[]> {
   if (!MODEL_KINDS.includes(o.model)) throw new SigvwapError('ERR_ARG', `model: expected one of ${MODEL_KINDS.join('|')}, got ${JSON.stringify(o.model)}`, { argument: 'model', value: o.model });
   const seeds = o.seeds.length > 0 ? o.seeds : [DEFAULT_TRAIN_CONFIG.seed];
-  // both backends compute the same float32 model: checkpoints do not record which one ran
-  const { warning } = chooseBackend(o.backend);
+  // every backend computes the same float32 model: checkpoints do not record which one ran
+  const { warning } = await chooseBackend(o.backend);
   if (warning) io.stderr.write(`warning: ${warning}\n`);
   const showBar = o.progress !== false && Boolean(io.stderr.isTTY);
   const summaries: TrainRunSummary[] = [];
@@ -251,7 +251,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--head-layers <n>', 'dynamic: hidden layers of each step head', intOption('head-layers', 0))
     .option('--encoder-lookback <n>', 'dynamic: bars before the order that the encoder reads', intOption('encoder-lookback', 1))
     .addOption(new Option('--base <kind>', 'dynamic: base curve').choices(['learned', 'features']))
-    .addOption(new Option('--backend <name>', 'tfjs backend: native (the Rust kernels; default when the addon has them) or cpu (tfjs JavaScript)').choices(BACKENDS))
+    .addOption(new Option('--backend <name>', 'tfjs backend: native (the Rust kernels; default when the addon has them), wasm (tfjs-backend-wasm) or cpu (tfjs JavaScript)').choices(BACKENDS))
     .option('--no-execution-state', 'dynamic: do not feed the heads the execution state')
     .option('--hist-days <list>', 'historical-curve feature windows in days, e.g. 1,5,20', intListOption('hist-days'))
     .option('--init-from <ckpt>', 'warm-start from a checkpoint (parameters with equal names and shapes); "{seed}" is replaced by the seed')

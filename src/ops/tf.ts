@@ -1,6 +1,7 @@
 /**
  * The TensorFlow.js runtime of the model layer: tfjs-core with the `sigvwap` backend (the CPU
- * backend with native hot kernels, nativeBackend.ts) or the pure-JS CPU backend, and
+ * backend with native hot kernels, nativeBackend.ts), the pure-JS CPU backend, or on request
+ * the wasm backend (wasmBackend.ts, loaded only when asked for), and
  * the gradient registrations (bundled with tfjs-layers; tfjs-core's own ESM gradient files do
  * not load under Node's ESM resolver). Production mode is switched on: it silences the
  * "install tfjs-node" banner and skips debug checks.
@@ -14,11 +15,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
-import { chooseBackend } from './backend.js';
+import { defaultBackend } from './backend.js';
 
 tf.enableProdMode();
 // the native backend when the addon has its kernels, else tfjs' CPU backend (backend.ts); the
-// train command reports a fallback, and `--backend` chooses explicitly
-chooseBackend();
+// train command reports a fallback, and `--backend` chooses explicitly (wasm asynchronously)
+defaultBackend();
 
 export { tf };

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTrainCommand, runTrain, outForSeed } from '../../src/cli/train.js';
 import { registerEvaluateCommand, runEvaluate } from '../../src/cli/evaluate.js';
 import { registerScheduleCommand, runSchedule } from '../../src/cli/schedule.js';
+import { activeBackend, useBackend } from '../../src/ops/backend.js';
 import { HOUR_MS, REPO_ROOT, T0_MS, removeDir, tempDir } from '../helpers/market.js';
 import { captureIo as io, twoAssetStore } from '../helpers/cli.js';
 
@@ -44,6 +45,21 @@ describe('sigvwap train / evaluate / schedule', () => {
     const schedule = runSchedule({ model: join(dir, 'static-1.ckpt'), asset: 'AAAUSDT', start, side: 'buy', quantity: 10, store, json: true }, s);
     expect(JSON.parse(s.out()).bars).toHaveLength(12);
     expect(schedule.bars.reduce((a, b) => a + (b.quantity ?? 0), 0)).toBe(10);
+  });
+
+  // wasm initialises asynchronously: the command awaits it, then trains there (no warning)
+  it.each(['wasm', 'cpu'] as const)('--backend %s trains on that backend', async (backend) => {
+    const before = activeBackend();
+    try {
+      const t = io();
+      const [row] = await runTrain({ ...trainOpts, model: 'constCurve', seeds: [1], out: join(dir, `backend-${backend}.ckpt`), backend }, t);
+      expect(activeBackend()).toBe(backend);
+      expect(row!.epochs).toBe(1);
+      expect(t.err()).toMatch(/epoch 1: loss [\d.]+ val [\d.]+ bps/);
+      expect(t.err()).not.toContain('warning');
+    } finally {
+      useBackend(before);
+    }
   });
 
   it('a checkpoint made for another horizon is rejected by evaluate with ERR_CHECKPOINT', async () => {
@@ -143,7 +159,7 @@ describe('option parsing', () => {
   it.each([
     ['an unknown model kind', ['train', '--model', 'transformer']],
     ['a missing --model', ['train']],
-    ['an unknown --backend', ['train', '--model', 'static', '--backend', 'wasm']],
+    ['an unknown --backend', ['train', '--model', 'static', '--backend', 'webgl']],
     ['a schedule without --asset', ['schedule', '--model', 'twap', '--start', '2022-06-01T00:00Z']],
   ])('commander rejects %s', (_name, args) => {
     expect(() => parse(args)).toThrow();
@@ -152,7 +168,7 @@ describe('option parsing', () => {
   it('parses lists and defaults', () => {
     const o = parse(['train', '--model', 'dynamic', '--seeds', '1,2,3', '--hist-days', '1,20', '--no-execution-state']);
     expect(o).toMatchObject({ seeds: [1, 2, 3], histDays: [1, 20], executionState: false, store: '.sigvwap/store' });
-    expect(parse(['train', '--model', 'static', '--backend', 'cpu'])).toMatchObject({ backend: 'cpu' });
+    for (const backend of ['native', 'wasm', 'cpu']) expect(parse(['train', '--model', 'static', '--backend', backend])).toMatchObject({ backend });
   });
 
   it.each([

@@ -54,6 +54,8 @@ describe('sigvwap info with SIGVWAP_THREADS', () => {
     expect(r.stdout).toMatch(new RegExp(`^threads\\s+${threads}$`, 'm'));
     // and the tfjs backend models run on (native where the addon has its tensor kernels, as here)
     expect(r.stdout).toMatch(/^models\s+tfjs backend native /m);
+    // and the wasm peer backend: under Node its SIMD build, on one thread
+    expect(r.stdout).toMatch(/^wasm\s+tfjs-backend-wasm-simd\.wasm, 1 thread \(--backend wasm\)$/m);
   });
 });
 

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tfc from '@tensorflow/tfjs-core';
 import { tf } from '../../src/ops/tf.js';
 import { lstmSequence } from '../../src/ops/lstmSequence.js';
-import { activeBackend, chooseBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
+import { activeBackend, chooseBackend, defaultBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 import { NATIVE_BACKEND, nativeKernelNames } from '../../src/ops/nativeBackend.js';
 import { Rng } from '../../src/rng.js';
 import { loadBinding } from '../../src/native/binding.js';
@@ -79,11 +79,18 @@ describe.skipIf(!status.available)('sigvwap backend', () => {
     expect(Object.keys(calls).sort()).toEqual([...TENSOR_KERNEL_FUNCTIONS].sort());
   });
 
-  it('chooseBackend: the default is native here; a request is honoured; an unknown one is ERR_ARG naming backend', () => {
-    expect(chooseBackend()).toEqual({ backend: 'native' });
-    expect(chooseBackend('cpu')).toEqual({ backend: 'cpu' });
-    const e = thrown(() => chooseBackend('wasm'));
+  it('chooseBackend: the default is native here; a request is honoured; an unknown one is ERR_ARG naming backend', async () => {
+    expect(defaultBackend()).toEqual({ backend: 'native' });
+    await expect(chooseBackend()).resolves.toEqual({ backend: 'native' });
+    await expect(chooseBackend('cpu')).resolves.toEqual({ backend: 'cpu' });
+    await expect(chooseBackend('webgl')).rejects.toMatchObject({ code: 'ERR_ARG', data: { argument: 'backend', value: 'webgl' } });
+  });
+
+  // wasm is never initialised in this file: switching to it synchronously says how to
+  it('useBackend on a wasm backend not yet initialised is ERR_ARG saying to await initBackend', () => {
+    const e = thrown(() => useBackend('wasm'));
     expect([e.code, e.data.argument]).toEqual(['ERR_ARG', 'backend']);
+    expect(e.message).toMatch(/await initBackend\('wasm'\)/);
   });
 
   const matmuls: [string, number[], number[], boolean, boolean][] = [

@@ -13,7 +13,6 @@ import { twapAllocator } from '../../src/allocators/index.js';
 import { defaultModelConfig } from '../../src/allocators/neural/modelConfig.js';
 import { readContainer, writeContainer } from '../../src/allocators/neural/checkpointFile.js';
 import { removeDir, smallDataset, tempDir } from '../helpers/market.js';
-import { activeBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 
 const dir = tempDir();
 afterAll(() => removeDir(dir));
@@ -48,26 +47,6 @@ describe('trainModel', () => {
     }));
     expect(r.states[0]!.history).toHaveLength(1);
     expect(Number.isFinite(r.states[0]!.history[0]!.valLoss)).toBe(true);
-  });
-
-  it.skipIf(!nativeBackendStatus().available)('a checkpoint trained on one tfjs backend gives the same allocations on the other', async () => {
-    const before = activeBackend();
-    try {
-      useBackend('cpu');
-      const r = await trainModel(opts('dyn-cpu.ckpt', {
-        model: { kind: 'dynamic', dynamic: { sequence: { encoderLookback: 4, baselineBars: 336 }, lstmUnits: 4, headHidden: 8, headLayers: 1, base: 'features', executionState: true } },
-        train: { batchSize: 128, samplesPerEpoch: 256, validationSamples: 256, epochs: 1 },
-      }));
-      const orders = ordersFromDataset(dataset, dataset.anchors('validation').index.subarray(0, 700));
-      const onCpu = loadAllocator(r.path).allocate(orders);
-      useBackend('native');
-      const onNative = loadAllocator(r.path).allocate(orders);
-      let d = 0;
-      for (let i = 0; i < onCpu.length; i++) d = Math.max(d, Math.abs(onCpu[i]! - onNative[i]!));
-      expect(d).toBeLessThan(1e-6);
-    } finally {
-      useBackend(before);
-    }
   });
 
   it('a dynamic model warm-started from a static checkpoint starts as that static model', async () => {
