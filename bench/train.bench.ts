@@ -12,7 +12,9 @@
  *                                   16 units), l60-u64 a paper-like one (lookback 60, 64 units)
  * With --profile, instead: the time shares of one step (data gathering, feature building,
  * forward, backward, optimizer; inside forward+backward: tfjs kernels by name, the custom ops'
- * own loops, and the per-op overhead = the rest) per case; suite `train-profile`.
+ * own loops, and the per-op overhead = the rest) per case, then the same steps with the batches
+ * built by one data worker (`.../data-worker`: the training thread's wait for data and the step
+ * time against the in-thread step); suite `train-profile`.
  * Every case is checked before it is timed: the loss is finite and, across backends, the
  * loss and every gradient agree within tolerance. Medians; appends to
  * bench/results/history.jsonl with the load average.
@@ -36,6 +38,7 @@ import { ordersFromDataset, orderTargets } from '../src/data/marketSeries.js';
 import { buildDataset, ingest, type Dataset } from '../src/data/index.js';
 import { Rng } from '../src/rng.js';
 import { Adam } from '../src/train/adam.js';
+import { BatchPipeline } from '../src/train/batchPipeline.js';
 import { vwapLossTensor } from '../src/ops/vwapLossOp.js';
 import { smallDataset } from '../tests/helpers/market.js';
 import { appendHistory, benchDir, fingerprint, gitCommit, measure, table } from './common.js';
@@ -219,6 +222,63 @@ async function profile(dataset: Dataset, ids: Int32Array, c: Case, backend: stri
   console.log(`  forward+backward ${m.forwardBackward!.toFixed(1)} ms = kernels ${(kernelMs * scale).toFixed(1)} + custom ops ${(customMs * scale).toFixed(1)} (${[...opTime].map(([k, v]) => `${k} ${(v * scale).toFixed(1)}`).join(', ')}) + per-op overhead ${overheadMs.toFixed(1)}; ${kernelCalls} kernel calls`);
   console.log(`  top kernels: ${top.map(([k, e]) => `${k} ${(e.ms * scale).toFixed(1)} ms/${e.calls}`).join(', ')}`);
   t.dispose();
+  return total;
+}
+
+/**
+ * The same steps with the batches built by one data worker (train/batchPipeline.ts, as
+ * `sigvwap train` runs by default): how long the training thread still waits for data, and the
+ * step time against the in-thread step (`inThreadMs`, from profile()). Checked first: the
+ * worker's first batch gives exactly the loss of the same batch built in this thread.
+ */
+async function pipelinedProfile(dataset: Dataset, ids: Int32Array, c: Case, backend: string, steps: number, inThreadMs: number) {
+  useBackend(backend);
+  const t = new Trainer(dataset, ids, configOf(c));
+  const pipeline = new BatchPipeline(dataset, { workers: 1 });
+  const wait: number[] = [];
+  const compute: number[] = [];
+  const step: number[] = [];
+  try {
+    const reference = t.forward(t.features(t.gather(ids.subarray(0, BATCH))));
+    const batches = pipeline.batches(t.model.inputSpec(), ids.subarray(0, Math.floor(ids.length / BATCH) * BATCH), BATCH);
+    const started = performance.now();
+    for (let s = 0; ; s++) {
+      const t0 = performance.now();
+      const r = await batches.next();
+      if (r.done) break;
+      const t1 = performance.now();
+      if (s === 0) {
+        const loss = t.forward(r.value);
+        if (loss !== reference) throw new Error(`pipelined check failed for ${c.name}: the worker's batch gives loss ${loss}, the same batch built here ${reference}`);
+      }
+      t.optimize(t.forwardBackward(r.value).grads);
+      const t2 = performance.now();
+      // the first two steps fill the pipeline (the worker starts and builds its prefix sums)
+      if (s >= 2) {
+        wait.push(t1 - t0);
+        compute.push(t2 - t1);
+        step.push(t2 - t0);
+      }
+      if (s >= steps + 2 && performance.now() - started > 3000) break;
+    }
+    await batches.return(undefined);
+  } finally {
+    await pipeline.close();
+    t.dispose();
+  }
+  const stepMs = median(step);
+  const row: Record<string, string | number> = {
+    bench: `profile/${backend}/${c.name}-b${BATCH}/data-worker`,
+    stepMs,
+    dataWait: `${((100 * median(wait)) / stepMs).toFixed(1)}%`,
+    compute: `${((100 * median(compute)) / stepMs).toFixed(1)}%`,
+    inThreadStepMs: inThreadMs,
+    speedup: inThreadMs / stepMs,
+    samplesPerSec: (BATCH / stepMs) * 1000,
+    load: load(),
+  };
+  rows.push(row);
+  console.log(`${row.bench}: step ${stepMs.toFixed(1)} ms (in-thread ${inThreadMs.toFixed(1)} ms), waiting for data ${row.dataWait}, compute ${row.compute} (medians of ${step.length} steps), load ${load()}`);
 }
 
 // ---- training throughput per backend, checked across backends first ---------------------
@@ -323,7 +383,12 @@ try {
   console.log(`real data: ${dataset.assets.length} assets, ${ids.length} training anchors; backends ${backends.join(', ')}; load ${load()}`);
   if (flag('--profile')) {
     const steps = Number(option('--steps') ?? 5);
-    for (const b of backends) for (const c of cases) await profile(dataset, ids, c, b, steps);
+    for (const b of backends) {
+      for (const c of cases) {
+        const inThreadMs = await profile(dataset, ids, c, b, steps);
+        await pipelinedProfile(dataset, ids, c, b, steps, inThreadMs);
+      }
+    }
   } else {
     await lstmBench();
     for (const kind of ['constCurve', 'static', 'dynamic'] as const) await stepBench(kind);
@@ -333,8 +398,9 @@ try {
   cleanup();
 }
 // one table per kind of row (table() takes its columns from the first row)
-for (const prefix of ['profile/', 'lstm/', 'step/', 'train/']) {
-  const part = rows.filter((r) => String(r.bench).startsWith(prefix));
+const kindOf = (bench: string) => (bench.endsWith('/data-worker') ? 'data-worker' : bench.split('/')[0]);
+for (const kind of ['profile', 'data-worker', 'lstm', 'step', 'train']) {
+  const part = rows.filter((r) => kindOf(String(r.bench)) === kind);
   if (part.length > 0) console.log(table(part));
 }
 appendHistory({ suite: flag('--profile') ? 'train-profile' : 'train', commit: gitCommit(), machine: fingerprint(), date: new Date().toISOString(), loadAverage: loadavg(), rows });
