@@ -13,7 +13,7 @@
  * With --profile, instead: the time shares of one step (data gathering, feature building,
  * forward, backward, optimizer; inside forward+backward: tfjs kernels by name, the custom ops'
  * own loops, and the per-op overhead = the rest) per case, then the same steps with the batches
- * built by one data worker (`.../data-worker`: the training thread's wait for data and the step
+ * built by data workers (`.../data-worker`, --data-workers N, default 1: the training thread's wait for data and the step
  * time against the in-thread step); suite `train-profile`.
  * Every case is checked before it is timed: the loss is finite and, across backends, the
  * loss and every gradient agree within tolerance. Medians; appends to
@@ -23,7 +23,7 @@
  * that run here (one that does not is named with its reason; an explicit one that does not is
  * an error).
  *
- * Run: npx tsx bench/train.bench.ts [--profile] [--backend cpu,wasm,native] [--cases static,dynamic-l12-u16,...]
+ * Run: npx tsx bench/train.bench.ts [--profile [--data-workers N]] [--backend cpu,wasm,native] [--cases static,dynamic-l12-u16,...]
  */
 import { loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -50,6 +50,8 @@ const option = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const BATCH = 1024;
+/** data workers of the pipelined profile (--data-workers, default 1 as `sigvwap train`) */
+const DATA_WORKERS = Number(option('--data-workers') ?? 1);
 const rows: Record<string, string | number>[] = [];
 const load = () => loadavg()[0]!.toFixed(2);
 
@@ -234,7 +236,7 @@ async function profile(dataset: Dataset, ids: Int32Array, c: Case, backend: stri
 async function pipelinedProfile(dataset: Dataset, ids: Int32Array, c: Case, backend: string, steps: number, inThreadMs: number) {
   useBackend(backend);
   const t = new Trainer(dataset, ids, configOf(c));
-  const pipeline = new BatchPipeline(dataset, { workers: 1 });
+  const pipeline = new BatchPipeline(dataset, { workers: DATA_WORKERS });
   const wait: number[] = [];
   const compute: number[] = [];
   const step: number[] = [];
@@ -266,19 +268,23 @@ async function pipelinedProfile(dataset: Dataset, ids: Int32Array, c: Case, back
     await pipeline.close();
     t.dispose();
   }
-  const stepMs = median(step);
+  // a pipeline's step times are bimodal (most batches are ready, some are waited for): the
+  // throughput is the mean step, and the shares are of the total time
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const stepMs = sum(step) / step.length;
   const row: Record<string, string | number> = {
     bench: `profile/${backend}/${c.name}-b${BATCH}/data-worker`,
+    workers: DATA_WORKERS,
     stepMs,
-    dataWait: `${((100 * median(wait)) / stepMs).toFixed(1)}%`,
-    compute: `${((100 * median(compute)) / stepMs).toFixed(1)}%`,
+    dataWait: `${((100 * sum(wait)) / sum(step)).toFixed(1)}%`,
+    compute: `${((100 * sum(compute)) / sum(step)).toFixed(1)}%`,
     inThreadStepMs: inThreadMs,
     speedup: inThreadMs / stepMs,
     samplesPerSec: (BATCH / stepMs) * 1000,
     load: load(),
   };
   rows.push(row);
-  console.log(`${row.bench}: step ${stepMs.toFixed(1)} ms (in-thread ${inThreadMs.toFixed(1)} ms), waiting for data ${row.dataWait}, compute ${row.compute} (medians of ${step.length} steps), load ${load()}`);
+  console.log(`${row.bench}: step ${stepMs.toFixed(1)} ms (in-thread ${inThreadMs.toFixed(1)} ms), waiting for data ${row.dataWait}, compute ${row.compute} (mean of ${step.length} steps, ${DATA_WORKERS} data workers), load ${load()}`);
 }
 
 // ---- training throughput per backend, checked across backends first ---------------------

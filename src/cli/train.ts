@@ -49,7 +49,7 @@ export interface TrainCliOptions {
   json?: boolean;
   progress?: boolean;
   workers?: number;
-  /** worker threads that build training batches ahead (default 1; 0 = the training thread) */
+  /** worker threads that build training batches ahead (default cores − 2, at most 4; 0 = the training thread) */
   dataWorkers?: number;
   /** tfjs backend: 'native' (default when the addon has its kernels), 'wasm' or 'cpu' */
   backend?: BackendName;
@@ -259,7 +259,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--lookback <n>', 'dataset lookback L (default 60)', intOption('lookback', 1))
     .option('--horizon <n>', 'order horizon H in bars (default 12)', intOption('horizon', 2))
     .option('--workers <n>', 'worker threads that build the asset series (0 = main thread)', intOption('workers', 0))
-    .option('--data-workers <n>', 'worker threads that build training batches ahead while the model trains (default 1; 0 = the training thread; results are identical)', intOption('data-workers', 0))
+    .option('--data-workers <n>', 'worker threads that build training batches ahead while the model trains (default: cores - 2, at most 4; 0 = the training thread; results are identical)', intOption('data-workers', 0))
     .option('--resume', 'continue from the checkpoint at --out')
     .option('--overwrite', 'replace an existing checkpoint at --out')
     .option('--json', 'print the summary as JSON')

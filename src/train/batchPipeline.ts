@@ -3,9 +3,11 @@
  * threads while the training thread runs the model on the previous batch.
  *
  * Why: building a batch (static features, encoder sequence, execution state, targets) is plain
- * JavaScript and costs 3–10 ms per 1024 orders; on the native backend it was 78% of a static
- * step and 12% of a small dynamic one (bench/train.bench.ts --profile). With `workers` ≥ 1 the
- * training thread only waits for batches that are not ready yet.
+ * JavaScript and costs 3–17 ms per 1024 orders; on the native backend it was 81% of a static
+ * step and 6–12% of a dynamic one (bench/train.bench.ts --profile). With `workers` ≥ 1 the
+ * training thread only waits for batches that are not ready yet (1–3% of a dynamic step with
+ * one or two workers on 2 cores) — a gain only where cores are free for the workers
+ * (defaultDataWorkers).
  *
  * Order and bytes: batch k of `batches(spec, ids, size)` holds anchors ids[k·size ..
  * (k+1)·size - 1], built by features/orderInputs.ts exactly as NeuralAllocator.inputs builds it
@@ -20,6 +22,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -43,6 +46,17 @@ export interface BatchPipelineOptions {
   workers: number;
   /** batches in flight at most (default 2 per worker) */
   depth?: number;
+}
+
+/**
+ * Data workers when none is asked for: cores − 2, at most 4. A worker only helps when a core is
+ * free for it: the native kernels already run the step on every core, and on 2 cores one or two
+ * data workers measured 0.52–0.57× (static) and 0.77–1.02× (dynamic) the in-thread step
+ * (`bench/train.bench.ts --profile --data-workers N`), so 2 cores build in the training thread.
+ * A static batch costs about 4× its step's compute, so up to 4 workers keep it ahead.
+ */
+export function defaultDataWorkers(cores = availableParallelism()): number {
+  return Math.max(0, Math.min(4, cores - 2));
 }
 
 const sharedCache = new WeakMap<Dataset, MarketSeries[]>();

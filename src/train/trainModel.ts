@@ -34,7 +34,7 @@ import { Rng } from '../rng.js';
 import { Adam } from './adam.js';
 import { advanceSchedule } from './epochSchedule.js';
 import { dataFingerprint } from './dataFingerprint.js';
-import { BatchPipeline } from './batchPipeline.js';
+import { BatchPipeline, defaultDataWorkers } from './batchPipeline.js';
 import { type BatchProgress, diverged, trainEpoch } from './trainEpoch.js';
 import { type TrainConfig, parseTrainConfig } from './trainConfig.js';
 import { OUTPUT_LOCK_FILE, checkCheckpointOut, preparePerAssetOut } from './trainOutput.js';
@@ -68,8 +68,9 @@ export interface TrainOptions {
   /** per-asset mode: the assets to train (default: every asset of the dataset) */
   assets?: readonly string[];
   /**
-   * worker threads that build the training batches ahead while this thread trains (default 1;
-   * 0 = build them in this thread). Results do not depend on it (same bytes either way).
+   * worker threads that build the training batches ahead while this thread trains (default
+   * defaultDataWorkers(): cores − 2, at most 4; 0 = build them in this thread). Results do not
+   * depend on it (same bytes either way).
    */
   dataWorkers?: number;
   onStart?: (info: TrainStartInfo) => void;
@@ -261,7 +262,7 @@ async function trainOne(options: TrainOptions, config: ModelConfig, train: Train
     batchesPerEpoch: Math.ceil(perEpoch / train.batchSize), parameters: model.parameterCount, resumed: run.resumed,
   });
   const started = performance.now() - state.elapsedMs;
-  const pipeline = new BatchPipeline(options.dataset, { workers: options.dataWorkers ?? 1 });
+  const pipeline = new BatchPipeline(options.dataset, { workers: options.dataWorkers ?? defaultDataWorkers() });
   try {
     while (!state.done) {
       const epochStart = performance.now();

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { NeuralAllocator } from '../../src/allocators/neural/neuralAllocator.js';
 import { defaultModelConfig, type ModelConfig } from '../../src/allocators/neural/modelConfig.js';
 import { orderTargets, ordersFromDataset } from '../../src/data/marketSeries.js';
-import { BatchPipeline } from '../../src/train/batchPipeline.js';
+import { BatchPipeline, defaultDataWorkers } from '../../src/train/batchPipeline.js';
 import { trainModel } from '../../src/train/trainModel.js';
 import { Rng } from '../../src/rng.js';
 import { SigvwapError } from '../../src/errors.js';
@@ -120,5 +120,15 @@ describe('BatchPipeline', () => {
     };
     const inThread = await run(0);
     expect(await run(2)).toEqual(inThread);
+  });
+
+  it.each([
+    { cores: 1, workers: 0 },
+    { cores: 2, workers: 0 },
+    { cores: 3, workers: 1 },
+    { cores: 8, workers: 4 },
+    { cores: 64, workers: 4 },
+  ])('$cores cores default to $workers data workers (a worker needs a core the kernels leave free)', ({ cores, workers }) => {
+    expect(defaultDataWorkers(cores)).toBe(workers);
   });
 });
