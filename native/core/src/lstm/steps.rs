@@ -295,8 +295,9 @@ mod tests {
             .collect()
     }
 
+    /// The host address of `v` (the test allocates every array one element
+    /// longer, so that an empty one still has a valid address).
     fn addr(v: &mut [f32]) -> Addr {
-        // one element more, so that empty arrays still have an address
         Addr(v.as_mut_ptr() as u64)
     }
 
