@@ -85,6 +85,55 @@ pub fn cuda_status() -> CudaStatus {
     }
 }
 
+/// What `backendInfo().cuda.cublas` reports: whether the ops whose CUDA path
+/// runs its products on cuBLAS (matmul, lstm) can use the GPU. libcublas is
+/// part of the CUDA toolkit, not of the driver, so it can be missing where
+/// the other kernels run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CublasStatus {
+    /// The driver, a device and libcublas all loaded, and a handle created.
+    pub available: bool,
+    /// Why not (None when available): the driver's reason first.
+    pub reason: Option<String>,
+}
+
+/// Loads libcublas at the first call (cached); `cuda_status` never does.
+pub fn cublas_status() -> CublasStatus {
+    let s = cuda_status();
+    if !s.available {
+        return CublasStatus { available: false, reason: s.reason };
+    }
+    #[cfg(feature = "cuda")]
+    {
+        match crate::cuda::blas::blas() {
+            Ok(_) => CublasStatus { available: true, reason: None },
+            Err(e) => CublasStatus { available: false, reason: Some(e.to_string()) },
+        }
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        CublasStatus { available: false, reason: Some(NOT_COMPILED.into()) }
+    }
+}
+
+/// [`resolve`] for the ops whose CUDA path needs cuBLAS (matmul, lstm):
+/// `auto` stays on the CPU when the driver works but libcublas does not
+/// load; `cuda` is then ERR_CUDA_UNAVAILABLE with that reason.
+pub fn resolve_blas(req: DeviceRequest) -> CoreResult<Device> {
+    match req {
+        DeviceRequest::Cpu => Ok(Device::Cpu),
+        DeviceRequest::Auto => Ok(if cublas_status().available { Device::Cuda } else { Device::Cpu }),
+        DeviceRequest::Cuda => {
+            let s = cublas_status();
+            if s.available {
+                Ok(Device::Cuda)
+            } else {
+                Err(CoreError::cuda_unavailable(s.reason.unwrap_or_else(|| "unknown".into())))
+            }
+        }
+    }
+}
+
 /// Resolve a request to the device that will run the kernel.
 pub fn resolve(req: DeviceRequest) -> CoreResult<Device> {
     match req {

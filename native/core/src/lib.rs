@@ -8,14 +8,18 @@
 //!
 //! Module dependencies run one way (no cycle):
 //!   error, real, simd: none
-//!   buffer: error, real;  pool: error;  cuda: error
+//!   buffer: error, real;  pool: error;  cuda (with cuda::blas): error
 //!   device: error, cuda
 //!   vwap, signature: error, real, pool, cuda, device (signature also buffer)
-//!   matmul: error, pool (and the `gemm` crate);  tensor: error
+//!   matmul: error, pool, device, cuda (and the `gemm` crate);  tensor: error
+//!   adam: error, device, cuda;  lstm: error, pool, device, cuda, adam
 
+pub mod adam;
 pub mod buffer;
 #[cfg(feature = "cuda")]
 mod cuda;
+#[cfg(feature = "cuda")]
+pub mod cuda_timing;
 pub mod device;
 pub mod error;
 pub mod fills;

@@ -1,5 +1,6 @@
 //! The ops' device dispatch (`vwap_loss_on`, `signature_on`,
-//! `signature_backward_on`): `Device::Cpu` gives exactly the CPU functions'
+//! `signature_backward_on`, `matmul_on`, `lstm_forward_on`,
+//! `lstm_backward_on`, `adam_update_on`, `DeviceLstmTrainer::new`): `Device::Cpu` gives exactly the CPU functions'
 //! results; `Device::Cuda` without a usable GPU (in a build without the
 //! `cuda` feature: naming the missing feature) is a typed
 //! ERR_CUDA_UNAVAILABLE with the reason, never a panic.
@@ -9,6 +10,9 @@ use sigvwap_core::error::DataValue;
 use sigvwap_core::{CoreError, ErrorCode};
 use sigvwap_core::signature::{self as sig, SigOptions};
 use sigvwap_core::vwap::{self, LossKind, VwapArgs, ZeroVolumePolicy};
+use sigvwap_core::adam::{self, AdamOptions};
+use sigvwap_core::lstm::{self, LstmParams, LstmShape};
+use sigvwap_core::matmul::{self, Activation, MatmulShape};
 
 fn vwap_data(batch: usize, horizon: usize) -> (Vec<f64>, Vec<f32>, Vec<f64>) {
     let n = batch * horizon;
@@ -64,6 +68,26 @@ fn assert_all_ops_unavailable(why: &str) {
     check(sig::signature_on(Device::Cuda, &path, &opts, &mut out).unwrap_err());
     let mut grad = vec![0.0; path.len()];
     check(sig::signature_backward_on(Device::Cuda, &path, &out, &opts, &mut grad).unwrap_err());
+
+    // the ops whose CUDA path needs cuBLAS give the driver's reason first
+    let ms = MatmulShape { batch_a: 1, batch_b: 1, m: 2, k: 3, n: 2, transpose_a: false, transpose_b: false };
+    let mut out = vec![0f32; 4];
+    check(matmul::matmul_on(Device::Cuda, &[1.0; 6], &[1.0; 6], None, Activation::Linear, &ms, &mut out).unwrap_err());
+    let ls = LstmShape { steps: 2, batch: 1, channels: 1, units: 1 };
+    let w = LstmParams { wx: vec![0.1; 4], wh: vec![0.2; 4], bias: vec![0.0; 4] };
+    let (mut h, mut gates, mut c) = (vec![0f32; 2], vec![0f32; 8], vec![0f32; 2]);
+    check(lstm::lstm_forward_on(Device::Cuda, &ls, &[1.0, 2.0], &w.wx, &w.wh, &w.bias, &mut h, &mut gates, &mut c).unwrap_err());
+    let (mut dwx, mut dwh, mut db) = (vec![0f32; 4], vec![0f32; 4], vec![0f32; 4]);
+    let saved = lstm::LstmSaved { x: &[1.0, 2.0], wx: &w.wx, wh: &w.wh, h: &h, gates: &gates, c: &c };
+    let grads = lstm::LstmGrads { dwx: &mut dwx, dwh: &mut dwh, dbias: &mut db, dx: None };
+    check(lstm::lstm_backward_on(Device::Cuda, &ls, saved, &[1.0, 1.0], grads).unwrap_err());
+    check(lstm::DeviceLstmTrainer::new(&ls, &w, &AdamOptions::default()).err().unwrap());
+    let (mut aw, mut am, mut av) = (vec![0f32; 3], vec![0f32; 3], vec![0f32; 3]);
+    check(adam::adam_update_on(Device::Cuda, &AdamOptions::default(), 1, &mut aw, &[1.0; 3], &mut am, &mut av).unwrap_err());
+    assert!(!sigvwap_core::device::cublas_status().available);
+    assert!(sigvwap_core::device::cublas_status().reason.unwrap().contains(why));
+    assert_eq!(sigvwap_core::device::resolve_blas(sigvwap_core::DeviceRequest::Auto).unwrap(), Device::Cpu);
+    check(sigvwap_core::device::resolve_blas(sigvwap_core::DeviceRequest::Cuda).unwrap_err());
 }
 
 #[cfg(not(feature = "cuda"))]

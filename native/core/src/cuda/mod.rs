@@ -1,6 +1,7 @@
 //! CUDA runtime shared by the ops (feature `cuda`): context, kernel modules,
-//! launch helpers. The ops' launchers live in their folders
-//! (`vwap/cuda.rs`, `signature/cuda.rs`); this module knows none of them.
+//! launch helpers, and cuBLAS ([`blas`]). The ops' launchers live in their
+//! folders (`vwap/cuda.rs`, `signature/cuda.rs`, `lstm/cuda.rs` ...); this
+//! module knows none of them.
 //!
 //! The driver (libcuda) is loaded dynamically by cudarc at first use, so a
 //! binary built with the feature loads and runs on machines without a GPU:
@@ -11,9 +12,11 @@
 //! calls are serialized by a mutex (the kernels here are bandwidth-bound and
 //! large).
 
+pub(crate) mod blas;
+
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DeviceRepr, ValidAsZeroBits};
 use cudarc::nvrtc::Ptx;
 
 use crate::error::{CoreError, CoreResult, ErrorCode};
@@ -51,6 +54,68 @@ pub(crate) fn e(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> C
 /// One thread per element, default block size.
 pub(crate) fn launch_cfg(n: usize) -> cudarc::driver::LaunchConfig {
     cudarc::driver::LaunchConfig::for_num_elems(n as u32)
+}
+
+/// For kernels with a grid-stride loop over `n` elements: 256 threads a
+/// block, at most 65535 blocks (enough to fill any current GPU).
+pub(crate) fn grid_stride_cfg(n: usize) -> cudarc::driver::LaunchConfig {
+    let blocks = n.div_ceil(256).clamp(1, 65_535) as u32;
+    cudarc::driver::LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 }
+}
+
+/// Milliseconds of `work` on the GPU's stream, by CUDA events around each of
+/// `warmup + reps` calls; the first `warmup` are dropped. The caller holds
+/// the GPU lock; `work` only queues work on the stream.
+pub(crate) fn time_on_stream(g: &Gpu, warmup: usize, reps: usize, work: &mut dyn FnMut() -> CoreResult<()>) -> CoreResult<Vec<f32>> {
+    let ctx = g.stream.context();
+    let flags = Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT);
+    let (start, end) = (ctx.new_event(flags).map_err(e("event"))?, ctx.new_event(flags).map_err(e("event"))?);
+    let mut out = Vec::with_capacity(reps);
+    for i in 0..warmup + reps {
+        start.record(&g.stream).map_err(e("event record"))?;
+        work()?;
+        end.record(&g.stream).map_err(e("event record"))?;
+        let ms = start.elapsed_ms(&end).map_err(e("event elapsed"))?;
+        if i >= warmup {
+            out.push(ms);
+        }
+    }
+    Ok(out)
+}
+
+/// `n` pseudo-random values in [-scale, scale) (xorshift; for timings on non-zero data).
+pub(crate) fn random_f32(n: usize, scale: f32, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+/// A copy of `host` on the device; an empty slice gets one zeroed element,
+/// since the driver refuses allocations of zero bytes.
+pub(crate) fn upload<T: DeviceRepr + ValidAsZeroBits + Copy>(s: &Arc<CudaStream>, host: &[T], what: &'static str) -> CoreResult<CudaSlice<T>> {
+    if host.is_empty() {
+        return s.alloc_zeros::<T>(1).map_err(e(what));
+    }
+    s.clone_htod(host).map_err(e(what))
+}
+
+/// `n` zeroed elements on the device (at least one, see [`upload`]).
+pub(crate) fn zeros<T: DeviceRepr + ValidAsZeroBits>(s: &Arc<CudaStream>, n: usize) -> CoreResult<CudaSlice<T>> {
+    s.alloc_zeros::<T>(n.max(1)).map_err(e("alloc"))
+}
+
+/// The raw device address of `x`, for kernel arguments and cuBLAS calls at
+/// an offset. All work here runs on the one stream of [`Gpu`], so the
+/// stream-synchronisation record cudarc returns with it has nothing to do
+/// (it only acts between several streams) and is dropped at once.
+pub(crate) fn addr<T>(x: &CudaSlice<T>, s: &CudaStream) -> u64 {
+    x.device_ptr(s).0
 }
 
 static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();

@@ -20,11 +20,16 @@
 //!   Threads: see `cpu.rs`.
 //!
 //! Module map: `cpu` (the kernel on `gemm`, and its plain `reference`, the
-//! specification the tests compare it with). CUDA (cuBLAS) comes with issue G
-//! item 6; until then there is no device argument.
+//! specification the tests compare it with), `cuda` (feature `cuda`: the
+//! product on cuBLAS, the epilogue in kernels/matmul.cu). [`matmul`] is the
+//! CPU kernel (the tfjs backend's); [`matmul_on`] dispatches to a resolved
+//! device (resolve with `device::resolve_blas`: the CUDA path needs cuBLAS).
 
 mod cpu;
+#[cfg(feature = "cuda")]
+mod cuda;
 
+use crate::device::{cuda_only, Device};
 use crate::error::{CoreError, CoreResult};
 
 pub use cpu::{matmul_into, reference};
@@ -189,4 +194,28 @@ pub fn matmul(
     let sizes = check(shape, a.len(), b.len(), bias.map(|x| x.len()), out.len())?;
     matmul_into(a, b, bias, act, shape, sizes.batch, out);
     Ok(())
+}
+
+/// [`matmul`] on `device`. CUDA runs the product on cuBLAS (f32, no TF32) and
+/// the epilogue as a kernel: results agree with the CPU to f32 rounding of
+/// the k-term sums (both accumulate in f32, in different orders). Without a
+/// GPU or libcublas, or in a build without the `cuda` feature,
+/// `Device::Cuda` is ERR_CUDA_UNAVAILABLE with the reason.
+pub fn matmul_on(
+    device: Device,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    shape: &MatmulShape,
+    out: &mut [f32],
+) -> CoreResult<()> {
+    let sizes = check(shape, a.len(), b.len(), bias.map(|x| x.len()), out.len())?;
+    match device {
+        Device::Cpu => {
+            matmul_into(a, b, bias, act, shape, sizes.batch, out);
+            Ok(())
+        }
+        Device::Cuda => cuda_only!(cuda::matmul(a, b, bias, act, shape, sizes.batch, out)),
+    }
 }

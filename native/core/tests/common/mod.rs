@@ -33,3 +33,16 @@ pub fn gpu_or_skip(test: &str) -> bool {
     }
     true
 }
+
+/// True when CUDA and cuBLAS can run the test (matmul, lstm); otherwise
+/// prints a visible SKIPPED line with the reason (no device, or the driver
+/// without libcublas).
+#[cfg(feature = "cuda")]
+pub fn blas_or_skip(test: &str) -> bool {
+    let s = sigvwap_core::device::cublas_status();
+    if !s.available {
+        println!("SKIPPED {test}: CUDA with cuBLAS unavailable ({})", s.reason.unwrap_or_default());
+        return false;
+    }
+    true
+}
