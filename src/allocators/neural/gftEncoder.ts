@@ -27,8 +27,8 @@
  * The BatchNorm's moving statistics (gft/sig/movingMean, movingVariance) are non-trainable
  * weights updated by training forwards (ModelInputs.training) and saved like the others.
  *
- * Parameters: see `gftParameterSummary` (the layers' own counts; the heads are the dynamic
- * model's). Cost per order: the layers' costs (their headers) over S steps, plus the signature.
+ * Parameters: `parameterSummary` (neuralAllocator.ts) counts them per block; each block is
+ * its layer's own count (the layers' headers); the heads are the dynamic model's. Cost per order: the layers' costs (their headers) over S steps, plus the signature.
  */
 import { CausalMultiHeadAttention, GLU, GRN, SignatureFeatures, TKAN, VariableSelection } from '../../layers/index.js';
 import { DEFAULT_EPSILON, type LayerVariable, layerNorm } from '../../layers/layerHelpers.js';

@@ -142,6 +142,36 @@ export function parameterSpecs(config: ModelConfig, gft?: readonly GftWeight[]):
   return specs;
 }
 
+/** Trainable parameters of a config by group, and their total. */
+export interface ParameterSummary {
+  kind: ModelConfig['kind'];
+  total: number;
+  /** map (static map / base curve), curve, encoder (LSTM), head (every step head), and the GFT
+   * encoder's blocks: sig, vsn, tkan1, tkan2, skip (GLU and LayerNorm), grn, attention */
+  groups: Record<string, number>;
+}
+
+/** The parameter counts of a config (trainable weights; standardizer and moving statistics excluded). */
+export function parameterSummary(config: ModelConfig): ParameterSummary {
+  const groups: Record<string, number> = {};
+  let total = 0;
+  for (const spec of parameterSpecs(config)) {
+    if (!spec.trainable) continue;
+    const parts = spec.name.split('/');
+    const group = parts[0] === 'gft' ? parts[1]! : parts[0]!.replace(/\d+$/, '');
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    groups[group] = (groups[group] ?? 0) + n;
+    total += n;
+  }
+  return { kind: config.kind, total, groups };
+}
+
+/** One line per group: `  vsn  26,848` …, then the total. */
+export function formatParameterSummary(s: ParameterSummary): string {
+  const rows = Object.entries(s.groups).map(([g, n]) => `  ${g.padEnd(10)} ${n.toLocaleString('en-US').padStart(11)}`);
+  return [`parameters of ${s.kind}:`, ...rows, `  ${'total'.padEnd(10)} ${s.total.toLocaleString('en-US').padStart(11)}`].join('\n');
+}
+
 function initArray(spec: ParamSpec, rng: Rng): Float32Array {
   const size = spec.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(size);
