@@ -221,7 +221,13 @@ export class BatchPipeline {
     let asked = 0;
     try {
       for (let k = 0; k < count; k++) {
-        while (asked < count && asked < k + this.depth) inFlight.push(this.#request(spec, slice(asked++)));
+        while (asked < count && asked < k + this.depth) {
+          const p = this.#request(spec, slice(asked++));
+          // a batch that fails while an earlier one is awaited must not be an unhandled
+          // rejection: its error reaches the caller when its turn comes (`await` below)
+          p.catch(() => undefined);
+          inFlight.push(p);
+        }
         const r = await inFlight[k]!;
         inFlight[k] = undefined as never; // let the batch's arrays go once consumed
         yield { index: k, ids: slice(k), inputs: r.inputs, targets: r.targets };
