@@ -9,7 +9,9 @@
  *                                   Binance sample in data/): one whole step as trainEpoch runs
  *                                   it (gather, features, forward, VWAP loss, backward, Adam);
  *                                   <config> l12-u16 is docs/results.md's encoder (lookback 12,
- *                                   16 units), l60-u64 a paper-like one (lookback 60, 64 units)
+ *                                   16 units), l60-u64 a paper-like one (lookback 60, 64 units);
+ *                                   gft-l12-h32 and gftSig-l12-h32 the GFT models at their default
+ *                                   width (hidden 32; gftSig: the 400-bar signature path)
  * With --profile, instead: the time shares of one step (data gathering, feature building,
  * forward, backward, optimizer; inside forward+backward: tfjs kernels by name, the custom ops'
  * own loops, and the per-op overhead = the rest) per case, then the same steps with the batches
@@ -57,17 +59,20 @@ const load = () => loadavg()[0]!.toFixed(2);
 
 // ---- cases -------------------------------------------------------------------------------
 
-interface Case { name: string; kind: ModelKind; lookback?: number; units?: number }
+interface Case { name: string; kind: ModelKind; lookback?: number; units?: number; hidden?: number }
 const ALL_CASES: Case[] = [
   { name: 'static', kind: 'static' },
   { name: 'dynamic-l12-u16', kind: 'dynamic', lookback: 12, units: 16 },
   { name: 'dynamic-l60-u64', kind: 'dynamic', lookback: 60, units: 64 },
+  { name: 'gft-l12-h32', kind: 'gft', lookback: 12, hidden: 32 },
+  { name: 'gftSig-l12-h32', kind: 'gftSig', lookback: 12, hidden: 32 },
 ];
 
 function configOf(c: Case): ModelConfig {
   const config = defaultModelConfig(c.kind);
   if (c.lookback) config.dynamic.sequence.encoderLookback = c.lookback;
   if (c.units) config.dynamic.lstmUnits = c.units;
+  if (c.hidden && config.gft) config.gft.hidden = c.hidden;
   return config;
 }
 
@@ -124,7 +129,8 @@ class Trainer {
   }
 
   forwardBackward(f: ReturnType<Trainer['features']>): { loss: number; grads: Map<string, Float32Array> } {
-    const { value, grads } = tf.variableGrads(() => vwapLossTensor(this.model.forward(f.inputs), f.targets), this.vars);
+    // a training forward as trainEpoch's (gftSig's BatchNorm on batch statistics)
+    const { value, grads } = tf.variableGrads(() => vwapLossTensor(this.model.forward({ ...f.inputs, training: true }), f.targets), this.vars);
     const g = new Map(Object.entries(grads).map(([k, t]) => [this.names.get(k)!, t.dataSync() as Float32Array]));
     const loss = value.dataSync()[0]!;
     value.dispose();

@@ -11,7 +11,7 @@ export { registerAllocator, unregisterAllocator, registeredAllocators, resolveAl
 export { twapAllocator } from './twap.js';
 export { histCurveAllocator } from './histCurve.js';
 export { PerAssetAllocator } from './perAssetAllocator.js';
-export { NeuralAllocator, parameterSpecs, type NamedWeights, type NamedArray, type ModelInputs } from './neural/neuralAllocator.js';
+export { NeuralAllocator, parameterSpecs, parameterSummary, formatParameterSummary, type ParameterSummary, type NamedWeights, type NamedArray, type ModelInputs } from './neural/neuralAllocator.js';
 export { loadAllocator, loadNeuralAllocator, loadPerAssetAllocator } from './neural/loadAllocator.js';
 export {
   MODEL_KINDS, DEFAULT_DYNAMIC, defaultModelConfig, parseModelConfig, modelLabel, modelConfigSchema, readsStaticFeatures, readsSequence, isAdaptive,

@@ -1,7 +1,7 @@
 /**
- * `sigvwap train --model constCurve|static|dynamic [--store DIR] [--out PATH] [...]`: build the
- * dataset from the store and train a model on the VWAP loss (method.md §6 defaults), one run
- * per seed. Progress (a bar per epoch with the running loss, then one line per epoch with the
+ * `sigvwap train --model constCurve|static|dynamic|gft|gftSig [--store DIR] [--out PATH] [...]`:
+ * build the dataset from the store and train a model on the VWAP loss (method.md §6 defaults),
+ * one run per seed. The parameter summary (per block) goes to stderr first. Progress (a bar per epoch with the running loss, then one line per epoch with the
  * training and validation loss) goes to stderr; the summary to stdout (JSON with --json).
  * Checkpoints are written after every epoch; --resume continues a killed run exactly.
  */
@@ -11,8 +11,10 @@ import { SigvwapError } from '../errors.js';
 import { DEFAULT_STORE_DIR, type Dataset } from '../data/index.js';
 import { type CliIo, intListOption, intOption, listOption, loadDatasetForCli, numberOption, processIo } from './io.js';
 import { MODEL_KINDS, defaultModelConfig, type CheckpointState, type ModelConfig, type ModelKind } from '../allocators/index.js';
+import { formatParameterSummary, parameterSummary } from '../allocators/neural/neuralAllocator.js';
+import type { SignaturePathChannels } from '../features/signaturePath.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/trainConfig.js';
-import { trainModel } from '../train/trainModel.js';
+import { resolveModelConfig, trainModel } from '../train/trainModel.js';
 import { BACKENDS, chooseBackend, type BackendName } from '../ops/backend.js';
 
 export interface TrainCliOptions {
@@ -39,6 +41,14 @@ export interface TrainCliOptions {
   encoderLookback?: number;
   base?: 'learned' | 'features';
   executionState?: boolean;
+  /** gft, gftSig: encoder width, attention heads, TKAN cell */
+  gftHidden?: number;
+  gftHeads?: number;
+  tkanCell?: 'kan' | 'lstm';
+  /** gftSig: signature path length (bars before the order), channels, depth */
+  sigLength?: number;
+  sigChannels?: SignaturePathChannels;
+  sigDepth?: number;
   histDays?: number[];
   initFrom?: string;
   timeLimit?: number;
@@ -86,6 +96,18 @@ export function modelFromOptions(o: TrainCliOptions): ModelConfig | ({ kind: Mod
       ...(o.executionState !== undefined ? { executionState: o.executionState } : {}),
       sequence: { ...base.dynamic.sequence, ...(o.encoderLookback !== undefined ? { encoderLookback: o.encoderLookback } : {}) },
     },
+    ...(base.gft ? {
+      gft: {
+        ...base.gft,
+        ...(o.gftHidden !== undefined ? { hidden: o.gftHidden } : {}),
+        ...(o.gftHeads !== undefined ? { heads: o.gftHeads } : {}),
+        tkan: { ...base.gft.tkan, ...(o.tkanCell !== undefined ? { cell: o.tkanCell } : {}) },
+        signature: {
+          path: { ...base.gft.signature.path, ...(o.sigLength !== undefined ? { length: o.sigLength } : {}), ...(o.sigChannels !== undefined ? { channels: o.sigChannels } : {}) },
+          depth: o.sigDepth ?? base.gft.signature.depth,
+        },
+      },
+    } : {}),
   };
 }
 
@@ -130,6 +152,8 @@ const FLAGS: Record<string, string> = {
   loss: '--loss', mode: '--mode', universe: '--universe', timeLimitMinutes: '--time-limit', initFrom: '--init-from', out: '--out', assets: '--assets',
   lookahead: '--lookahead', staticHidden: '--hidden', 'staticFeatures.histCurveDays': '--hist-days', 'dynamic.lstmUnits': '--lstm-units',
   'dynamic.headHidden': '--head-hidden', 'dynamic.headLayers': '--head-layers', 'dynamic.base': '--base', 'dynamic.sequence.encoderLookback': '--encoder-lookback',
+  'gft.hidden': '--gft-hidden', 'gft.heads': '--gft-heads', 'gft.tkan.cell': '--tkan-cell', 'gft.signature.path.length': '--sig-length',
+  'gft.signature.path.channels': '--sig-channels', 'gft.signature.depth': '--sig-depth',
 };
 
 /** An ERR_ARG about an option, restated with its flag. */
@@ -150,6 +174,13 @@ export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io
   if (warning) io.stderr.write(`warning: ${warning}\n`);
   const showBar = o.progress !== false && Boolean(io.stderr.isTTY);
   const summaries: TrainRunSummary[] = [];
+  let config: ModelConfig;
+  try {
+    config = resolveModelConfig(dataset, modelFromOptions(o));
+  } catch (e) {
+    throw withFlag(e);
+  }
+  io.stderr.write(formatParameterSummary(parameterSummary(config)) + '\n');
   for (const seed of seeds) {
     const out = o.out ? outForSeed(o.out, seed, seeds.length) : defaultOut(o, seed);
     let bar: cliProgress.SingleBar | undefined;
@@ -247,12 +278,18 @@ export function registerTrainCommand(program: Command): Command {
     .option('--lookahead <k>', 'bars of look-ahead (0 = causal; 1 = the published one-bar leak)', intOption('lookahead', 0))
     .option('--hidden <list>', 'static map hidden widths, e.g. 64 (default: none = linear)', intListOption('hidden'))
     .option('--lstm-units <n>', 'dynamic: LSTM units', intOption('lstm-units', 1))
-    .option('--head-hidden <n>', 'dynamic: width of each step head', intOption('head-hidden', 1))
-    .option('--head-layers <n>', 'dynamic: hidden layers of each step head', intOption('head-layers', 0))
-    .option('--encoder-lookback <n>', 'dynamic: bars before the order that the encoder reads', intOption('encoder-lookback', 1))
-    .addOption(new Option('--base <kind>', 'dynamic: base curve').choices(['learned', 'features']))
+    .option('--head-hidden <n>', 'dynamic, gft, gftSig: width of each step head', intOption('head-hidden', 1))
+    .option('--head-layers <n>', 'dynamic, gft, gftSig: hidden layers of each step head', intOption('head-layers', 0))
+    .option('--encoder-lookback <n>', 'dynamic, gft, gftSig: bars before the order that the encoder reads', intOption('encoder-lookback', 1))
+    .addOption(new Option('--base <kind>', 'dynamic, gft, gftSig: base curve').choices(['learned', 'features']))
+    .option('--gft-hidden <n>', `gft, gftSig: width of the encoder (default ${defaultModelConfig('gft').gft!.hidden}; the paper: 200)`, intOption('gft-hidden', 1))
+    .option('--gft-heads <n>', 'gft, gftSig: attention heads (default 3)', intOption('gft-heads', 1))
+    .addOption(new Option('--tkan-cell <cell>', 'gft, gftSig: recurrent cell (kan: TKAN, the paper; lstm: the LSTM variant)').choices(['kan', 'lstm']))
+    .option('--sig-length <n>', 'gftSig: bars before the order in the signature path (default 400)', intOption('sig-length', 1))
+    .addOption(new Option('--sig-channels <kind>', 'gftSig: path channels (volumeHour: the paper; timeVolumePrice)').choices(['volumeHour', 'timeVolumePrice']))
+    .option('--sig-depth <n>', 'gftSig: signature depth (default 3)', intOption('sig-depth', 1))
     .addOption(new Option('--backend <name>', 'tfjs backend: native (the Rust kernels; default when the addon has them), wasm (tfjs-backend-wasm) or cpu (tfjs JavaScript)').choices(BACKENDS))
-    .option('--no-execution-state', 'dynamic: do not feed the heads the execution state')
+    .option('--no-execution-state', 'dynamic, gft, gftSig: do not feed the heads the execution state')
     .option('--hist-days <list>', 'historical-curve feature windows in days, e.g. 1,5,20', intListOption('hist-days'))
     .option('--init-from <ckpt>', 'warm-start from a checkpoint (parameters with equal names and shapes); "{seed}" is replaced by the seed')
     .option('--time-limit <minutes>', 'stop after the epoch in which this many minutes have passed', numberOption('time-limit'))

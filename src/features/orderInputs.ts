@@ -9,11 +9,14 @@
  *                        storage, the subtraction and division in float64 as JavaScript does)
  *   sequence [S, B, C]   encoder inputs, time-major (sequenceFeatures.ts)
  *   state    [H-1, B, 4] execution state (sequenceFeatures.ts)
- * Cost per order: the static features O(H·ΣN + windows), the sequence O(S·C), the state O(H).
+ *   signaturePath [B, L', C'] the bars before the order as a path (signaturePath.ts; gftSig)
+ * Cost per order: the static features O(H·ΣN + windows), the sequence O(S·C), the state O(H),
+ * the signature path O(L'·C').
  */
 import { SigvwapError } from '../errors.js';
 import type { OrderBatch } from '../data/marketSeries.js';
 import { type SequenceFeatureSpec, computeExecutionState, computeSequenceFeatures } from './sequenceFeatures.js';
+import { type SignaturePathSpec, computeSignaturePath } from './signaturePath.js';
 import { type StaticFeatureSpec, computeStaticFeatures } from './staticFeatures.js';
 
 /** Everything needed to build a model's inputs, as plain data (structured-cloneable). */
@@ -24,6 +27,8 @@ export interface OrderInputSpec {
   features?: { spec: StaticFeatureSpec; mean: Float32Array; std: Float32Array };
   /** encoder sequence (dynamic models), and whether the heads read the execution state */
   sequence?: { spec: SequenceFeatureSpec; executionState: boolean };
+  /** the signature branch's path (gftSig) */
+  signature?: { path: SignaturePathSpec };
 }
 
 /** The fill-independent inputs of a batch (NeuralAllocator's ModelInputs without the closed loop). */
@@ -35,6 +40,8 @@ export interface OrderInputs {
   sequence?: Float32Array;
   /** execution state [H-1, B, 4] */
   state?: Float32Array;
+  /** signature path [B, L', C'] */
+  signaturePath?: Float32Array;
 }
 
 /** Build the inputs of a batch of orders. ERR_SHAPE when the orders' horizon is not the spec's. */
@@ -56,10 +63,11 @@ export function buildOrderInputs(orders: OrderBatch, spec: OrderInputSpec): Orde
     out.sequence = computeSequenceFeatures(orders, spec.sequence.spec, spec.lookahead);
     if (spec.sequence.executionState) out.state = computeExecutionState(orders, spec.sequence.spec, spec.lookahead);
   }
+  if (spec.signature) out.signaturePath = computeSignaturePath(orders, spec.signature.path, spec.lookahead).path;
   return out;
 }
 
 /** The typed arrays of an OrderInputs (a worker's transfer list). */
 export function orderInputBuffers(inputs: OrderInputs): ArrayBuffer[] {
-  return [inputs.x, inputs.sequence, inputs.state].filter((a): a is Float32Array => a !== undefined).map((a) => a.buffer as ArrayBuffer);
+  return [inputs.x, inputs.sequence, inputs.state, inputs.signaturePath].filter((a): a is Float32Array => a !== undefined).map((a) => a.buffer as ArrayBuffer);
 }

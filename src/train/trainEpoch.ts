@@ -62,7 +62,7 @@ export async function trainEpoch(o: EpochInput): Promise<number> {
   let lossSum = 0;
   let lossCount = 0;
   for await (const { index: k, ids: batchIds, inputs, targets } of pipeline.batches(model.inputSpec(), ids, train.batchSize)) {
-    const { value, grads } = tf.variableGrads(() => vwapLossTensor(model.forward(inputs), targets, train.loss), vars);
+    const { value, grads } = tf.variableGrads(() => vwapLossTensor(model.forward({ ...inputs, training: true }), targets, train.loss), vars);
     const loss = value.dataSync()[0]!;
     value.dispose();
     if (!Number.isFinite(loss)) {

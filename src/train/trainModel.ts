@@ -91,7 +91,7 @@ export function resolveModelConfig(dataset: Dataset, model: TrainOptions['model'
   if (intervals.size !== 1) throw new SigvwapError('ERR_ARG', `dataset: assets have different bar intervals (${[...intervals].join(', ')} ms)`, { argument: 'dataset' });
   const intervalMs = [...intervals][0]!;
   const base = defaultModelConfig(model.kind, dataset.horizon, intervalMs);
-  const merged = { ...base, ...model, horizon: dataset.horizon, intervalMs, dynamic: { ...base.dynamic, ...(model.dynamic ?? {}) } };
+  const merged = { ...base, ...model, horizon: dataset.horizon, intervalMs, dynamic: { ...base.dynamic, ...(model.dynamic ?? {}) }, ...(base.gft ? { gft: { ...base.gft, ...(model.gft ?? {}) } } : {}) };
   if (model.horizon !== undefined && model.horizon !== dataset.horizon) {
     throw new SigvwapError('ERR_ARG', `model.horizon ${model.horizon} differs from the dataset's horizon ${dataset.horizon}`, { argument: 'horizon' });
   }

@@ -29,6 +29,8 @@ function order(series: MarketSeries, r: number): OrderBatch {
 function randomModel(overrides: Partial<ModelConfig> & { kind: ModelConfig['kind'] }, series: MarketSeries): NeuralAllocator {
   const base = defaultModelConfig(overrides.kind, H, HOUR_MS);
   const config: ModelConfig = { ...base, ...overrides, dynamic: { ...base.dynamic, ...(overrides.dynamic ?? {}), sequence: { ...base.dynamic.sequence, encoderLookback: 8 } } };
+  // a small GFT; the signature path of 400 bars ends before the order (it reads bars < r only)
+  if (config.gft) config.gft = { ...config.gft, hidden: 6, ...(overrides.gft ?? {}) };
   const m = randomizedModel(config, 7, 0.4);
   const sample = order(series, 650);
   const rows = [600, 620, 650, 680, 699];
@@ -48,6 +50,10 @@ const allocators: [string, () => Allocator][] = [
   ['static mlp', () => randomModel({ kind: 'static', staticHidden: [8] }, series)],
   ['dynamic, features base', () => randomModel({ kind: 'dynamic' }, series)],
   ['dynamic, learned base, no execution state', () => randomModel({ kind: 'dynamic', dynamic: { ...defaultModelConfig('dynamic').dynamic, base: 'learned', executionState: false } }, series)],
+  ['gft', () => randomModel({ kind: 'gft' }, series)],
+  ['gft, lstm cells, learned base', () => randomModel({ kind: 'gft', dynamic: { ...defaultModelConfig('gft').dynamic, base: 'learned' }, gft: { ...defaultModelConfig('gft').gft!, tkan: { cell: 'lstm', gridSize: 5, kanUnits: null } } }, series)],
+  ['gftSig', () => randomModel({ kind: 'gftSig' }, series)],
+  ['gftSig, time-volume-price lead-lag path', () => randomModel({ kind: 'gftSig', gft: { ...defaultModelConfig('gftSig').gft!, signature: { path: { length: 50, channels: 'timeVolumePrice', leadLag: true, baselineBars: 48 }, depth: 3 } } }, series)],
 ];
 
 /** First t (0 .. H-1) for which perturbing bars >= r+t changes one of a_0..a_t, or -1. */
@@ -70,14 +76,16 @@ describe('causality: perturbing bars >= r+t leaves a_0..a_t unchanged', () => {
     expect(firstViolation(allocator, r).t).toBe(-1);
   });
 
-  it('the dynamic model does read the bars of the order as they complete', () => {
+  it.each(['dynamic', 'gft', 'gftSig'] as const)('the %s model does read the bars of the order as they complete', (kind) => {
     // otherwise the check above would be vacuous for it
-    expect(firstViolation(randomModel({ kind: 'dynamic' }, series), ANCHORS[0]!).changedLater).toBe(true);
+    expect(firstViolation(randomModel({ kind }, series), ANCHORS[0]!).changedLater).toBe(true);
   });
 
   it.each([
     ['static', { kind: 'static', lookahead: 1 }],
     ['dynamic', { kind: 'dynamic', lookahead: 1 }],
+    ['gft', { kind: 'gft', lookahead: 1 }],
+    ['gftSig', { kind: 'gftSig', lookahead: 1 }],
   ] as const)('%s with lookahead 1 fails the check (the leak is detected)', (_name, overrides) => {
     const v = firstViolation(randomModel(overrides, series), ANCHORS[0]!);
     expect(v.t).toBeGreaterThanOrEqual(0);

@@ -18,6 +18,11 @@ import { thrown } from '../helpers/errors.js';
 const H = 12;
 const base = defaultModelConfig('dynamic');
 const dynamic = (over: Partial<ModelConfig['dynamic']>): ModelConfig => ({ ...base, dynamic: { ...base.dynamic, sequence: { encoderLookback: 8, baselineBars: 336 }, ...over } });
+/** A small GFT (hidden 6) over the same sequence and heads. */
+const gft = (kind: 'gft' | 'gftSig'): ModelConfig => {
+  const g = defaultModelConfig(kind).gft!;
+  return { ...dynamic({}), kind, gft: { ...g, hidden: 6, signature: { ...g.signature, path: { ...g.signature.path, length: 48 } } } };
+};
 const series: MarketSeries[] = ['AAA', 'BBB'].map((s, i) => buildAssetSeries(seasonalBars(1200, 5 + i), HOUR_MS, datasetConfigFrom({}), s).series);
 const starts = [700, 731, 760, 800, 843, 900, 950, 1000, 1050];
 const orders: OrderBatch = { series, assetIndex: Int32Array.from(starts, (_, i) => i % 2), bar: Int32Array.from(starts), horizon: H, symbols: ['AAA', 'BBB'] };
@@ -48,6 +53,8 @@ describe('closed-loop session matches the whole-forward reference', () => {
     ['no execution state', dynamic({ executionState: false })],
     ['linear heads (0 layers)', dynamic({ headLayers: 0 })],
     ['2 head layers, learned base', dynamic({ headLayers: 2, base: 'learned' })],
+    ['gft', gft('gft')],
+    ['gftSig', gft('gftSig')],
   ])('%s', (_name, config) => {
     const model = randomizedModel(config, 3);
     const executed = executedFrom(model.allocate(orders), 5);

@@ -47,6 +47,20 @@ describe('sigvwap train / evaluate / schedule', () => {
     expect(schedule.bars.reduce((a, b) => a + (b.quantity ?? 0), 0)).toBe(10);
   });
 
+  it.each(['gft', 'gftSig'] as const)('trains a small %s with its parameter summary; evaluate and schedule take the checkpoint', async (model) => {
+    const t = io();
+    const ckpt = join(dir, `${model}.ckpt`);
+    const [row] = await runTrain({ ...trainOpts, model, seeds: [1], out: ckpt, gftHidden: 4, encoderLookback: 4, headHidden: 4, sigLength: 48, json: true }, t);
+    expect(t.err()).toMatch(new RegExp(`parameters of ${model}:\\n(.|\\n)*  vsn (.|\\n)*  attention (.|\\n)*  total +${row!.parameters.toLocaleString('en-US')}\\n`));
+    if (model === 'gftSig') expect(t.err()).toMatch(/ {2}sig +\d/);
+    const report = await runEvaluate({ models: ['twap', ckpt], store, split: 'test', out: join(dir, `results-${model}`), replicates: 20, workers: 0, progress: false }, io());
+    expect(report.allocators.map((a) => a.label)).toContain(model);
+    const start = new Date(T0_MS + 1300 * HOUR_MS).toISOString();
+    const schedule = runSchedule({ model: ckpt, asset: 'AAAUSDT', start, side: 'buy', quantity: 10, store, json: true }, io());
+    expect(schedule.bars).toHaveLength(12);
+    expect(schedule.bars.reduce((a, b) => a + (b.quantity ?? 0), 0)).toBeCloseTo(10, 9);
+  }, 60_000);
+
   // wasm initialises asynchronously: the command awaits it, then trains there (no warning)
   it.each(['wasm', 'cpu'] as const)('--backend %s trains on that backend', async (backend) => {
     const before = activeBackend();
@@ -169,6 +183,8 @@ describe('option parsing', () => {
     const o = parse(['train', '--model', 'dynamic', '--seeds', '1,2,3', '--hist-days', '1,20', '--no-execution-state']);
     expect(o).toMatchObject({ seeds: [1, 2, 3], histDays: [1, 20], executionState: false, store: '.sigvwap/store' });
     for (const backend of ['native', 'wasm', 'cpu']) expect(parse(['train', '--model', 'static', '--backend', backend])).toMatchObject({ backend });
+    expect(parse(['train', '--model', 'gftSig', '--gft-hidden', '200', '--gft-heads', '4', '--tkan-cell', 'lstm', '--sig-length', '100', '--sig-channels', 'timeVolumePrice', '--sig-depth', '2']))
+      .toMatchObject({ model: 'gftSig', gftHidden: 200, gftHeads: 4, tkanCell: 'lstm', sigLength: 100, sigChannels: 'timeVolumePrice', sigDepth: 2 });
   });
 
   it.each([

@@ -1,6 +1,7 @@
 /**
  * Neural allocators with every trainable weight random (N(0, scale²)), so that every input
- * matters: for causality, checkpoint and schedule tests. The standardizer stays as created.
+ * matters: for causality, checkpoint and schedule tests. The standardizer and other
+ * non-trainable weights (gftSig's BatchNorm statistics) stay as created.
  */
 import { NeuralAllocator, type NamedWeights } from '../../src/allocators/neural/neuralAllocator.js';
 import type { ModelConfig } from '../../src/allocators/neural/modelConfig.js';
@@ -10,7 +11,8 @@ export function randomizedModel(config: ModelConfig, seed: number, scale = 0.3):
   const rng = Rng.fromSeed(seed);
   const m = NeuralAllocator.create(config, rng);
   const w: NamedWeights = new Map();
-  for (const [name, a] of m.getWeights()) if (!name.startsWith('features/')) w.set(name, { shape: a.shape, data: Float32Array.from(a.data, () => scale * rng.nextNormal()) });
+  const trainable = new Set(m.trainableNames);
+  for (const [name, a] of m.getWeights()) if (trainable.has(name)) w.set(name, { shape: a.shape, data: Float32Array.from(a.data, () => scale * rng.nextNormal()) });
   m.setWeights(w, false);
   return m;
 }

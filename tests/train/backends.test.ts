@@ -38,6 +38,12 @@ function dynamicConfig(lookback: number, units: number): ModelConfig {
   return c;
 }
 
+function gftConfig(kind: 'gft' | 'gftSig', lookback: number, hidden: number): ModelConfig {
+  const c = dynamicConfig(lookback, 4);
+  const base = defaultModelConfig(kind);
+  return { ...base, dynamic: c.dynamic, gft: { ...base.gft!, hidden, signature: { ...base.gft!.signature, path: { ...base.gft!.signature.path, length: 48 } } } };
+}
+
 /** Largest |a - b| relative to the largest |a|. */
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;
@@ -74,12 +80,19 @@ describe('one training step on every backend', () => {
     }
   }
 
+  // The attention's query and key gradients pass through the softmax Jacobian,
+  // p ⊙ (dP − Σ p·dP): a difference of near-equal sums, so the backends' float32 summation
+  // orders differ there by up to ~1e-3 relative (measured: cpu/native 2.7e-4, cpu/wasm 1.1e-3
+  // on gft-l5-h6) while every other gradient agrees within 1e-5.
+  const attentionScores = /^gft\/attention\/(query|key)/;
   it.each<[string, ModelConfig]>([
     ['constCurve', defaultModelConfig('constCurve')],
     ['static-linear', defaultModelConfig('static')],
     ['static-mlp16', { ...defaultModelConfig('static'), staticHidden: [16] }],
     ['dynamic-l12-u8', dynamicConfig(12, 8)],
     ['dynamic-l5-u3 (odd sizes)', dynamicConfig(5, 3)],
+    ['gft-l5-h6', gftConfig('gft', 5, 6)],
+    ['gftSig-l5-h6', gftConfig('gftSig', 5, 6)],
   ])('%s: the loss and every gradient agree across backends', (_, config) => {
     const [ref, ...others] = backends.map((b) => step(b, config));
     expect(Number.isFinite(ref!.loss)).toBe(true);
@@ -88,7 +101,7 @@ describe('one training step on every backend', () => {
       const backend = backends[i + 1];
       expect(Math.abs(r.loss - ref!.loss), `loss on ${backend}`).toBeLessThanOrEqual(1e-6 * Math.abs(ref!.loss));
       expect([...r.grads.keys()].sort()).toEqual([...ref!.grads.keys()].sort());
-      for (const [name, g] of ref!.grads) expect(relDiff(g, r.grads.get(name)!), `gradient ${name} on ${backend}`).toBeLessThanOrEqual(1e-4);
+      for (const [name, g] of ref!.grads) expect(relDiff(g, r.grads.get(name)!), `gradient ${name} on ${backend}`).toBeLessThanOrEqual(attentionScores.test(name) ? 3e-3 : 1e-4);
     });
   });
 });

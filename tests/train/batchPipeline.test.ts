@@ -26,6 +26,11 @@ function dynamicConfig(executionState: boolean): ModelConfig {
   return c;
 }
 
+function gftSigConfig(): ModelConfig {
+  const c = dynamicConfig(true);
+  return { ...defaultModelConfig('gftSig'), dynamic: c.dynamic, gft: { ...defaultModelConfig('gftSig').gft!, hidden: 4 } };
+}
+
 function model(config: ModelConfig): NeuralAllocator {
   const m = NeuralAllocator.create(config, Rng.fromSeed(3));
   const sample = ordersFromDataset(dataset, ids);
@@ -42,6 +47,7 @@ describe('BatchPipeline', () => {
     { name: 'static, 2 workers', config: defaultModelConfig('static'), workers: 2 },
     { name: 'dynamic with execution state, 1 worker', config: dynamicConfig(true), workers: 1 },
     { name: 'dynamic without execution state, 2 workers', config: dynamicConfig(false), workers: 2 },
+    { name: 'gftSig (signature path), 1 worker', config: gftSigConfig(), workers: 1 },
   ])('$name: every batch equals the inputs and targets built in this thread', async ({ config, workers }) => {
     const m = model(config);
     const pipeline = new BatchPipeline(dataset, { workers });
@@ -53,8 +59,9 @@ describe('BatchPipeline', () => {
         const orders = ordersFromDataset(dataset, ids.subarray(b.index * size, b.index * size + b.ids.length));
         const want = m.inputs(orders);
         const targets = orderTargets(orders);
-        expect({ batch: b.inputs.batch, x: bytes(b.inputs.x), sequence: bytes(b.inputs.sequence), state: bytes(b.inputs.state) })
-          .toEqual({ batch: want.batch, x: bytes(want.x), sequence: bytes(want.sequence), state: bytes(want.state) });
+        expect({ batch: b.inputs.batch, x: bytes(b.inputs.x), sequence: bytes(b.inputs.sequence), state: bytes(b.inputs.state), path: bytes(b.inputs.signaturePath) })
+          .toEqual({ batch: want.batch, x: bytes(want.x), sequence: bytes(want.sequence), state: bytes(want.state), path: bytes(want.signaturePath) });
+        expect(b.inputs.signaturePath !== undefined).toBe(config.kind === 'gftSig');
         expect([bytes(b.targets.price), bytes(b.targets.volume)]).toEqual([bytes(targets.price), bytes(targets.volume)]);
       }
       expect(seen).toEqual([64, 64, 64, 64, 44]);

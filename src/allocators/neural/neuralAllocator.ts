@@ -1,5 +1,5 @@
 /**
- * NeuralAllocator: the learned allocators (constCurve, static, dynamic) as tfjs computations over
+ * NeuralAllocator: the learned allocators (constCurve, static, dynamic, gft, gftSig) as tfjs computations over
  * named float32 parameters; the model config is the topology (modelConfig.ts).
  *
  * Parameters (names are shared across kinds so weights can warm-start another kind):
@@ -12,6 +12,8 @@
  *   head{t}/ws [3, w], head{t}/wo [1, w] first layer on the execution state and the own
  *                                        running deviation (t >= 1, with executionState)
  *   head{t}/dense{l}/kernel|bias [w, w], head{t}/out/kernel [w, 1], head{t}/out/bias [1]
+ *   gft/...                              the GFT encoder (gft, gftSig: gftEncoder.ts), whose layers
+ *                                        own these variables; heads as dynamic with U = gft.hidden
  * Forward (B orders):
  *   constCurve  a = softmax(θ) for every row.
  *   static      a = softmax(map(x̂)), x̂ = (x - mean)/std.
@@ -20,6 +22,7 @@
  *               for t = 0 .. H-2: f_t = 1 + tanh(MLP_t([h_t; a_0..a_{t-1}; state_t])),
  *               state_t = execution state (sequenceFeatures.ts) and Σ_{s<t} a_s·x_{r+s},
  *               a_t = min(b_t·f_t, 1 - Σ_{s<t} a_s);  a_{H-1} = 1 - Σ_{s<H-1} a_s.
+ *   gft, gftSig as dynamic with h = GftEncoder(sequence[, signature path]) instead of the LSTM.
  *   Output layers start at zero: a fresh static model is TWAP and a fresh dynamic model is
  *   its base curve (f_t = 1).
  *   Closed loop (ModelInputs.executed, first k bins): a_s is replaced by the executed fraction
@@ -33,7 +36,9 @@
 import { SigvwapError } from '../../errors.js';
 import { type Allocator, type ClosedLoop, checkHorizon, fixedClosedLoop } from '../allocator.js';
 import { type OrderBatch, sliceOrders } from '../../data/marketSeries.js';
-import { type ModelConfig, isAdaptive, modelHistoryBars, modelLabel } from './modelConfig.js';
+import { type ModelConfig, encoderUnits, isAdaptive, isGftKind, modelHistoryBars, modelLabel, readsSignaturePath } from './modelConfig.js';
+import { GftEncoder, type GftWeight } from './gftEncoder.js';
+import { signaturePathShape } from '../../features/signaturePath.js';
 import { lstmSequence } from '../../ops/lstmSequence.js';
 import type { Rng } from '../../rng.js';
 import { EXECUTION_STATE_CHANNELS, SEQUENCE_CHANNELS, sequenceSteps } from '../../features/sequenceFeatures.js';
@@ -57,6 +62,8 @@ export interface ModelInputs extends OrderInputs {
    */
   executed?: Float64Array;
   executedSteps?: number;
+  /** a training forward: layers with batch statistics (gftSig's BatchNorm) use and update them */
+  training?: boolean;
 }
 
 /** The fill-independent part of a dynamic forward (NeuralAllocator.#encode). */
@@ -75,14 +82,18 @@ interface ParamSpec {
   shape: number[];
   init: 'zeros' | 'ones' | 'glorot' | 'lstmBias';
   trainable: boolean;
+  /** Glorot fans when not the last two dimensions */
+  fans?: [number, number];
+  /** gates of a recurrent bias (default 4) */
+  gates?: number;
 }
 
-export function parameterSpecs(config: ModelConfig): ParamSpec[] {
+export function parameterSpecs(config: ModelConfig, gft?: readonly GftWeight[]): ParamSpec[] {
   const H = config.horizon;
   const F = staticFeatureCount(config.staticFeatures, H);
   const specs: ParamSpec[] = [];
   const add = (name: string, shape: number[], init: ParamSpec['init'], trainable = true) => specs.push({ name, shape, init, trainable });
-  const usesMap = config.kind === 'static' || (config.kind === 'dynamic' && config.dynamic.base === 'features');
+  const usesMap = config.kind === 'static' || (isAdaptive(config) && config.dynamic.base === 'features');
   if (usesMap) {
     add('features/mean', [F], 'zeros', false);
     add('features/std', [F], 'ones', false);
@@ -97,13 +108,17 @@ export function parameterSpecs(config: ModelConfig): ParamSpec[] {
   } else {
     add('curve/logits', [H], 'zeros');
   }
-  if (config.kind === 'dynamic') {
+  if (config.kind === 'dynamic' || isGftKind(config)) {
     const d = config.dynamic;
     const C = SEQUENCE_CHANNELS.length;
-    const U = d.lstmUnits;
-    add('encoder/wx', [C, 4 * U], 'glorot');
-    add('encoder/wh', [U, 4 * U], 'glorot');
-    add('encoder/bias', [4 * U], 'lstmBias');
+    const U = encoderUnits(config);
+    if (isGftKind(config)) {
+      for (const w of gft ?? GftEncoder.weightInfo(config)) specs.push({ name: w.name, shape: w.shape, trainable: w.trainable, ...w.init });
+    } else {
+      add('encoder/wx', [C, 4 * U], 'glorot');
+      add('encoder/wh', [U, 4 * U], 'glorot');
+      add('encoder/bias', [4 * U], 'lstmBias');
+    }
     const last = d.headLayers === 0;
     const w = last ? 1 : d.headHidden;
     add('head/wh', [H - 1, U, w], last ? 'zeros' : 'glorot');
@@ -127,6 +142,36 @@ export function parameterSpecs(config: ModelConfig): ParamSpec[] {
   return specs;
 }
 
+/** Trainable parameters of a config by group, and their total. */
+export interface ParameterSummary {
+  kind: ModelConfig['kind'];
+  total: number;
+  /** map (static map / base curve), curve, encoder (LSTM), head (every step head), and the GFT
+   * encoder's blocks: sig, vsn, tkan1, tkan2, skip (GLU and LayerNorm), grn, attention */
+  groups: Record<string, number>;
+}
+
+/** The parameter counts of a config (trainable weights; standardizer and moving statistics excluded). */
+export function parameterSummary(config: ModelConfig): ParameterSummary {
+  const groups: Record<string, number> = {};
+  let total = 0;
+  for (const spec of parameterSpecs(config)) {
+    if (!spec.trainable) continue;
+    const parts = spec.name.split('/');
+    const group = parts[0] === 'gft' ? parts[1]! : parts[0]!.replace(/\d+$/, '');
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    groups[group] = (groups[group] ?? 0) + n;
+    total += n;
+  }
+  return { kind: config.kind, total, groups };
+}
+
+/** One line per group: `  vsn  26,848` …, then the total. */
+export function formatParameterSummary(s: ParameterSummary): string {
+  const rows = Object.entries(s.groups).map(([g, n]) => `  ${g.padEnd(10)} ${n.toLocaleString('en-US').padStart(11)}`);
+  return [`parameters of ${s.kind}:`, ...rows, `  ${'total'.padEnd(10)} ${s.total.toLocaleString('en-US').padStart(11)}`].join('\n');
+}
+
 function initArray(spec: ParamSpec, rng: Rng): Float32Array {
   const size = spec.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(size);
@@ -137,13 +182,12 @@ function initArray(spec: ParamSpec, rng: Rng): Float32Array {
       out.fill(1);
       break;
     case 'lstmBias': {
-      const U = size / 4;
+      const U = size / (spec.gates ?? 4);
       out.fill(1, U, 2 * U); // forget gate starts open
       break;
     }
     case 'glorot': {
-      const fanOut = spec.shape[spec.shape.length - 1]!;
-      const fanIn = spec.shape[spec.shape.length - 2]!;
+      const [fanIn, fanOut] = spec.fans ?? [spec.shape[spec.shape.length - 2]!, spec.shape[spec.shape.length - 1]!];
       const limit = Math.sqrt(6 / (fanIn + fanOut));
       for (let i = 0; i < size; i++) out[i] = (2 * rng.nextFloat() - 1) * limit;
       break;
@@ -163,31 +207,44 @@ export class NeuralAllocator implements Allocator {
   readonly variables: Map<string, tf.Variable>;
   readonly trainableNames: string[];
   readonly #specs: ParamSpec[];
+  /** the GFT encoder (gft, gftSig), whose layers own the gft/... variables */
+  readonly #gft: GftEncoder | null;
 
-  private constructor(config: ModelConfig, weights: NamedWeights) {
+  /** `weights`: every parameter by name, or (a fresh model) a draw per parameter spec. */
+  private constructor(config: ModelConfig, weights: NamedWeights | ((spec: ParamSpec) => Float32Array)) {
     this.config = config;
     this.label = modelLabel(config);
     this.kind = config.kind;
     this.lookahead = config.lookahead;
     this.horizon = config.horizon;
     this.adaptive = isAdaptive(config);
-    this.#specs = parameterSpecs(config);
+    this.#gft = isGftKind(config) ? new GftEncoder(config) : null;
+    this.#specs = parameterSpecs(config, this.#gft ? [...this.#gft.weights.values()].map((w) => w.info) : undefined);
     this.variables = new Map();
-    for (const spec of this.#specs) {
-      const w = weights.get(spec.name);
-      if (!w) throw new SigvwapError('ERR_CHECKPOINT', `weights: ${spec.name} is missing for a ${config.kind} model`, { weight: spec.name });
-      checkShape(spec.name, spec.shape, w.shape);
-      checkFinite(spec.name, w.data);
-      this.variables.set(spec.name, tf.variable(tf.tensor(w.data, spec.shape, 'float32'), spec.trainable, `${spec.name}#${nextId++}`));
+    try {
+      for (const spec of this.#specs) {
+        const w = typeof weights === 'function' ? { shape: spec.shape, data: weights(spec) } : weights.get(spec.name);
+        if (!w) throw new SigvwapError('ERR_CHECKPOINT', `weights: ${spec.name} is missing for a ${config.kind} model`, { weight: spec.name });
+        checkShape(spec.name, spec.shape, w.shape);
+        checkFinite(spec.name, w.data);
+        const owned = this.#gft?.weights.get(spec.name)?.variable;
+        if (owned) {
+          owned.assign(tf.tensor(w.data, spec.shape, 'float32'));
+          this.variables.set(spec.name, owned);
+        } else {
+          this.variables.set(spec.name, tf.variable(tf.tensor(w.data, spec.shape, 'float32'), spec.trainable, `${spec.name}#${nextId++}`));
+        }
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
     this.trainableNames = this.#specs.filter((s) => s.trainable).map((s) => s.name);
   }
 
   /** A fresh model: Glorot-uniform kernels from `rng`, zero output layers. */
   static create(config: ModelConfig, rng: Rng): NeuralAllocator {
-    const weights: NamedWeights = new Map();
-    for (const spec of parameterSpecs(config)) weights.set(spec.name, { shape: spec.shape, data: initArray(spec, rng) });
-    return new NeuralAllocator(config, weights);
+    return new NeuralAllocator(config, (spec) => initArray(spec, rng));
   }
 
   /** A model with the given weights (every parameter of the config must be present). */
@@ -282,7 +339,8 @@ export class NeuralAllocator implements Allocator {
         std: Float32Array.from(this.variables.get('features/std')!.dataSync() as Float32Array),
       };
     }
-    if (this.kind === 'dynamic') spec.sequence = { spec: this.config.dynamic.sequence, executionState: this.config.dynamic.executionState };
+    if (this.adaptive) spec.sequence = { spec: this.config.dynamic.sequence, executionState: this.config.dynamic.executionState };
+    if (readsSignaturePath(this.config)) spec.signature = { path: this.config.gft!.signature.path };
     return spec;
   }
 
@@ -297,7 +355,7 @@ export class NeuralAllocator implements Allocator {
     const B = inputs.batch;
     const H = this.horizon;
     const base = tf.softmax(this.#baseLogits(inputs)) as tf.Tensor2D;
-    if (this.kind !== 'dynamic') return base;
+    if (!this.adaptive) return base;
     const enc = this.#encode(inputs, base);
     const state = enc.state;
     const executedSteps = inputs.executed ? (inputs.executedSteps ?? 0) : 0;
@@ -341,9 +399,16 @@ export class NeuralAllocator implements Allocator {
     const d = this.config.dynamic;
     const v = (name: string) => this.variables.get(name)!;
     const S = sequenceSteps(d.sequence, H, this.lookahead);
-    const U = d.lstmUnits;
+    const U = encoderUnits(this.config);
     const seq = tf.tensor3d(inputs.sequence!, [S, B, SEQUENCE_CHANNELS.length]);
-    const hSeq = lstmSequence(seq, v('encoder/wx') as tf.Tensor2D, v('encoder/wh') as tf.Tensor2D, v('encoder/bias') as tf.Tensor1D);
+    let hSeq: tf.Tensor3D;
+    if (this.#gft) {
+      const p = readsSignaturePath(this.config) ? signaturePathShape(this.config.gft!.signature.path, B) : null;
+      const path = p ? tf.tensor3d(inputs.signaturePath!, [B, p.length, p.channels]) : null;
+      hSeq = this.#gft.forward(seq, path, inputs.training === true);
+    } else {
+      hSeq = lstmSequence(seq, v('encoder/wx') as tf.Tensor2D, v('encoder/wh') as tf.Tensor2D, v('encoder/bias') as tf.Tensor1D);
+    }
     // h_t = state after bar r+t-1+k: the last H-1 steps of the window
     const hLast = tf.slice(hSeq, [S - (H - 1), 0, 0], [H - 1, B, U]);
     const pre = tf.matMul(hLast, v('head/wh') as tf.Tensor3D) as tf.Tensor3D; // [H-1, B, w]
@@ -418,7 +483,7 @@ export class NeuralAllocator implements Allocator {
     checkHorizon(this, orders);
     const n = orders.bar.length;
     const H = this.horizon;
-    if (this.kind !== 'dynamic') {
+    if (!this.adaptive) {
       return fixedClosedLoop(this.allocate(orders, batchSize), n, H);
     }
     const chunks: { from: number; to: number; enc: DynamicEncoding; ownDevX?: Float32Array }[] = [];
@@ -491,6 +556,7 @@ export class NeuralAllocator implements Allocator {
   dispose(): void {
     for (const v of this.variables.values()) v.dispose();
     this.variables.clear();
+    this.#gft?.dispose();
   }
 }
 
