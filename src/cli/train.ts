@@ -180,7 +180,8 @@ export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io
   } catch (e) {
     throw withFlag(e);
   }
-  io.stderr.write(formatParameterSummary(parameterSummary(config)) + '\n');
+  // printed once a run has started (its options checked): a failing command stays one line
+  let summaryShown = false;
   for (const seed of seeds) {
     const out = o.out ? outForSeed(o.out, seed, seeds.length) : defaultOut(o, seed);
     let bar: cliProgress.SingleBar | undefined;
@@ -196,6 +197,8 @@ export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io
       assets: o.assets,
       dataWorkers: o.dataWorkers,
       onStart: (info) => {
+        if (!summaryShown) io.stderr.write(formatParameterSummary(parameterSummary(config)) + '\n');
+        summaryShown = true;
         tag = `${info.label}${info.asset ? ` ${info.asset}` : ''} seed ${seed}`;
         io.stderr.write(`train ${tag}: ${info.parameters} parameters, ${info.trainAnchors} training anchors (${info.batchesPerEpoch} batches/epoch), ${info.validationAnchors} validation anchors${info.resumed ? `, resumed after epoch ${info.epochsDone}` : ''} -> ${out}\n`);
         epochsTotal = o.epochs ?? DEFAULT_TRAIN_CONFIG.epochs;
