@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use sigvwap_core::adam::AdamOptions;
-use sigvwap_core::cuda_timing::{adam_ms, lstm_ms, sgemm_ms};
+use sigvwap_core::cuda_timing::{adam_ms, lstm_ms, random_f32 as rnd, sgemm_ms};
 use sigvwap_core::device::{cublas_status, cuda_status, Device};
 use sigvwap_core::lstm::{lstm_backward, lstm_forward, lstm_forward_on, DeviceLstmTrainer, LstmGrads, LstmParams, LstmSaved, LstmShape};
 use sigvwap_core::matmul::{matmul, matmul_on, Activation, MatmulShape};
@@ -39,18 +39,6 @@ fn wall_ms(warmup: usize, reps: usize, mut f: impl FnMut()) -> Vec<f64> {
             let t = Instant::now();
             f();
             t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect()
-}
-
-fn rnd(n: usize, scale: f32, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
         })
         .collect()
 }

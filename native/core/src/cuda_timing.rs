@@ -24,3 +24,9 @@ pub fn lstm_ms(shape: &LstmShape, warmup: usize, reps: usize) -> CoreResult<(Vec
 pub fn adam_ms(n: usize, warmup: usize, reps: usize) -> CoreResult<Vec<f32>> {
     crate::adam::cuda::time_update(n, warmup, reps)
 }
+
+/// `n` pseudo-random values in [-scale, scale) (xorshift): the non-zero data
+/// the timings run on, for a caller's CPU-side comparison on the same values.
+pub fn random_f32(n: usize, scale: f32, seed: u64) -> Vec<f32> {
+    crate::cuda::random_f32(n, scale, seed)
+}

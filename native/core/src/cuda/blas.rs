@@ -80,27 +80,8 @@ pub(crate) fn int(name: &str, n: usize) -> CoreResult<i32> {
     i32::try_from(n).map_err(|_| CoreError::arg(name, format!("{n} is too large for one cuBLAS call (at most {})", i32::MAX)))
 }
 
-/// One row-major product `C[m×n] = op(A)·op(B) + beta·C`. Leading dimensions
-/// are row strides in elements: A is stored [m, k] (`ta`: [k, m]) with row
-/// stride `lda`, B [k, n] (`tb`: [n, k]) with `ldb`, C [m, n] with `ldc`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RowMajor {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub ta: bool,
-    pub tb: bool,
-    pub lda: usize,
-    pub ldb: usize,
-    pub ldc: usize,
-}
-
-impl RowMajor {
-    /// Densely stored operands (row strides equal to the stored widths).
-    pub fn dense(m: usize, n: usize, k: usize, ta: bool, tb: bool) -> Self {
-        RowMajor { m, n, k, ta, tb, lda: if ta { m } else { k }, ldb: if tb { k } else { n }, ldc: n }
-    }
-}
+/// The product description shared with the LSTM's device plan.
+pub(crate) use crate::matmul::RowMajor;
 
 /// The column-major call computing a [`RowMajor`] product: cuBLAS's
 /// (transa, transb, m, n, k, lda, ldb, ldc) with its first operand our B and

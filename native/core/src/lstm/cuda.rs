@@ -14,7 +14,7 @@ use std::sync::MutexGuard;
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::{CudaFunction, CudaSlice, LaunchConfig, PushKernelArg};
 
-use super::steps::{self, Addr, BackwardAddrs, Exec, ForwardAddrs, Product};
+use super::steps::{self, Addr, BackwardAddrs, Exec, ForwardAddrs};
 use super::{LstmGrads, LstmParams, LstmSaved, LstmShape, LstmSizes};
 use crate::adam::{self, AdamOptions};
 use crate::cuda::blas::{blas, int, sgemm, RowMajor};
@@ -60,10 +60,9 @@ fn step_args(batch: usize, units: usize) -> CoreResult<(i32, i32)> {
 }
 
 impl Exec for GpuExec<'_> {
-    unsafe fn gemm(&mut self, p: &Product, beta: f32, a: Addr, b: Addr, c: Addr) -> CoreResult<()> {
-        let q = RowMajor { m: p.m, n: p.n, k: p.k, ta: p.ta, tb: p.tb, lda: p.lda, ldb: p.ldb, ldc: p.ldc };
+    unsafe fn gemm(&mut self, p: &RowMajor, beta: f32, a: Addr, b: Addr, c: Addr) -> CoreResult<()> {
         // SAFETY: the trait's contract (addresses hold what the sizes reach).
-        unsafe { sgemm(self.blas, &q, beta, a.0, b.0, c.0, 1, (0, 0, 0)) }
+        unsafe { sgemm(self.blas, p, beta, a.0, b.0, c.0, 1, (0, 0, 0)) }
     }
 
     unsafe fn fill_rows(&mut self, dst: Addr, rows: usize, width: usize, row: Addr) -> CoreResult<()> {

@@ -20,6 +20,7 @@
 //! dz [S·B, 4U] plus dh_next and dc_next [B, U].
 
 use crate::error::CoreResult;
+use crate::matmul::RowMajor;
 
 use super::LstmShape;
 
@@ -33,26 +34,6 @@ impl Addr {
     }
 }
 
-/// One row-major product `C[m×n] = op(A)·op(B) + beta·C` with row strides
-/// (A stored [m, k], or [k, m] when `ta`; B [k, n], or [n, k] when `tb`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Product {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub ta: bool,
-    pub tb: bool,
-    pub lda: usize,
-    pub ldb: usize,
-    pub ldc: usize,
-}
-
-impl Product {
-    fn dense(m: usize, n: usize, k: usize, ta: bool, tb: bool) -> Self {
-        Product { m, n, k, ta, tb, lda: if ta { m } else { k }, ldb: if tb { k } else { n }, ldc: n }
-    }
-}
-
 /// The operations the LSTM needs from a device, in stream order.
 ///
 /// # Safety (every method)
@@ -60,7 +41,7 @@ impl Product {
 /// not overlap inputs, except where a method says it works in place.
 pub(crate) trait Exec {
     /// `C = op(A)·op(B) + beta·C` with k > 0.
-    unsafe fn gemm(&mut self, p: &Product, beta: f32, a: Addr, b: Addr, c: Addr) -> CoreResult<()>;
+    unsafe fn gemm(&mut self, p: &RowMajor, beta: f32, a: Addr, b: Addr, c: Addr) -> CoreResult<()>;
     /// Every one of `rows` rows of `dst` (width `width`) set to `row`.
     unsafe fn fill_rows(&mut self, dst: Addr, rows: usize, width: usize, row: Addr) -> CoreResult<()>;
     /// `n` zeros at `dst`.
@@ -123,12 +104,12 @@ pub(crate) unsafe fn forward<E: Exec>(ex: &mut E, shape: &LstmShape, p: &Forward
     unsafe {
         ex.fill_rows(p.gates, rows, g, p.bias)?;
         if ch > 0 {
-            ex.gemm(&Product::dense(rows, g, ch, false, false), 1.0, p.x, p.wx, p.gates)?;
+            ex.gemm(&RowMajor::dense(rows, g, ch, false, false), 1.0, p.x, p.wx, p.gates)?;
         }
         for t in 0..s {
             let gates_t = p.gates.at(t * b * g);
             if t > 0 {
-                ex.gemm(&Product::dense(b, g, u, false, false), 1.0, p.h.at((t - 1) * b * u), p.wh, gates_t)?;
+                ex.gemm(&RowMajor::dense(b, g, u, false, false), 1.0, p.h.at((t - 1) * b * u), p.wh, gates_t)?;
             }
             let c_prev = (t > 0).then(|| p.c.at((t - 1) * b * u));
             ex.forward_step(gates_t, c_prev, p.c.at(t * b * u), p.h.at(t * b * u), b, u)?;
@@ -165,16 +146,16 @@ pub(crate) unsafe fn backward<E: Exec>(ex: &mut E, shape: &LstmShape, p: &Backwa
             ex.backward_step(p.gates.at(t * b * g), p.c.at(t * b * u), c_prev, p.dh.at(t * b * u), p.dh_next, p.dc_next, dz_t, b, u)?;
             if t > 0 {
                 // dh_{t-1} = dz_t·Whᵀ (Wh is stored [u, 4u]: the transpose of the [4u, u] operand)
-                ex.gemm(&Product::dense(b, u, g, false, true), 0.0, dz_t, p.wh, p.dh_next)?;
+                ex.gemm(&RowMajor::dense(b, u, g, false, true), 0.0, dz_t, p.wh, p.dh_next)?;
             }
         }
         if ch > 0 {
             // dWx = xᵀ·dz over all steps (x stored [rows, ch])
-            ex.gemm(&Product::dense(ch, g, rows, true, false), 0.0, p.x, p.dz, p.dwx)?;
+            ex.gemm(&RowMajor::dense(ch, g, rows, true, false), 0.0, p.x, p.dz, p.dwx)?;
         }
         if s > 1 {
             // dWh = Σ_{t≥1} h_{t-1}ᵀ·dz_t: h's first S-1 steps against dz's last S-1
-            ex.gemm(&Product::dense(u, g, (s - 1) * b, true, false), 0.0, p.h, p.dz.at(b * g), p.dwh)?;
+            ex.gemm(&RowMajor::dense(u, g, (s - 1) * b, true, false), 0.0, p.h, p.dz.at(b * g), p.dwh)?;
         } else {
             ex.zero(p.dwh, u * g)?;
         }
@@ -182,7 +163,7 @@ pub(crate) unsafe fn backward<E: Exec>(ex: &mut E, shape: &LstmShape, p: &Backwa
         if let Some(dx) = p.dx {
             if ch > 0 {
                 // dx = dz·Wxᵀ (Wx stored [ch, 4u])
-                ex.gemm(&Product::dense(rows, ch, g, false, true), 0.0, p.dz, p.wx, dx)?;
+                ex.gemm(&RowMajor::dense(rows, ch, g, false, true), 0.0, p.dz, p.wx, dx)?;
             }
         }
     }
@@ -207,7 +188,7 @@ mod tests {
     }
 
     impl Exec for Emu {
-        unsafe fn gemm(&mut self, p: &Product, beta: f32, a: Addr, b: Addr, c: Addr) -> CoreResult<()> {
+        unsafe fn gemm(&mut self, p: &RowMajor, beta: f32, a: Addr, b: Addr, c: Addr) -> CoreResult<()> {
             assert!(p.k > 0);
             let (ar, br) = (if p.ta { p.k } else { p.m }, if p.tb { p.n } else { p.k });
             let (a, b) = unsafe { (slice(a, (ar - 1) * p.lda + if p.ta { p.m } else { p.k }), slice(b, (br - 1) * p.ldb + if p.tb { p.k } else { p.n })) };

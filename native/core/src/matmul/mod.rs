@@ -34,6 +34,32 @@ use crate::error::{CoreError, CoreResult};
 
 pub use cpu::{matmul_into, reference};
 
+/// One row-major product `C[m×n] = op(A)·op(B) + beta·C` as a device call
+/// sees it: A stored [m, k] ([k, m] when `ta`) with row stride `lda`, B
+/// [k, n] ([n, k] when `tb`) with `ldb`, C [m, n] with `ldc` (strides in
+/// elements). The cuBLAS wrapper (`cuda::blas`) and the LSTM's device plan
+/// (`lstm::steps`) both describe their products with it.
+#[cfg(any(feature = "cuda", test))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowMajor {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub ta: bool,
+    pub tb: bool,
+    pub lda: usize,
+    pub ldb: usize,
+    pub ldc: usize,
+}
+
+#[cfg(any(feature = "cuda", test))]
+impl RowMajor {
+    /// Densely stored operands (row strides equal to the stored widths).
+    pub fn dense(m: usize, n: usize, k: usize, ta: bool, tb: bool) -> Self {
+        RowMajor { m, n, k, ta, tb, lda: if ta { m } else { k }, ldb: if tb { k } else { n }, ldc: n }
+    }
+}
+
 /// The activation of the epilogue (tfjs `Activation` names).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
