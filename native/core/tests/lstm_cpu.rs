@@ -4,18 +4,9 @@
 //! 2 threads, and the typed errors.
 
 mod common;
-use common::Rng;
+use common::{lstm_shape as shape, uniform_f32 as rnd};
 use sigvwap_core::lstm::{lstm_backward, lstm_forward, reference_backward, reference_forward, LstmGrads, LstmSaved, LstmShape};
 use sigvwap_core::{pool, ErrorCode};
-
-fn shape(steps: usize, batch: usize, channels: usize, units: usize) -> LstmShape {
-    LstmShape { steps, batch, channels, units }
-}
-
-fn rnd(len: usize, scale: f64, seed: u64) -> Vec<f32> {
-    let mut r = Rng::new(seed);
-    (0..len).map(|_| ((r.next() * 2.0 - 1.0) * scale) as f32).collect()
-}
 
 struct Case {
     x: Vec<f32>,
@@ -49,11 +40,7 @@ fn cases() -> Vec<(&'static str, LstmShape)> {
 }
 
 fn assert_close(name: &str, what: &str, got: &[f32], want: &[f32], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{name} {what}: length");
-    for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
-        let err = (a as f64 - b as f64).abs() / (1.0 + (b as f64).abs());
-        assert!(err <= tol, "{name} {what}[{i}]: kernel {a}, reference {b} (error {err:.2e} > {tol:.0e})");
-    }
+    common::assert_close_f32(name, what, got, want, tol, ("kernel", "reference"));
 }
 
 struct Run {

@@ -7,20 +7,11 @@
 #![cfg(feature = "cuda")]
 
 mod common;
-use common::{blas_or_skip, Rng};
+use common::{blas_or_skip, lstm_shape as shape, uniform_f32 as rnd};
 use sigvwap_core::adam::{adam_update_on, AdamOptions};
 use sigvwap_core::device::Device;
 use sigvwap_core::lstm::{lstm_backward_on, lstm_forward_on, DeviceLstmTrainer, LstmGrads, LstmParams, LstmSaved, LstmShape};
 use sigvwap_core::ErrorCode;
-
-fn shape(steps: usize, batch: usize, channels: usize, units: usize) -> LstmShape {
-    LstmShape { steps, batch, channels, units }
-}
-
-fn rnd(len: usize, scale: f64, seed: u64) -> Vec<f32> {
-    let mut r = Rng::new(seed);
-    (0..len).map(|_| ((r.next() * 2.0 - 1.0) * scale) as f32).collect()
-}
 
 /// Named shapes: batch 1, steps 1 and 2, odd units and channels, no input
 /// channel, one unit, and a training-like size (cuBLAS picks other kernels).
@@ -39,11 +30,7 @@ fn cases() -> Vec<(&'static str, LstmShape)> {
 
 /// |got − want| ≤ tol·(1 + |want|), the measure of tests/lstm_cpu.rs.
 fn assert_close(name: &str, what: &str, got: &[f32], want: &[f32], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{name} {what}: length");
-    for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
-        let err = (a as f64 - b as f64).abs() / (1.0 + (b as f64).abs());
-        assert!(err <= tol, "{name} {what}[{i}]: cuda {a}, cpu {b} (error {err:.2e} > {tol:.0e})");
-    }
+    common::assert_close_f32(name, what, got, want, tol, ("cuda", "cpu"));
 }
 
 struct Run {

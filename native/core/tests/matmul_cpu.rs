@@ -3,17 +3,12 @@
 //! activation, the threading paths), thread invariance, and the typed errors.
 
 mod common;
-use common::Rng;
+use common::matmul_shape as shape;
 use sigvwap_core::matmul::{check, matmul, reference, Activation, MatmulShape};
 use sigvwap_core::{pool, ErrorCode};
 
-fn shape(batch_a: usize, batch_b: usize, m: usize, k: usize, n: usize, transpose_a: bool, transpose_b: bool) -> MatmulShape {
-    MatmulShape { batch_a, batch_b, m, k, n, transpose_a, transpose_b }
-}
-
 fn rnd(len: usize, seed: u64) -> Vec<f32> {
-    let mut r = Rng::new(seed);
-    (0..len).map(|_| (r.next() * 2.0 - 1.0) as f32).collect()
+    common::uniform_f32(len, 1.0, seed)
 }
 
 /// Named cases: (name, shape). Sizes cross every threading path of cpu.rs.

@@ -5,17 +5,12 @@
 #![cfg(feature = "cuda")]
 
 mod common;
-use common::{blas_or_skip, Rng};
+use common::{blas_or_skip, matmul_shape as shape};
 use sigvwap_core::device::Device;
 use sigvwap_core::matmul::{matmul, matmul_on, Activation, MatmulShape};
 
-fn shape(batch_a: usize, batch_b: usize, m: usize, k: usize, n: usize, transpose_a: bool, transpose_b: bool) -> MatmulShape {
-    MatmulShape { batch_a, batch_b, m, k, n, transpose_a, transpose_b }
-}
-
 fn rnd(len: usize, seed: u64) -> Vec<f32> {
-    let mut r = Rng::new(seed);
-    (0..len).map(|_| (r.next() * 2.0 - 1.0) as f32).collect()
+    common::uniform_f32(len, 1.0, seed)
 }
 
 /// Named cases: (name, shape): 1×1×1, odd sizes, every transpose, k = 0,

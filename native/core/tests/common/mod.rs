@@ -22,6 +22,32 @@ impl Rng {
     }
 }
 
+/// `len` values uniform in [-scale, scale), rounded to f32 (seeded).
+pub fn uniform_f32(len: usize, scale: f64, seed: u64) -> Vec<f32> {
+    let mut r = Rng::new(seed);
+    (0..len).map(|_| ((r.next() * 2.0 - 1.0) * scale) as f32).collect()
+}
+
+/// Every |got − want| ≤ tol·(1 + |want|); a failure names the case, the
+/// array, the index and the two sides (`labels`: what got and want are).
+pub fn assert_close_f32(name: &str, what: &str, got: &[f32], want: &[f32], tol: f64, labels: (&str, &str)) {
+    assert_eq!(got.len(), want.len(), "{name} {what}: length");
+    for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+        let err = (a as f64 - b as f64).abs() / (1.0 + (b as f64).abs());
+        assert!(err <= tol, "{name} {what}[{i}]: {} {a}, {} {b} (error {err:.2e} > {tol:.0e})", labels.0, labels.1);
+    }
+}
+
+/// An LSTM shape by its four sizes.
+pub fn lstm_shape(steps: usize, batch: usize, channels: usize, units: usize) -> sigvwap_core::lstm::LstmShape {
+    sigvwap_core::lstm::LstmShape { steps, batch, channels, units }
+}
+
+/// A matmul shape by its sizes and transposes.
+pub fn matmul_shape(batch_a: usize, batch_b: usize, m: usize, k: usize, n: usize, transpose_a: bool, transpose_b: bool) -> sigvwap_core::matmul::MatmulShape {
+    sigvwap_core::matmul::MatmulShape { batch_a, batch_b, m, k, n, transpose_a, transpose_b }
+}
+
 /// True when a CUDA device can run the test; otherwise prints a visible
 /// SKIPPED line with the reason.
 #[cfg(feature = "cuda")]
