@@ -4,9 +4,10 @@
  * finite-difference gradient check that works in float32.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll } from 'vitest';
 
 import { tf } from '../../src/ops/tf.js';
-import { nativeBackendStatus } from '../../src/ops/backend.js';
+import { activeBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 import {
   CausalMultiHeadAttention, GLU, GRN, SignatureFeatures, TKAN, VariableSelection,
   causalMultiHeadAttentionParameterCount, gluParameterCount, grnParameterCount, signatureFeaturesParameterCount,
@@ -18,6 +19,13 @@ export type Layer = InstanceType<typeof tfl.layers.Layer>;
 
 /** The backends every layer test runs on: the default (native, when it loads) and 'cpu'. */
 export const BACKENDS: string[] = nativeBackendStatus().available ? ['native', 'cpu'] : ['cpu'];
+
+/** Run the enclosing describe block's tests on `backend`; the backend before it is restored after. */
+export function onBackend(backend: string): void {
+  const before = activeBackend();
+  beforeAll(() => useBackend(backend));
+  afterAll(() => useBackend(before));
+}
 
 export interface LayerCase {
   name: string;

@@ -3,13 +3,12 @@
  * position i, replacing the inputs at positions > i leaves the outputs at positions <= i
  * bit-identical, while the outputs after i do change (so the perturbation reaches the layer).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { tf } from '../../src/ops/tf.js';
-import { activeBackend, useBackend } from '../../src/ops/backend.js';
 import { CausalMultiHeadAttention, TKAN } from '../../src/layers/index.js';
 import { Rng } from '../../src/rng.js';
-import { BACKENDS, type Layer, maxAbsDiff, randomArray, randomizeWeights } from '../helpers/layers.js';
+import { BACKENDS, maxAbsDiff, onBackend, randomArray, randomizeWeights, type Layer } from '../helpers/layers.js';
 
 const CASES: [string, () => Layer, number, number, number][] = [
   ['CausalMultiHeadAttention b2-t2-d5-h3', () => new CausalMultiHeadAttention(), 2, 2, 5],
@@ -26,9 +25,7 @@ function steps(y: tf.Tensor, from: number, to: number): Float32Array {
 }
 
 describe.each(BACKENDS)('causality on the %s backend', (backend) => {
-  const before = activeBackend();
-  beforeAll(() => useBackend(backend));
-  afterAll(() => useBackend(before));
+  onBackend(backend);
 
   it.each(CASES)('%s: inputs after position i leave outputs up to i unchanged', (_name, make, B, T, C) => {
     const rng = Rng.fromSeed(T * 10 + C);

@@ -4,17 +4,14 @@
  * entries; tests/helpers/layers.ts `finiteDifferenceCheck`), and every one of those gradients is
  * nonzero (so a detached weight fails here). SignatureFeatures runs in both BatchNorm modes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { activeBackend, useBackend } from '../../src/ops/backend.js';
-import { BACKENDS, LAYER_CASES, builtLayer, finiteDifferenceCheck } from '../helpers/layers.js';
+import { BACKENDS, builtLayer, finiteDifferenceCheck, LAYER_CASES, onBackend } from '../helpers/layers.js';
 
 const CASES = LAYER_CASES.filter((c) => !c.degenerate);
 
 describe.each(BACKENDS)('finite-difference gradients on the %s backend', (backend) => {
-  const before = activeBackend();
-  beforeAll(() => useBackend(backend));
-  afterAll(() => useBackend(before));
+  onBackend(backend);
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s: every weight and input matches central differences', (_name, c) => {
     const { layer, inputs } = builtLayer(c, 21);

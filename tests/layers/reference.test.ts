@@ -6,11 +6,10 @@
  * lstmSequence in tkan.test.ts, SignatureFeatures against the native signature in
  * signatureFeatures.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { tf } from '../../src/ops/tf.js';
-import { activeBackend, useBackend } from '../../src/ops/backend.js';
-import { BACKENDS, LAYER_CASES, type Layer, apply, builtLayer, maxAbs, maxAbsDiff, outputValues } from '../helpers/layers.js';
+import { apply, BACKENDS, builtLayer, LAYER_CASES, maxAbs, maxAbsDiff, onBackend, outputValues, type Layer } from '../helpers/layers.js';
 import { causalAttentionSequence, grnRow, gluRow, tkanKanSequence, variableSelectionRow, weightsByName } from '../helpers/layerReference.js';
 
 /** Rows of a tensor's last axis. */
@@ -63,9 +62,7 @@ function reference(layer: Layer, inputs: tf.Tensor[]): Float64Array {
 const CASES = LAYER_CASES.filter((c) => !c.name.startsWith('SignatureFeatures') && !c.name.startsWith('TKAN lstm'));
 
 describe.each(BACKENDS)('layer values against float64 references on the %s backend', (backend) => {
-  const before = activeBackend();
-  beforeAll(() => useBackend(backend));
-  afterAll(() => useBackend(before));
+  onBackend(backend);
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s: outputs match the reference', (_name, c) => {
     const { layer, inputs } = builtLayer(c, 51);

@@ -6,11 +6,10 @@
  * (SignatureFeatures' moving statistics) travels with the weights.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { tf } from '../../src/ops/tf.js';
-import { activeBackend, useBackend } from '../../src/ops/backend.js';
-import { BACKENDS, LAYER_CASES, type Layer, apply, builtLayer, maxAbsDiff, outputValues } from '../helpers/layers.js';
+import { apply, BACKENDS, builtLayer, LAYER_CASES, maxAbsDiff, onBackend, outputValues, type Layer } from '../helpers/layers.js';
 
 type LayerClass = { fromConfig: (cls: unknown, config: tf.serialization.ConfigDict) => Layer };
 
@@ -26,9 +25,7 @@ function predict(model: tfl.LayersModel, inputs: tf.Tensor[]): Float64Array {
 }
 
 describe.each(BACKENDS)('serialization on the %s backend', (backend) => {
-  const before = activeBackend();
-  beforeAll(() => useBackend(backend));
-  afterAll(() => useBackend(before));
+  onBackend(backend);
 
   it.each(LAYER_CASES.map((c) => [c.name, c] as const))('%s: getConfig → fromConfig with the weights gives identical outputs', (_name, c) => {
     const { layer, inputs } = builtLayer(c, 31);

@@ -5,15 +5,12 @@
  * count is the module's documented formula.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { activeBackend, useBackend } from '../../src/ops/backend.js';
-import { BACKENDS, LAYER_CASES, apply, builtLayer } from '../helpers/layers.js';
+import { apply, BACKENDS, builtLayer, LAYER_CASES, onBackend } from '../helpers/layers.js';
 
 describe.each(BACKENDS)('layers on the %s backend', (backend) => {
-  const before = activeBackend();
-  beforeAll(() => useBackend(backend));
-  afterAll(() => useBackend(before));
+  onBackend(backend);
 
   it.each(LAYER_CASES.map((c) => [c.name, c] as const))('%s: output shapes, finite values, parameter count', (_name, c) => {
     const { layer, inputs } = builtLayer(c, 7);

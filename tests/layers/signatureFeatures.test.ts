@@ -4,14 +4,13 @@
  * (nonzero, equal to Σ_batch x ⊙ signatureBackward(x ⊙ K, ·), and to central differences), and
  * the BatchNorm moving statistics that a training call updates.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { tf } from '../../src/ops/tf.js';
-import { activeBackend, useBackend } from '../../src/ops/backend.js';
 import { SignatureFeatures } from '../../src/layers/index.js';
 import { sigLength, signature, signatureBackward } from '../../src/native/signature.js';
 import { Rng } from '../../src/rng.js';
-import { BACKENDS, finiteDifferenceCheck, maxAbs, maxAbsDiff, randomArray } from '../helpers/layers.js';
+import { BACKENDS, finiteDifferenceCheck, maxAbs, maxAbsDiff, onBackend, randomArray } from '../helpers/layers.js';
 
 const CASES = [
   ['b1-l2-c2-m3-s3', 1, 2, 2, 3, 3],
@@ -40,9 +39,7 @@ function setup(B: number, L: number, C: number, depth: number, steps: number, se
 }
 
 describe.each(BACKENDS)('SignatureFeatures on the %s backend', (backend) => {
-  const before = activeBackend();
-  beforeAll(() => useBackend(backend));
-  afterAll(() => useBackend(before));
+  onBackend(backend);
 
   it.each(CASES)('%s: outputs are the normalized signature of x ⊙ K at every step', (_name, B, L, C, depth, steps) => {
     const { layer, x, xs, k, mean, variance, gamma, beta, siglen } = setup(B, L, C, depth, steps, L + C);

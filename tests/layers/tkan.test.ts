@@ -3,19 +3,16 @@
  * (outputs and gradients against the tfjs-composed LSTM, and bit-identical to the fused op it
  * calls), and the KAN's cubic B-spline basis is what tkan.ts's header says.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { tf } from '../../src/ops/tf.js';
-import { activeBackend, useBackend } from '../../src/ops/backend.js';
 import { lstmSequence, lstmSequenceTfjs } from '../../src/ops/lstmSequence.js';
 import { TKAN, cubicBSplineBasis } from '../../src/layers/index.js';
 import { Rng } from '../../src/rng.js';
-import { BACKENDS, maxAbs, maxAbsDiff, randomArray, randomizeWeights } from '../helpers/layers.js';
+import { BACKENDS, maxAbs, maxAbsDiff, onBackend, randomArray, randomizeWeights } from '../helpers/layers.js';
 
 describe.each(BACKENDS)('TKAN on the %s backend', (backend) => {
-  const before = activeBackend();
-  beforeAll(() => useBackend(backend));
-  afterAll(() => useBackend(before));
+  onBackend(backend);
 
   it.each([
     ['b1-t1-c1-u1', 1, 1, 1, 1],
