@@ -43,6 +43,7 @@ export {
   twapAllocator, histCurveAllocator, NeuralAllocator, PerAssetAllocator, loadAllocator,
   MODEL_KINDS, defaultModelConfig, parseModelConfig, type ModelConfig, type ModelKind,
   loadCheckpoint, type CheckpointState, type EpochRecord,
+  isAllocatorSpec, PRETRAINED_PREFIX, pretrainedModels, pretrainedPath, exportModel,
 } from './allocators/index.js';
 
 // training and evaluation

@@ -4,6 +4,8 @@
  *   resolveAllocator('twap')              a registered name: its factory with the context
  *   resolveAllocator('runs/static.ckpt')  a checkpoint file: the neural allocator (best weights)
  *   resolveAllocator('runs/static-afd')   a per-asset folder (afd.json): one model per asset
+ *   resolveAllocator('pretrained:dynamic') a shipped model (models/dynamic.ckpt, card models/dynamic.md),
+ *                                         reported as 'pretrained:dynamic' (not pooled with your own)
  *   resolveAllocator('l60=runs/dyn.ckpt') `<label>=<spec>`: the allocator of <spec> reported under
  *                                         another label (two configurations of one kind are
  *                                         otherwise pooled as seeds of one model by evaluate)
@@ -19,6 +21,7 @@ import { SigvwapError } from '../errors.js';
 import { NamedRegistry } from '../namedRegistry.js';
 import type { Allocator } from './allocator.js';
 import { loadAllocator, type ModelExpectation } from './neural/loadAllocator.js';
+import { PRETRAINED_PREFIX, pretrainedModels, pretrainedPath } from './neural/pretrained.js';
 
 /** What a factory may use: the caller's orders and options. */
 export interface AllocatorContext {
@@ -62,17 +65,31 @@ export function resolveAllocator(spec: string | Allocator, context: AllocatorCon
   if (relabel) return withLabel(resolveAllocator(relabel[2]!, context), relabel[1]!);
   const entry = entries.get(spec);
   if (entry) return entry.create(context);
+  if (spec.startsWith(PRETRAINED_PREFIX)) return withLabel(loadAllocator(pretrainedPath(spec.slice(PRETRAINED_PREFIX.length)), expectation(context)), spec);
   // a path: an existing one, or one that looks like a path (the checkpoint reader then names
   // the missing file with ERR_CHECKPOINT)
   if (existsSync(spec) || /[\\/.]/.test(spec)) {
-    const expect: ModelExpectation = {};
-    if (context.horizon !== undefined) expect.horizon = context.horizon;
-    if (context.intervalMs !== undefined) expect.intervalMs = context.intervalMs;
-    return loadAllocator(spec, expect);
+    return loadAllocator(spec, expectation(context));
   }
-  throw new SigvwapError('ERR_ARG', `model: ${JSON.stringify(spec)} is neither a registered allocator (${entries.names().join(', ')}) nor a checkpoint file or per-asset folder`, {
+  throw new SigvwapError('ERR_ARG', `model: ${JSON.stringify(spec)} is neither a registered allocator (${entries.names().join(', ')}) nor a checkpoint file, per-asset folder or pretrained:<name> (${pretrainedModels().join(', ') || 'none shipped'})`, {
     argument: 'model', value: spec, registered: entries.names(),
   });
+}
+
+/**
+ * Whether `spec` is for `resolveAllocator` rather than another registry (backtest's strategies
+ * share the name space): a registered name, `pretrained:<name>`, `<label>=<spec>`, or something
+ * path-like. It says nothing about whether the spec resolves.
+ */
+export function isAllocatorSpec(spec: string): boolean {
+  return entries.get(spec) !== undefined || spec.startsWith(PRETRAINED_PREFIX) || LABELLED.test(spec) || /[\\/.]/.test(spec);
+}
+
+function expectation(context: AllocatorContext): ModelExpectation {
+  const expect: ModelExpectation = {};
+  if (context.horizon !== undefined) expect.horizon = context.horizon;
+  if (context.intervalMs !== undefined) expect.intervalMs = context.intervalMs;
+  return expect;
 }
 
 /** `<label>=<spec>`: a label (letter first; letters, digits, + - _ .) then the allocator's spec. */

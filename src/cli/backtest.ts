@@ -215,7 +215,7 @@ export function registerBacktestCommand(program: Command): Command {
   const cmd = program
     .command('backtest')
     .description('execute orders with strategies through the fill simulator (cap, carry, spread, impact, fees) and report TCA')
-    .option('--strategies <list>', `strategies, comma-separated: ${registeredStrategies().map((e) => e.name).join(', ')}, allocators or checkpoint paths`, listOption, ['twap', 'passiveTwap', 'histCurve', 'pov'])
+    .option('--strategies <list>', `strategies, comma-separated: ${registeredStrategies().map((e) => e.name).join(', ')}, allocators, checkpoint paths or shipped models pretrained:<name>`, listOption, ['twap', 'passiveTwap', 'histCurve', 'pov'])
     .option('--store <dir>', 'bar store', DEFAULT_STORE_DIR)
     .option('--orders <what>', 'test-anchors (crypto test split), sessions (one full-day order per equity session) or a CSV/JSON file', 'test-anchors')
     .option('--size <share>', 'order size as a share of ADV, e.g. 1%adv (default 1%adv)')

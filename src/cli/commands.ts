@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 
 import { registerBacktestCommand } from './backtest.js';
 import { registerEvaluateCommand } from './evaluate.js';
+import { registerExportModelCommand } from './exportModel.js';
 import { registerIngestCommand } from './ingest.js';
 import { registerQcCommand } from './qc.js';
 import { registerScheduleCommand } from './schedule.js';
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   registerEvaluateCommand(program);
   registerScheduleCommand(program);
   registerBacktestCommand(program);
+  registerExportModelCommand(program);
 }

@@ -85,7 +85,7 @@ export function registerEvaluateCommand(program: Command): Command {
   return program
     .command('evaluate')
     .description('evaluate allocators (twap, histCurve, checkpoints) on the test split: losses, improvements, block-bootstrap intervals')
-    .option('--models <names...>', `registered allocators (${registeredAllocators().map((e) => e.name).join(', ')}) and/or checkpoint paths (same label = seeds of one model; label=path reports a checkpoint under its own label)`, ['twap', 'histCurve'])
+    .option('--models <names...>', `registered allocators (${registeredAllocators().map((e) => e.name).join(', ')}) checkpoint paths and/or shipped models pretrained:<name> (same label = seeds of one model; label=path reports a checkpoint under its own label)`, ['twap', 'histCurve'])
     .option('--store <dir>', 'bar store', DEFAULT_STORE_DIR)
     .option('--out <dir>', 'write evaluation.json and evaluation.md here')
     .addOption(new Option('--split <split>', 'split to evaluate').choices(SPLITS).default('test'))

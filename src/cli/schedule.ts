@@ -40,7 +40,7 @@ export function registerScheduleCommand(program: Command): Command {
   return program
     .command('schedule')
     .description('the schedule of one order from a trained model and the bars in the store')
-    .requiredOption('--model <name|ckpt>', `a registered allocator (${registeredAllocators().map((e) => e.name).join(', ')}) or a checkpoint path`)
+    .requiredOption('--model <name|ckpt>', `a registered allocator (${registeredAllocators().map((e) => e.name).join(', ')}) a checkpoint path, or a shipped model pretrained:<name>`)
     .requiredOption('--asset <symbol>', 'asset, e.g. BTCUSDT')
     .requiredOption('--start <time>', 'open time of the first bar, ISO-8601 (e.g. 2022-06-01T00:00Z)')
     .option('--horizon <n>', "bars of the order (default: the model's)", intOption('horizon', 1))

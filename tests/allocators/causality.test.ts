@@ -6,24 +6,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { randomizedModel } from '../helpers/models.js';
-import { buildAssetSeries, datasetConfigFrom, type BarTable } from '../../src/data/index.js';
 import { histCurveAllocator, twapAllocator, type Allocator } from '../../src/allocators/index.js';
-import type { MarketSeries, OrderBatch } from '../../src/data/marketSeries.js';
+import type { MarketSeries } from '../../src/data/marketSeries.js';
 import { defaultModelConfig, type ModelConfig } from '../../src/allocators/neural/modelConfig.js';
 import { NeuralAllocator } from '../../src/allocators/neural/neuralAllocator.js';
-import { HOUR_MS, perturbFrom, seasonalBars } from '../helpers/market.js';
+import { HOUR_MS, seasonalBars } from '../helpers/market.js';
+import { causalityProbe } from '../helpers/causality.js';
 
 const H = 12;
 const BARS = 1100;
 const ANCHORS = [700, 1003];
-
-function seriesOf(bars: BarTable): MarketSeries {
-  return buildAssetSeries(bars, HOUR_MS, datasetConfigFrom({}), 'SYN').series;
-}
-
-function order(series: MarketSeries, r: number): OrderBatch {
-  return { series: [series], assetIndex: Int32Array.of(0), bar: Int32Array.of(r), horizon: H };
-}
 
 /** A neural allocator with every trainable weight random (so all inputs matter). */
 function randomModel(overrides: Partial<ModelConfig> & { kind: ModelConfig['kind'] }, series: MarketSeries): NeuralAllocator {
@@ -32,14 +24,15 @@ function randomModel(overrides: Partial<ModelConfig> & { kind: ModelConfig['kind
   // a small GFT; the signature path of 400 bars ends before the order (it reads bars < r only)
   if (config.gft) config.gft = { ...config.gft, hidden: 6, ...(overrides.gft ?? {}) };
   const m = randomizedModel(config, 7, 0.4);
-  const sample = order(series, 650);
+  const sample = probe.order(650, series);
   const rows = [600, 620, 650, 680, 699];
   m.fitStandardizer(m.rawFeatures({ ...sample, assetIndex: new Int32Array(rows.length), bar: Int32Array.from(rows) }), rows.length);
   return m;
 }
 
 const bars = seasonalBars(BARS, 5);
-const series = seriesOf(bars);
+const probe = causalityProbe(bars, H);
+const { series, firstViolation } = probe;
 
 const allocators: [string, () => Allocator][] = [
   ['twap', () => twapAllocator()],
@@ -56,22 +49,10 @@ const allocators: [string, () => Allocator][] = [
   ['gftSig, time-volume-price lead-lag path', () => randomModel({ kind: 'gftSig', gft: { ...defaultModelConfig('gftSig').gft!, signature: { path: { length: 50, channels: 'timeVolumePrice', leadLag: true, baselineBars: 48 }, depth: 3 } } }, series)],
 ];
 
-/** First t (0 .. H-1) for which perturbing bars >= r+t changes one of a_0..a_t, or -1. */
-function firstViolation(allocator: Allocator, r: number): { t: number; changedLater: boolean } {
-  const a = allocator.allocate(order(series, r));
-  let changedLater = false;
-  for (let t = 0; t < H; t++) {
-    const b = allocator.allocate(order(seriesOf(perturbFrom(bars, r + t, 100 + t)), r));
-    for (let s = 0; s <= t; s++) if (!Object.is(a[s], b[s])) return { t, changedLater };
-    for (let s = t + 1; s < H; s++) if (a[s] !== b[s]) changedLater = true;
-  }
-  return { t: -1, changedLater };
-}
-
 describe('causality: perturbing bars >= r+t leaves a_0..a_t unchanged', () => {
   it.each(allocators.flatMap(([name, make]) => ANCHORS.map((r) => [`${name}, r=${r}`, make, r] as const)))('%s', (_name, make, r) => {
     const allocator = make();
-    const a = allocator.allocate(order(series, r));
+    const a = allocator.allocate(probe.order(r));
     expect(Math.abs(a.reduce((x, y) => x + y, 0) - 1)).toBeLessThan(1e-6);
     expect(firstViolation(allocator, r).t).toBe(-1);
   });

@@ -6,7 +6,7 @@
 import './simple.js';
 import './histCurve.js';
 import { SigvwapError } from '../../errors.js';
-import { registeredAllocators, resolveAllocator } from '../../allocators/index.js';
+import { isAllocatorSpec, registeredAllocators, resolveAllocator } from '../../allocators/index.js';
 import { findStrategy, registeredStrategies, type Strategy, type StrategyOptions } from '../strategy.js';
 import { allocatorStrategy } from './allocatorStrategy.js';
 
@@ -17,9 +17,8 @@ export { allocatorStrategy } from './allocatorStrategy.js';
 export function resolveStrategy(spec: string, options: StrategyOptions & { horizon?: number; intervalMs?: number } = {}): Strategy {
   const entry = findStrategy(spec);
   if (entry) return entry.create(options);
-  const isAllocator = registeredAllocators().some((e) => e.name === spec);
-  if (!isAllocator && !/[\\/.]/.test(spec)) {
-    throw new SigvwapError('ERR_ARG', `strategies: ${JSON.stringify(spec)} is neither a strategy (${registeredStrategies().map((e) => e.name).join(', ')}), an allocator (${registeredAllocators().map((e) => e.name).join(', ')}) nor a checkpoint path`, {
+  if (!isAllocatorSpec(spec)) {
+    throw new SigvwapError('ERR_ARG', `strategies: ${JSON.stringify(spec)} is neither a strategy (${registeredStrategies().map((e) => e.name).join(', ')}), an allocator (${registeredAllocators().map((e) => e.name).join(', ')}) nor a checkpoint path or pretrained:<name>`, {
       argument: 'strategies', value: spec,
     });
   }
