@@ -10,7 +10,7 @@ import { SigvwapError } from '../errors.js';
 import { DEFAULT_STORE_DIR, SPLITS, type Dataset, type Split } from '../data/index.js';
 import { writeResultFiles } from '../data/fileLock.js';
 import { type Allocator, registeredAllocators, resolveAllocator } from '../allocators/index.js';
-import { type EvaluationReport, evaluateAllocators } from '../evaluate/evaluateAllocators.js';
+import { DEFAULT_REFERENCES, type EvaluationReport, evaluateAllocators } from '../evaluate/evaluateAllocators.js';
 import { reportToMarkdown } from '../evaluate/formatReport.js';
 import { type CliIo, intOption, listOption, loadDatasetForCli, processIo } from './io.js';
 
@@ -26,6 +26,8 @@ export interface EvaluateCliOptions {
   lookback?: number;
   horizon?: number;
   workers?: number;
+  /** labels every other model is compared with, paired (default twap histCurve constCurve static) */
+  references?: string[];
   json?: boolean;
   progress?: boolean;
 }
@@ -51,6 +53,7 @@ export function runEvaluateOnDataset(dataset: Dataset, o: EvaluateCliOptions, io
     allocators,
     split: o.split,
     assets: o.assets,
+    ...(o.references ? { references: checkReferences(o.references, allocators) } : {}),
     bootstrap,
     onProgress: tty ? ({ asset, done, total }) => io.stderr.write(`\revaluate ${done}/${total} ${asset.padEnd(12)}`) : undefined,
   });
@@ -58,6 +61,15 @@ export function runEvaluateOnDataset(dataset: Dataset, o: EvaluateCliOptions, io
   io.stderr.write(`evaluate: ${allocators.length} allocators on ${report.assets.length} assets (${(report.elapsedMs / 1000).toFixed(1)} s)\n`);
   for (const a of allocators) a.dispose?.();
   return report;
+}
+
+/** --references must name evaluated models: a misspelt label would silently compare nothing. */
+function checkReferences(references: readonly string[], allocators: readonly Allocator[]): string[] {
+  const labels = [...new Set(allocators.map((a) => a.label))];
+  for (const r of references) {
+    if (!labels.includes(r)) throw new SigvwapError('ERR_ARG', `references: ${JSON.stringify(r)} is not one of the evaluated models (${labels.join(', ')})`, { argument: 'references', value: r, labels });
+  }
+  return [...references];
 }
 
 /** Write evaluation.json and evaluation.md into `dir`, atomically, one writer at a time. */
@@ -96,6 +108,7 @@ export function registerEvaluateCommand(program: Command): Command {
     .option('--lookback <n>', 'dataset lookback L (default 60; use the training value)', intOption('lookback', 1))
     .option('--horizon <n>', 'order horizon H (default 12)', intOption('horizon', 2))
     .option('--workers <n>', 'worker threads that build the asset series (0 = main thread)', intOption('workers', 0))
+    .option('--references <labels...>', `models every other model is compared with, paired, in "All comparisons" (default: those of ${DEFAULT_REFERENCES.join(', ')} present)`)
     .option('--json', 'print the JSON report instead of Markdown')
     .option('--no-progress', 'no progress output')
     .action(async (opts: EvaluateCliOptions) => {

@@ -102,9 +102,14 @@ describe('export-model and the commands on pretrained models', () => {
     expect(resolveAllocator(out).allocate(order)).toEqual(resolveAllocator(ckpt).allocate(order));
   }, 60_000);
 
-  it('evaluate reports pretrained models under their own label (or label=pretrained:name)', async () => {
+  it('evaluate reports pretrained models under their own label (or label=pretrained:name), and compares with --references', async () => {
     const report = await runEvaluate({ models: ['twap', 'pretrained:static', 'dynamic=pretrained:dynamic'], store, split: 'test', replicates: 20, workers: 0, progress: false }, io());
     expect(report.allocators.map((a) => a.label)).toEqual(['twap', 'histCurve', 'pretrained:static', 'dynamic']);
+    // --references: paired comparisons against any evaluated model (the ablations' gftSig vs gft)
+    const paired = await runEvaluate({ models: ['pretrained:static', 'dynamic=pretrained:dynamic'], references: ['dynamic'], store, split: 'test', replicates: 20, workers: 0, progress: false }, io());
+    expect(paired.universes[2]!.comparisons.map((c) => `${c.model} vs ${c.reference}`)).toEqual(['histCurve vs dynamic', 'pretrained:static vs dynamic']);
+    await expect(runEvaluate({ models: ['pretrained:static'], references: ['statc'], store, split: 'test', replicates: 20, workers: 0, progress: false }, io()))
+      .rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/references: "statc" is not one of the evaluated models \(twap, histCurve, pretrained:static\)/) });
   }, 60_000);
 
   it('backtest takes pretrained:<name> as a strategy', () => {
