@@ -187,7 +187,7 @@ function startRun(options: TrainOptions, config: ModelConfig, train: TrainConfig
       horizon: config.horizon, intervalMs: config.intervalMs, lookahead: config.lookahead,
       ...(readsStaticFeatures(config) ? { staticFeatures: config.staticFeatures } : {}),
     }, train.initFrom);
-    warm = model.copyMatchingWeights(init.weights.best);
+    warm = model.copyMatchingWeights(init.weights.best, init.state.model);
     if (warm.length === 0) throw new SigvwapError('ERR_CHECKPOINT', `initFrom: ${train.initFrom} shares no parameter with a ${config.kind} model`, { file: train.initFrom });
   }
   if (model.usesFeatures && !warm.includes('features/mean')) {

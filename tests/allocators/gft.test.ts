@@ -124,6 +124,23 @@ describe('gft and gftSig', () => {
     loaded.dispose();
   }, 120_000);
 
+  it.each([
+    ['from dynamic, same widths: the base curve, not the heads', 'dynamic', false],
+    ['from gft of the same configuration: the heads too', 'gft', true],
+  ] as const)('a gft warm start %s', (_name, fromKind, headsCopied) => {
+    const base = defaultModelConfig('gft', H, dataset.assets[0]!.intervalMs);
+    // dynamic with 4 LSTM units and gft with hidden 4: head/wh has the same shape in both
+    const target: ModelConfig = { ...base, dynamic: { ...base.dynamic, headHidden: 4, headLayers: 1 }, gft: { ...base.gft!, hidden: 4 } };
+    const source: ModelConfig = fromKind === 'gft' ? target : { ...defaultModelConfig('dynamic', H, dataset.assets[0]!.intervalMs), dynamic: { ...target.dynamic, lstmUnits: 4 } };
+    const from = randomizedModel(source, 3, 0.3).getWeights();
+    const gft = NeuralAllocator.create(target, Rng.fromSeed(1));
+    const copied = gft.copyMatchingWeights(from, source);
+    expect(copied).toEqual(expect.arrayContaining(['map/out/kernel', 'map/out/bias']));
+    expect(copied.some((n) => n.startsWith('head/') || /^head\d+\//.test(n))).toBe(headsCopied);
+    // without the source configuration (a caller that knows better): name and shape decide
+    expect(NeuralAllocator.create(target, Rng.fromSeed(1)).copyMatchingWeights(from)).toContain('head/wh');
+  });
+
   it.each(KINDS.flatMap((kind) => [32, 200].map((hidden) => [kind, hidden] as const)))('%s at hidden %i: the summary adds up the layers\' own formulas', (kind, hidden) => {
     const c = defaultModelConfig(kind);
     c.gft!.hidden = hidden;

@@ -287,10 +287,17 @@ export class NeuralAllocator implements Allocator {
     }
   }
 
-  /** Copy the parameters whose name and shape match (warm start); returns the names copied. */
-  copyMatchingWeights(weights: NamedWeights): string[] {
+  /**
+   * Copy the parameters whose name and shape match (warm start); returns the names copied.
+   * With `from`, the configuration the weights were trained in, the step heads (head/..., whose
+   * first layer reads h_t) are copied only from a model of the same kind: a dynamic model's
+   * heads were fitted to its LSTM's states, which mean nothing to a GFT encoder of the same width.
+   */
+  copyMatchingWeights(weights: NamedWeights, from?: Pick<ModelConfig, 'kind'>): string[] {
     const copied: string[] = [];
+    const sameEncoder = !from || from.kind === this.config.kind;
     for (const spec of this.#specs) {
+      if (!sameEncoder && /^head\d*\//.test(spec.name)) continue;
       const w = weights.get(spec.name);
       if (!w || w.shape.length !== spec.shape.length || w.shape.some((d, i) => d !== spec.shape[i])) continue;
       this.variables.get(spec.name)!.assign(tf.tensor(w.data, spec.shape, 'float32'));
