@@ -18,10 +18,11 @@
  *
  * Float32 throughout (the signature is float32 here); the logarithm adds a few roundings per
  * level: ~1e-6 of each level's largest magnitude on the test vectors.
- * Cost (N = batch rows): the signature (signatureOp.ts), then the Horner products: at step k,
- * Σ_{n ≤ m−k+1} Σ_{i<n} N·d^n multiply-adds, O(N·m·d^m) in all, about one signature's level-m
- * work per level; plus N·n gathered values and an N·n·n product for the Lyndon coordinates.
- * Every product is a separate tfjs op: small depths (m ≤ 4) keep the op count in the tens.
+ * Cost (N = batch rows): the signature (signatureOp.ts), then the Horner products: the step
+ * that builds levels 1..t does Σ_{n≤t} (n − 1) batched outer products of N·d^n multiply-adds
+ * (4 products at depth 3, ~m³/6 in all), O(N·m·d^m) dominated by the last step's top level;
+ * plus N·n gathered values and an N·n·n product for the Lyndon coordinates. Every product is
+ * a separate tfjs op: small depths (m ≤ 4) keep the op count in the tens.
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 
