@@ -75,6 +75,7 @@ const SHAPES = [
   ['b1-l9-c2-m5', 1, 9, 2, 5, false],
   ['b4-l3-c4-m2 basepoint', 4, 3, 4, 2, true],
   ['b2-l4-c3-m1', 2, 4, 3, 1, false],
+  ['b2-l3-c5-m4 (level 4 by gather: 625 × 150 entries)', 2, 3, 5, 4, false],
 ] as const;
 
 describe.each(BACKENDS)('logSignatureOp on the %s backend', (backend) => {
