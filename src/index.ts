@@ -68,5 +68,7 @@ export { orderTca, summarizeTca, type OrderTca, type TcaSummary } from './execut
 
 // TensorFlow.js ops on the native kernels
 export { signatureOp, type SignatureOpOptions } from './ops/signatureOp.js';
+export { logSignatureOp, type LogSignatureOpOptions, type LogSignatureBasis } from './ops/logSignatureOp.js';
+export { logSigLength } from './ops/lyndonBasis.js';
 export { vwapLossTensor, type VwapTargets } from './ops/vwapLossOp.js';
 export { BACKENDS, initBackend, useBackend, activeBackend, nativeBackendStatus, wasmBackendStatus, type BackendName, type WasmBackendStatus } from './ops/backend.js';

@@ -29,7 +29,7 @@ const PUBLIC = [
   'ordersFromAnchors', 'sessionOrders', 'readOrdersFile', 'orderBins', 'registerStrategy', 'registeredStrategies', 'resolveStrategy',
   'runBacktest', 'orderTca', 'summarizeTca',
   // tfjs ops
-  'signatureOp', 'vwapLossTensor',
+  'signatureOp', 'logSignatureOp', 'logSigLength', 'vwapLossTensor',
   // tfjs backends
   'BACKENDS', 'initBackend', 'useBackend', 'activeBackend', 'nativeBackendStatus', 'wasmBackendStatus',
 ];

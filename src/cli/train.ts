@@ -45,10 +45,12 @@ export interface TrainCliOptions {
   gftHidden?: number;
   gftHeads?: number;
   tkanCell?: 'kan' | 'lstm';
-  /** gftSig: signature path length (bars before the order), channels, depth */
+  /** gftSig: signature path length (bars before the order), channels, depth, and the transform
+   * of the path the branch reads: its signature, or its log-signature in the Lyndon basis */
   sigLength?: number;
   sigChannels?: SignaturePathChannels;
   sigDepth?: number;
+  sigTransform?: 'signature' | 'logsig';
   histDays?: number[];
   initFrom?: string;
   timeLimit?: number;
@@ -105,6 +107,7 @@ export function modelFromOptions(o: TrainCliOptions): ModelConfig | ({ kind: Mod
         signature: {
           path: { ...base.gft.signature.path, ...(o.sigLength !== undefined ? { length: o.sigLength } : {}), ...(o.sigChannels !== undefined ? { channels: o.sigChannels } : {}) },
           depth: o.sigDepth ?? base.gft.signature.depth,
+          logSignature: o.sigTransform !== undefined ? o.sigTransform === 'logsig' : base.gft.signature.logSignature,
         },
       },
     } : {}),
@@ -154,6 +157,7 @@ const FLAGS: Record<string, string> = {
   'dynamic.headHidden': '--head-hidden', 'dynamic.headLayers': '--head-layers', 'dynamic.base': '--base', 'dynamic.sequence.encoderLookback': '--encoder-lookback',
   'gft.hidden': '--gft-hidden', 'gft.heads': '--gft-heads', 'gft.tkan.cell': '--tkan-cell', 'gft.signature.path.length': '--sig-length',
   'gft.signature.path.channels': '--sig-channels', 'gft.signature.depth': '--sig-depth',
+  'gft.signature.logSignature': '--sig-transform',
 };
 
 /** An ERR_ARG about an option, restated with its flag. */
@@ -291,6 +295,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--sig-length <n>', 'gftSig: bars before the order in the signature path (default 400)', intOption('sig-length', 1))
     .addOption(new Option('--sig-channels <kind>', 'gftSig: path channels (volumeHour: the paper; timeVolumePrice)').choices(['volumeHour', 'timeVolumePrice']))
     .option('--sig-depth <n>', 'gftSig: signature depth (default 3)', intOption('sig-depth', 1))
+    .addOption(new Option('--sig-transform <kind>', 'gftSig: what the branch reads of the path (signature: the paper; logsig: the log-signature in the Lyndon basis, fewer variables)').choices(['signature', 'logsig']))
     .addOption(new Option('--backend <name>', 'tfjs backend: native (the Rust kernels; default when the addon has them), wasm (tfjs-backend-wasm) or cpu (tfjs JavaScript)').choices(BACKENDS))
     .option('--no-execution-state', 'dynamic, gft, gftSig: do not feed the heads the execution state')
     .option('--hist-days <list>', 'historical-curve feature windows in days, e.g. 1,5,20', intListOption('hist-days'))

@@ -13,4 +13,4 @@ export {
 export {
   CausalMultiHeadAttention, type CausalMultiHeadAttentionArgs, CAUSAL_MASK_VALUE, causalMultiHeadAttentionParameterCount,
 } from './causalMultiHeadAttention.js';
-export { SignatureFeatures, type SignatureFeaturesArgs, signatureFeaturesParameterCount } from './signatureFeatures.js';
+export { SignatureFeatures, type SignatureFeaturesArgs, signatureFeaturesParameterCount, signatureFeaturesWidth } from './signatureFeatures.js';

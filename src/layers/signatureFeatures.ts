@@ -4,23 +4,32 @@
  *   y   = x ⊙ K                       K [length, channels] learnable, initialized to 1
  *   s   = Sig_depth(y)                truncated signature, levels 1..depth, no leading 1
  *                                     (the native engine through src/ops/signatureOp.ts)
+ *       or, with `logSignature`, the log-signature of y in the Lyndon basis:
+ *         s = Lyndon coordinates of log(1 + Sig_depth(y)), the tensor logarithm truncated at
+ *         `depth` (src/ops/logSignatureOp.ts; iisignature's logsig method 'S')
  *   z   = γ ⊙ (s − μ) / √(σ² + ε) + β  BatchNorm over the batch: μ, σ² of the batch when
  *                                     training (moving averages updated with `momentum`),
  *                                     the moving averages otherwise
- *   out = z repeated over `steps`      [batch, steps, siglen], to concatenate to every step
- * siglen = channels + channels² + … + channels^depth (14 for 2 channels at depth 3, 39 for 3).
- * The gradient with respect to x (hence K) is the native backward pass of the signature.
+ *   out = z repeated over `steps`      [batch, steps, width], to concatenate to every step
+ * width = siglen = channels + channels² + … + channels^depth (14 for 2 channels at depth 3, 39
+ * for 3), or with `logSignature` logsiglen = the number of Lyndon words of length ≤ depth
+ * (Witt's formula: 5 for 2 channels at depth 3, 14 for 3). The log-signature carries the same
+ * information as the signature (each determines the other) without its polynomial redundancy.
+ * The gradient with respect to x (hence K) is the native backward pass of the signature
+ * (through tfjs autodiff of the logarithm with `logSignature`).
  * `basepoint` prepends a zero point, so the signature also sees where the path starts.
- * No log-signature option: the native engine (src/native/signature.ts) has no log-signature.
  *
- * Parameters: length·channels (K) + 2·siglen (γ, β) trainable, 2·siglen moving statistics.
+ * Parameters: length·channels (K) + 2·width (γ, β) trainable, 2·width moving statistics.
  * Cost: one download of y to the native kernel, O(batch·length·siglen) forward and backward
- * there, batch·length·channels products for K, and batch·steps·siglen copied values for the
- * repeat.
+ * there, batch·length·channels products for K, and batch·steps·width copied values for the
+ * repeat. `logSignature` adds the truncated logarithm, O(batch·depth·siglen) in ~depth³/6
+ * batched outer products, and a batch·logsiglen² product to the Lyndon coordinates.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { sigLength } from '../native/signature.js';
+import { logSignatureOp } from '../ops/logSignatureOp.js';
+import { logSigLength } from '../ops/lyndonBasis.js';
 import { signatureOp } from '../ops/signatureOp.js';
 import { tf } from '../ops/tf.js';
 import {
@@ -35,15 +44,22 @@ export interface SignatureFeaturesArgs extends LayerArgs {
   depth?: number | null;
   /** Prepend a zero point to every path; default false. */
   basepoint?: boolean | null;
+  /** The log-signature in the Lyndon basis instead of the signature; default false. */
+  logSignature?: boolean | null;
   /** BatchNorm moving-average momentum; default 0.99 (Keras). */
   momentum?: number | null;
   /** BatchNorm epsilon; default 1e-3 (Keras). */
   epsilon?: number | null;
 }
 
+/** Width of SignatureFeatures' output: siglen, or logsiglen with `logSignature`. */
+export function signatureFeaturesWidth(channels: number, depth = 3, logSignature = false): number {
+  return logSignature ? logSigLength(channels, depth) : sigLength(channels, depth);
+}
+
 /** Trainable parameters of SignatureFeatures over a path [length, channels]. */
-export function signatureFeaturesParameterCount(length: number, channels: number, depth = 3): number {
-  return length * channels + 2 * sigLength(channels, depth);
+export function signatureFeaturesParameterCount(length: number, channels: number, depth = 3, logSignature = false): number {
+  return length * channels + 2 * signatureFeaturesWidth(channels, depth, logSignature);
 }
 
 export class SignatureFeatures extends tfl.layers.Layer {
@@ -51,9 +67,10 @@ export class SignatureFeatures extends tfl.layers.Layer {
   readonly steps: number;
   readonly depth: number;
   readonly basepoint: boolean;
+  readonly logSignature: boolean;
   readonly momentum: number;
   readonly epsilon: number;
-  private siglen = 0;
+  private width = 0;
   private kernel: LayerVariable | null = null;
   private gamma: LayerVariable | null = null;
   private beta: LayerVariable | null = null;
@@ -65,6 +82,7 @@ export class SignatureFeatures extends tfl.layers.Layer {
     this.steps = positiveInt('SignatureFeatures', 'steps', args.steps);
     this.depth = positiveInt('SignatureFeatures', 'depth', args.depth, 3);
     this.basepoint = args.basepoint ?? false;
+    this.logSignature = args.logSignature ?? false;
     this.momentum = args.momentum ?? 0.99;
     this.epsilon = args.epsilon ?? DEFAULT_EPSILON;
   }
@@ -75,27 +93,29 @@ export class SignatureFeatures extends tfl.layers.Layer {
     if (s.length !== 3 || L == null || C == null) {
       throw shapeError('SignatureFeatures', 'inputs', `expected [batch, length, channels] with known length and channels (K is length × channels), got [${s}]`, { shape: s });
     }
-    this.siglen = sigLength(C, this.depth);
+    this.width = signatureFeaturesWidth(C, this.depth, this.logSignature);
     const add = (n: string, shape: number[], init: Parameters<typeof this.addWeight>[3], trainable = true) => this.addWeight(n, shape, 'float32', init, undefined, trainable);
     this.kernel = add('kernel', [L, C], ones());
-    this.gamma = add('gamma', [this.siglen], ones());
-    this.beta = add('beta', [this.siglen], zeros());
-    this.movingMean = add('movingMean', [this.siglen], zeros(), false);
-    this.movingVariance = add('movingVariance', [this.siglen], ones(), false);
+    this.gamma = add('gamma', [this.width], ones());
+    this.beta = add('beta', [this.width], zeros());
+    this.movingMean = add('movingMean', [this.width], zeros(), false);
+    this.movingVariance = add('movingVariance', [this.width], ones(), false);
     this.built = true;
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
     const s = oneShape('SignatureFeatures', inputShape);
     const C = s[2];
-    return [s[0]!, this.steps, C == null ? null : sigLength(C, this.depth)] as Shape;
+    return [s[0]!, this.steps, C == null ? null : signatureFeaturesWidth(C, this.depth, this.logSignature)] as Shape;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = oneTensor('SignatureFeatures', inputs);
       const training = kwargs['training'] === true;
-      const sig = signatureOp(tf.mul(x, this.kernel!.read()) as tf.Tensor3D, this.depth, { basepoint: this.basepoint });
+      const y = tf.mul(x, this.kernel!.read()) as tf.Tensor3D;
+      const opts = { basepoint: this.basepoint };
+      const sig = this.logSignature ? logSignatureOp(y, this.depth, opts) : signatureOp(y, this.depth, opts);
       let mean: tf.Tensor;
       let variance: tf.Tensor;
       if (training) {
@@ -119,6 +139,7 @@ export class SignatureFeatures extends tfl.layers.Layer {
       steps: this.steps,
       depth: this.depth,
       basepoint: this.basepoint,
+      logSignature: this.logSignature,
       momentum: this.momentum,
       epsilon: this.epsilon,
     };

@@ -46,7 +46,8 @@ const allocators: [string, () => Allocator][] = [
   ['gft', () => randomModel({ kind: 'gft' }, series)],
   ['gft, lstm cells, learned base', () => randomModel({ kind: 'gft', dynamic: { ...defaultModelConfig('gft').dynamic, base: 'learned' }, gft: { ...defaultModelConfig('gft').gft!, tkan: { cell: 'lstm', gridSize: 5, kanUnits: null } } }, series)],
   ['gftSig', () => randomModel({ kind: 'gftSig' }, series)],
-  ['gftSig, time-volume-price lead-lag path', () => randomModel({ kind: 'gftSig', gft: { ...defaultModelConfig('gftSig').gft!, signature: { path: { length: 50, channels: 'timeVolumePrice', leadLag: true, baselineBars: 48 }, depth: 3 } } }, series)],
+  ['gftSig, time-volume-price lead-lag path', () => randomModel({ kind: 'gftSig', gft: { ...defaultModelConfig('gftSig').gft!, signature: { path: { length: 50, channels: 'timeVolumePrice', leadLag: true, baselineBars: 48 }, depth: 3, logSignature: false } } }, series)],
+  ['gftSig, log-signature of the lead-lag path', () => randomModel({ kind: 'gftSig', gft: { ...defaultModelConfig('gftSig').gft!, signature: { path: { length: 50, channels: 'timeVolumePrice', leadLag: true, baselineBars: 48 }, depth: 3, logSignature: true } } }, series)],
 ];
 
 describe('causality: perturbing bars >= r+t leaves a_0..a_t unchanged', () => {

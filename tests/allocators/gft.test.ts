@@ -1,19 +1,21 @@
 /**
  * The gft and gftSig models (method.md §5, issue 12): allocations on the simplex, the look-ahead
  * variants, gradients reaching every trainable weight, exact checkpoint round trips, training end
- * to end through trainModel, and the parameter summary against the layers' own formulas.
+ * to end through trainModel, and the parameter summary against the layers' own formulas; gftSig
+ * also with the log-signature option (its width, a training step, a checkpoint, old configs).
  * Causality is in causality.test.ts (same perturbation test as every allocator).
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAllocator } from '../../src/allocators/index.js';
-import { defaultModelConfig, modelLabel, type ModelConfig } from '../../src/allocators/neural/modelConfig.js';
+import { defaultModelConfig, modelLabel, parseModelConfig, type ModelConfig } from '../../src/allocators/neural/modelConfig.js';
 import { NeuralAllocator, parameterSummary } from '../../src/allocators/neural/neuralAllocator.js';
 import { orderTargets, ordersFromDataset } from '../../src/data/marketSeries.js';
 import { SEQUENCE_CHANNELS } from '../../src/features/sequenceFeatures.js';
 import { signaturePathShape } from '../../src/features/signaturePath.js';
 import { causalMultiHeadAttentionParameterCount, grnParameterCount, gluParameterCount, signatureFeaturesParameterCount, tkanParameterCount, variableSelectionParameterCount } from '../../src/layers/index.js';
 import { sigLength } from '../../src/native/signature.js';
+import { logSigLength } from '../../src/ops/lyndonBasis.js';
 import { tf } from '../../src/ops/tf.js';
 import { vwapLossTensor } from '../../src/ops/vwapLossOp.js';
 import { meanLosses, trainModel } from '../../src/train/trainModel.js';
@@ -28,24 +30,27 @@ const dataset = smallDataset(2, 1500);
 const H = dataset.horizon;
 const KINDS = ['gft', 'gftSig'] as const;
 
-/** A small GFT config: lookback 4, hidden 6, heads of width 8, a 48-bar signature path. */
-function small(kind: (typeof KINDS)[number], o: { lookahead?: number; cell?: 'kan' | 'lstm' } = {}): ModelConfig {
+/** A small GFT config: lookback 4, hidden 6, heads of width 8, a 48-bar signature path (its log-signature with `logSignature`). */
+function small(kind: (typeof KINDS)[number], o: { lookahead?: number; cell?: 'kan' | 'lstm'; logSignature?: boolean } = {}): ModelConfig {
   const c = defaultModelConfig(kind, H, 3_600_000);
   c.lookahead = o.lookahead ?? 0;
   c.dynamic = { ...c.dynamic, sequence: { ...c.dynamic.sequence, encoderLookback: 4 }, headHidden: 8, headLayers: 1 };
-  c.gft = { ...c.gft!, hidden: 6, tkan: { ...c.gft!.tkan, cell: o.cell ?? 'kan' }, signature: { ...c.gft!.signature, path: { ...c.gft!.signature.path, length: 48 } } };
+  c.gft = { ...c.gft!, hidden: 6, tkan: { ...c.gft!.tkan, cell: o.cell ?? 'kan' }, signature: { ...c.gft!.signature, path: { ...c.gft!.signature.path, length: 48 }, logSignature: o.logSignature ?? false } };
   return c;
 }
 
 const orders = () => ordersFromDataset(dataset, dataset.anchors('test').index.subarray(0, 40));
 
 describe('gft and gftSig', () => {
-  it.each(KINDS.flatMap((kind) => [
-    [`${kind}`, kind, 0, 'kan'],
-    [`${kind} with lstm cells`, kind, 0, 'lstm'],
-    [`${kind} with lookahead 1`, kind, 1, 'kan'],
-  ] as const))('%s: allocation rows are on the simplex', (_name, kind, lookahead, cell) => {
-    const m = randomizedModel(small(kind, { lookahead, cell }), 3, 0.4);
+  it.each([
+    ...KINDS.flatMap((kind) => [
+      [`${kind}`, kind, 0, 'kan', false],
+      [`${kind} with lstm cells`, kind, 0, 'lstm', false],
+      [`${kind} with lookahead 1`, kind, 1, 'kan', false],
+    ] as const),
+    ['gftSig with the log-signature', 'gftSig', 0, 'kan', true] as const,
+  ])('%s: allocation rows are on the simplex', (_name, kind, lookahead, cell, logSignature) => {
+    const m = randomizedModel(small(kind, { lookahead, cell, logSignature }), 3, 0.4);
     const a = m.allocate(orders());
     expect(a.length).toBe(40 * H);
     for (let b = 0; b < 40; b++) {
@@ -66,9 +71,12 @@ describe('gft and gftSig', () => {
     m.dispose();
   });
 
-  it.each(KINDS.flatMap((kind) => (['kan', 'lstm'] as const).map((cell) => [`${kind}, ${cell} cells`, kind, cell] as const)))(
-    '%s: one training step gives every trainable weight a nonzero gradient', (_name, kind, cell) => {
-      const m = randomizedModel(small(kind, { cell }), 5, 0.4);
+  it.each([
+    ...KINDS.flatMap((kind) => (['kan', 'lstm'] as const).map((cell) => [`${kind}, ${cell} cells`, kind, cell, false] as const)),
+    ['gftSig with the log-signature, kan cells', 'gftSig', 'kan', true] as const,
+  ])(
+    '%s: one training step gives every trainable weight a nonzero gradient', (_name, kind, cell, logSignature) => {
+      const m = randomizedModel(small(kind, { cell, logSignature }), 5, 0.4);
       const o = ordersFromDataset(dataset, dataset.anchors('train').index.subarray(0, 64));
       const inputs = { ...m.inputs(o), training: true };
       const vars = m.trainableNames.map((n) => m.variables.get(n)!);
@@ -124,6 +132,36 @@ describe('gft and gftSig', () => {
     loaded.dispose();
   }, 120_000);
 
+  it('gftSig with the log-signature: one epoch through trainModel; the checkpoint keeps the option and round trips exactly', async () => {
+    const path = join(dir, 'gftSig-logsig.ckpt');
+    const r = await trainModel({
+      dataset,
+      model: small('gftSig', { logSignature: true }),
+      train: { batchSize: 128, samplesPerEpoch: 256, validationSamples: 128, epochs: 1, learningRate: 0.01, seed: 1 },
+      out: path,
+    });
+    const h = r.states[0]!.history;
+    expect(h).toHaveLength(1);
+    expect(Number.isFinite(h[0]!.loss) && Number.isFinite(h[0]!.valLoss)).toBe(true);
+    const loaded = loadAllocator(path);
+    if (!(loaded instanceof NeuralAllocator) || !(r.model instanceof NeuralAllocator)) throw new Error('expected global models');
+    expect(loaded.config.gft!.signature.logSignature).toBe(true);
+    const p = signaturePathShape(loaded.config.gft!.signature.path, 1);
+    expect(loaded.getWeights().get('gft/sig/gamma')!.shape).toEqual([logSigLength(p.channels, loaded.config.gft!.signature.depth)]);
+    const a = r.model.allocate(orders());
+    const b = loaded.allocate(orders());
+    for (let i = 0; i < a.length; i++) expect(Object.is(a[i], b[i])).toBe(true);
+    loaded.dispose();
+  }, 120_000);
+
+  it('a gftSig config written before the option (no logSignature) parses to the signature', () => {
+    const c = structuredClone(defaultModelConfig('gftSig')) as { gft: { signature: Record<string, unknown> } };
+    delete c.gft.signature['logSignature'];
+    const parsed = parseModelConfig(c);
+    expect(parsed.gft!.signature.logSignature).toBe(false);
+    expect(JSON.stringify(parsed)).toBe(JSON.stringify(defaultModelConfig('gftSig')));
+  });
+
   it.each([
     ['from dynamic, same widths: the base curve, not the heads', 'dynamic', false],
     ['from gft of the same configuration: the heads too', 'gft', true],
@@ -141,13 +179,18 @@ describe('gft and gftSig', () => {
     expect(NeuralAllocator.create(target, Rng.fromSeed(1)).copyMatchingWeights(from)).toContain('head/wh');
   });
 
-  it.each(KINDS.flatMap((kind) => [32, 200].map((hidden) => [kind, hidden] as const)))('%s at hidden %i: the summary adds up the layers\' own formulas', (kind, hidden) => {
+  it.each([
+    ...KINDS.flatMap((kind) => [32, 200].map((hidden) => [kind, hidden, false] as const)),
+    ['gftSig', 32, true] as const,
+    ['gftSig', 200, true] as const,
+  ])('%s at hidden %i, log-signature %s: the summary adds up the layers\' own formulas', (kind, hidden, logSignature) => {
     const c = defaultModelConfig(kind);
     c.gft!.hidden = hidden;
+    c.gft!.signature.logSignature = logSignature;
     const s = parameterSummary(c);
     const U = hidden;
     const p = signaturePathShape(c.gft!.signature.path, 1);
-    const V = SEQUENCE_CHANNELS.length + (kind === 'gftSig' ? sigLength(p.channels, c.gft!.signature.depth) : 0);
+    const V = SEQUENCE_CHANNELS.length + (kind === 'gftSig' ? (logSignature ? logSigLength : sigLength)(p.channels, c.gft!.signature.depth) : 0);
     const want: Record<string, number> = {
       vsn: variableSelectionParameterCount(V, U, 3, U),
       tkan1: tkanParameterCount('kan', U, U),
@@ -156,7 +199,7 @@ describe('gft and gftSig', () => {
       grn: grnParameterCount(U, U, U),
       attention: causalMultiHeadAttentionParameterCount(U, 3),
     };
-    if (kind === 'gftSig') want.sig = signatureFeaturesParameterCount(p.length, p.channels, c.gft!.signature.depth);
+    if (kind === 'gftSig') want.sig = signatureFeaturesParameterCount(p.length, p.channels, c.gft!.signature.depth, logSignature);
     for (const [k, n] of Object.entries(want)) expect(s.groups[k], k).toBe(n);
     const m = NeuralAllocator.create(c, Rng.fromSeed(1));
     expect(s.total).toBe(m.parameterCount);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerTrainCommand, runTrain, outForSeed } from '../../src/cli/train.js';
+import { modelFromOptions, registerTrainCommand, runTrain, outForSeed, type TrainCliOptions } from '../../src/cli/train.js';
 import { registerEvaluateCommand, runEvaluate } from '../../src/cli/evaluate.js';
 import { registerScheduleCommand, runSchedule } from '../../src/cli/schedule.js';
 import { activeBackend, useBackend } from '../../src/ops/backend.js';
@@ -47,10 +47,14 @@ describe('sigvwap train / evaluate / schedule', () => {
     expect(schedule.bars.reduce((a, b) => a + (b.quantity ?? 0), 0)).toBe(10);
   });
 
-  it.each(['gft', 'gftSig'] as const)('trains a small %s with its parameter summary; evaluate and schedule take the checkpoint', async (model) => {
+  it.each([
+    ['gft', 'gft', undefined],
+    ['gftSig', 'gftSig', undefined],
+    ['gftSig --sig-transform logsig', 'gftSig', 'logsig'],
+  ] as const)('trains a small %s with its parameter summary; evaluate and schedule take the checkpoint', async (_name, model, sigTransform) => {
     const t = io();
-    const ckpt = join(dir, `${model}.ckpt`);
-    const [row] = await runTrain({ ...trainOpts, model, seeds: [1], out: ckpt, gftHidden: 4, encoderLookback: 4, headHidden: 4, sigLength: 48, json: true }, t);
+    const ckpt = join(dir, `${model}${sigTransform ? `-${sigTransform}` : ''}.ckpt`);
+    const [row] = await runTrain({ ...trainOpts, model, seeds: [1], out: ckpt, gftHidden: 4, encoderLookback: 4, headHidden: 4, sigLength: 48, sigTransform, json: true }, t);
     expect(t.err()).toMatch(new RegExp(`parameters of ${model}:\\n(.|\\n)*  vsn (.|\\n)*  attention (.|\\n)*  total +${row!.parameters.toLocaleString('en-US')}\\n`));
     if (model === 'gftSig') expect(t.err()).toMatch(/ {2}sig +\d/);
     const report = await runEvaluate({ models: ['twap', ckpt], store, split: 'test', out: join(dir, `results-${model}`), replicates: 20, workers: 0, progress: false }, io());
@@ -174,6 +178,7 @@ describe('option parsing', () => {
     ['an unknown model kind', ['train', '--model', 'transformer']],
     ['a missing --model', ['train']],
     ['an unknown --backend', ['train', '--model', 'static', '--backend', 'webgl']],
+    ['an unknown --sig-transform', ['train', '--model', 'gftSig', '--sig-transform', 'hall']],
     ['a schedule without --asset', ['schedule', '--model', 'twap', '--start', '2022-06-01T00:00Z']],
   ])('commander rejects %s', (_name, args) => {
     expect(() => parse(args)).toThrow();
@@ -185,6 +190,16 @@ describe('option parsing', () => {
     for (const backend of ['native', 'wasm', 'cpu']) expect(parse(['train', '--model', 'static', '--backend', backend])).toMatchObject({ backend });
     expect(parse(['train', '--model', 'gftSig', '--gft-hidden', '200', '--gft-heads', '4', '--tkan-cell', 'lstm', '--sig-length', '100', '--sig-channels', 'timeVolumePrice', '--sig-depth', '2']))
       .toMatchObject({ model: 'gftSig', gftHidden: 200, gftHeads: 4, tkanCell: 'lstm', sigLength: 100, sigChannels: 'timeVolumePrice', sigDepth: 2 });
+  });
+
+  it.each([
+    ['no --sig-transform: the signature', [], false],
+    ['--sig-transform signature', ['--sig-transform', 'signature'], false],
+    ['--sig-transform logsig', ['--sig-transform', 'logsig'], true],
+  ] as const)('%s sets gft.signature.logSignature to %s', (_name, flags, logSignature) => {
+    const o = parse(['train', '--model', 'gftSig', '--sig-depth', '2', ...flags]) as TrainCliOptions;
+    const model = modelFromOptions(o);
+    expect(model.gft!.signature).toMatchObject({ depth: 2, logSignature });
   });
 
   it.each([

@@ -71,6 +71,9 @@ export const LAYER_CASES: LayerCase[] = [
   { name: 'SignatureFeatures b2-l2-c3-m3-s5', make: () => new SignatureFeatures({ steps: 5 }), inputs: [[2, 2, 3]], params: signatureFeaturesParameterCount(2, 3) },
   { name: 'SignatureFeatures b3-l7-c2-m2-s4', make: () => new SignatureFeatures({ steps: 4, depth: 2 }), inputs: [[3, 7, 2]], params: signatureFeaturesParameterCount(7, 2, 2) },
   { name: 'SignatureFeatures b3-l5-c1-m4-s3 basepoint, training', make: () => new SignatureFeatures({ steps: 3, depth: 4, basepoint: true }), inputs: [[3, 5, 1]], params: signatureFeaturesParameterCount(5, 1, 4), kwargs: { training: true } },
+  { name: 'SignatureFeatures b2-l4-c3-m3-s2 logSignature', make: () => new SignatureFeatures({ steps: 2, logSignature: true }), inputs: [[2, 4, 3]], params: signatureFeaturesParameterCount(4, 3, 3, true) },
+  { name: 'SignatureFeatures b1-l2-c2-m3-s1 logSignature (one segment)', make: () => new SignatureFeatures({ steps: 1, logSignature: true }), inputs: [[1, 2, 2]], params: signatureFeaturesParameterCount(2, 2, 3, true), degenerate: 'one segment: the log-signature is the increment, zero above level 1' },
+  { name: 'SignatureFeatures b3-l6-c2-m4-s3 logSignature, basepoint, training', make: () => new SignatureFeatures({ steps: 3, depth: 4, basepoint: true, logSignature: true }), inputs: [[3, 6, 2]], params: signatureFeaturesParameterCount(6, 2, 4, true), kwargs: { training: true } },
 ];
 
 export function caseByName(name: string): LayerCase {

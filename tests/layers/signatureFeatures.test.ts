@@ -2,7 +2,9 @@
  * SignatureFeatures against the native signature it wraps: values (the signature of x ⊙ K,
  * normalized by the moving statistics, repeated over the steps), the gradient that reaches K
  * (nonzero, equal to Σ_batch x ⊙ signatureBackward(x ⊙ K, ·), and to central differences), and
- * the BatchNorm moving statistics that a training call updates.
+ * the BatchNorm moving statistics that a training call updates. With `logSignature`: the
+ * values against the float64 log-signature reference of x ⊙ K, the width, the config, and the
+ * gradient reaching K.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -10,7 +12,9 @@ import { tf } from '../../src/ops/tf.js';
 import { SignatureFeatures } from '../../src/layers/index.js';
 import { sigLength, signature, signatureBackward } from '../../src/native/signature.js';
 import { Rng } from '../../src/rng.js';
+import { logSigLength } from '../../src/ops/lyndonBasis.js';
 import { BACKENDS, finiteDifferenceCheck, maxAbs, maxAbsDiff, onBackend, randomArray } from '../helpers/layers.js';
+import { logSignatureReferenceBatch } from '../helpers/logSignatureReference.js';
 
 const CASES = [
   ['b1-l2-c2-m3-s3', 1, 2, 2, 3, 3],
@@ -20,9 +24,9 @@ const CASES = [
 ] as const;
 
 /** A layer on x with a random kernel K and moving statistics (mean μ, variance σ²), γ, β. */
-function setup(B: number, L: number, C: number, depth: number, steps: number, seed: number) {
+function setup(B: number, L: number, C: number, depth: number, steps: number, seed: number, logSignature = false) {
   const rng = Rng.fromSeed(seed);
-  const siglen = sigLength(C, depth);
+  const siglen = logSignature ? logSigLength(C, depth) : sigLength(C, depth);
   // a random walk, scaled like normalized market data
   const xs = new Float32Array(B * L * C);
   for (let i = 0; i < xs.length; i++) xs[i] = (i % (L * C) >= C ? xs[i - C]! : 0) + rng.nextNormal() / Math.sqrt(L);
@@ -31,7 +35,7 @@ function setup(B: number, L: number, C: number, depth: number, steps: number, se
   const variance = Float32Array.from({ length: siglen }, () => 0.5 + rng.nextFloat());
   const gamma = Float32Array.from({ length: siglen }, () => 1 + 0.2 * rng.nextNormal());
   const beta = randomArray(siglen, rng, 0.2);
-  const layer = new SignatureFeatures({ steps, depth });
+  const layer = new SignatureFeatures({ steps, depth, logSignature });
   const x = tf.tensor3d(xs, [B, L, C]);
   layer.apply(x);
   layer.setWeights([tf.tensor2d(k, [L, C]), tf.tensor1d(gamma), tf.tensor1d(beta), tf.tensor1d(mean), tf.tensor1d(variance)]);
@@ -97,5 +101,37 @@ describe.each(BACKENDS)('SignatureFeatures on the %s backend', (backend) => {
       for (let b = 0; b < B; b++) for (let t = 0; t < 2; t++) want[(b * 2 + t) * siglen + j] = gamma[j]! * (sig[b * siglen + j]! - m) / Math.sqrt(v + 1e-3) + beta[j]!;
     }
     expect(maxAbsDiff(y.dataSync(), want)).toBeLessThanOrEqual(1e-4 * Math.max(1, maxAbs(want)));
+  });
+
+  it.each([
+    ['b1-l2-c2-m3-s3 (one segment)', 1, 2, 2, 3, 3],
+    ['b3-l7-c3-m3-s5', 3, 7, 3, 3, 5],
+    ['b2-l9-c2-m4-s1', 2, 9, 2, 4, 1],
+    ['b2-l6-c1-m3-s2 (one channel: width 1)', 2, 6, 1, 3, 2],
+    ['b4-l400-c2-m3-s11 (the paper\'s branch)', 4, 400, 2, 3, 11],
+  ] as const)('%s with logSignature: outputs are the normalized Lyndon log-signature of x ⊙ K, width logsiglen; the gradient reaches K', (_name, B, L, C, depth, steps) => {
+    const { layer, x, xs, k, mean, variance, gamma, beta, siglen: width } = setup(B, L, C, depth, steps, L + C, true);
+    expect(width).toBe(logSigLength(C, depth));
+    expect(layer.getConfig()['logSignature']).toBe(true);
+    const y = layer.apply(x) as tf.Tensor;
+    expect(y.shape).toEqual([B, steps, width]);
+    expect(layer.computeOutputShape([null, L, C])).toEqual([null, steps, width]);
+    const { lyndon } = logSignatureReferenceBatch(Float32Array.from(xs, (v, i) => v * k[i % (L * C)]!), B, L, C, depth);
+    const want = new Float64Array(B * steps * width);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < steps; t++) {
+        for (let j = 0; j < width; j++) want[(b * steps + t) * width + j] = gamma[j]! * (lyndon[b * width + j]! - mean[j]!) / Math.sqrt(variance[j]! + 1e-3) + beta[j]!;
+      }
+    }
+    expect(maxAbsDiff(y.dataSync(), want)).toBeLessThanOrEqual(1e-4 * Math.max(1, maxAbs(want)));
+    const kernel = layer.trainableWeights[0]!.read() as tf.Variable;
+    const R = randomArray(B * steps * width, Rng.fromSeed(L));
+    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, tf.tensor3d(R, [B, steps, width]))) as tf.Scalar, [kernel]);
+    const gK = grads[kernel.name]!.dataSync();
+    expect(maxAbs(gK)).toBeGreaterThan(0);
+    if (L <= 9 && L > 2 && C > 1) {
+      const { mismatches } = finiteDifferenceCheck(layer, [x], undefined, 7, { samples: 4 });
+      expect(mismatches).toEqual([]);
+    }
   });
 });

@@ -5,9 +5,11 @@
  * from its LSTM.
  *
  * For the sequence features x [S, B, C] (time-major, sequenceFeatures.ts), U = gft.hidden:
- *   gftSig only:  z = SignatureFeatures(path) [B, S, siglen]   path = the bars before the
- *                 order (signaturePath.ts), ⊙ K, signature, BatchNorm, repeated over the S
- *                 steps; x ← [x ; z] per step (C + siglen variables)
+ *   gftSig only:  z = SignatureFeatures(path) [B, S, W]   path = the bars before the order
+ *                 (signaturePath.ts), ⊙ K, signature (W = siglen) or with
+ *                 gft.signature.logSignature the log-signature in the Lyndon basis
+ *                 (W = logsiglen), BatchNorm, repeated over the S steps; x ← [x ; z] per step
+ *                 (C + W variables)
  *   v = VariableSelection(x)              per-variable Dense 1 → d, GRN weights, GRN per variable [B, S, U]
  *   h = TKAN_2(TKAN_1(v))                 returnSequences                                   [B, S, U]
  *   g = LayerNorm(v + GLU(h))             gated skip connection with the selection output
@@ -30,11 +32,10 @@
  * Parameters: `parameterSummary` (neuralAllocator.ts) counts them per block; each block is
  * its layer's own count (the layers' headers); the heads are the dynamic model's. Cost per order: the layers' costs (their headers) over S steps, plus the signature.
  */
-import { CausalMultiHeadAttention, GLU, GRN, SignatureFeatures, TKAN, VariableSelection } from '../../layers/index.js';
+import { CausalMultiHeadAttention, GLU, GRN, SignatureFeatures, TKAN, VariableSelection, signatureFeaturesWidth } from '../../layers/index.js';
 import { DEFAULT_EPSILON, type LayerVariable, layerNorm } from '../../layers/layerHelpers.js';
 import { SEQUENCE_CHANNELS, sequenceSteps } from '../../features/sequenceFeatures.js';
 import { signaturePathShape } from '../../features/signaturePath.js';
-import { sigLength } from '../../native/signature.js';
 import { tf } from '../../ops/tf.js';
 import type { GftConfig, ModelConfig } from './modelConfig.js';
 
@@ -97,10 +98,10 @@ export class GftEncoder {
     };
     if (config.kind === 'gftSig') {
       const p = signaturePathShape(g.signature.path, 1);
-      this.#sig = new SignatureFeatures({ steps: S, depth: g.signature.depth });
+      this.#sig = new SignatureFeatures({ steps: S, depth: g.signature.depth, logSignature: g.signature.logSignature });
       this.#sig.build([null, p.length, p.channels]);
       collect('sig', this.#sig);
-      variables += sigLength(p.channels, g.signature.depth);
+      variables += signatureFeaturesWidth(p.channels, g.signature.depth, g.signature.logSignature);
     } else {
       this.#sig = null;
     }

@@ -46,10 +46,13 @@ export const gftConfigSchema = z.object({
     /** KAN width; null = the layer's input width (`hidden`) */
     kanUnits: z.number().int().positive().nullable(),
   }).strict(),
-  /** gftSig: the path of the bars before the order and its signature depth */
+  /** gftSig: the path of the bars before the order, its signature depth, and whether the
+   * branch reads the log-signature (Lyndon basis) instead of the signature; absent = false, so
+   * configs written before the option parse to the same model */
   signature: z.object({
     path: signaturePathSpecSchema,
     depth: z.number().int().min(1).max(4),
+    logSignature: z.boolean().default(false),
   }).strict(),
 }).strict();
 export type GftConfig = z.infer<typeof gftConfigSchema>;
@@ -98,7 +101,7 @@ export const DEFAULT_GFT = {
   heads: 3,
   embedding: 3,
   tkan: { cell: 'kan', gridSize: 5, kanUnits: null },
-  signature: { path: DEFAULT_SIGNATURE_PATH, depth: 3 },
+  signature: { path: DEFAULT_SIGNATURE_PATH, depth: 3, logSignature: false },
 } as const satisfies GftConfig;
 
 export function defaultModelConfig(kind: ModelKind, horizon = 12, intervalMs = 3_600_000): ModelConfig {
