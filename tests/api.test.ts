@@ -21,7 +21,7 @@ const PUBLIC = [
   // allocators
   'registerAllocator', 'unregisterAllocator', 'registeredAllocators', 'resolveAllocator', 'twapAllocator', 'histCurveAllocator',
   'NeuralAllocator', 'PerAssetAllocator', 'loadAllocator', 'MODEL_KINDS', 'defaultModelConfig', 'parseModelConfig', 'loadCheckpoint',
-    'isAllocatorSpec', 'PRETRAINED_PREFIX', 'pretrainedModels', 'pretrainedPath', 'exportModel',
+  'isAllocatorSpec', 'PRETRAINED_PREFIX', 'pretrainedModels', 'pretrainedPath', 'exportModel',
   // training, evaluation
   'trainModel', 'DEFAULT_TRAIN_CONFIG', 'parseTrainConfig', 'evaluateAllocators', 'pairedBlockBootstrap', 'reportToMarkdown',
   // execution
