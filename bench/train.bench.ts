@@ -11,7 +11,9 @@
  *                                   <config> l12-u16 is docs/results.md's encoder (lookback 12,
  *                                   16 units), l60-u64 a paper-like one (lookback 60, 64 units);
  *                                   gft-l12-h32 and gftSig-l12-h32 the GFT models at their default
- *                                   width (hidden 32; gftSig: the 400-bar signature path)
+ *                                   width (hidden 32; gftSig: the 400-bar signature path),
+ *                                   gft-l12-h64 and gftSig-l12-h64 at hidden 64 (only when
+ *                                   --cases names them)
  * With --profile, instead: the time shares of one step (data gathering, feature building,
  * forward, backward, optimizer; inside forward+backward: tfjs kernels by name, the custom ops'
  * own loops, and the per-op overhead = the rest) per case, then the same steps with the batches
@@ -24,6 +26,8 @@
  * --backend takes the backend choice names (cpu, wasm, native); the default is all of them
  * that run here (one that does not is named with its reason; an explicit one that does not is
  * an error).
+ *
+ * --cases picks cases by name; it also leaves out the lstm/ and step/ rows (a full run has them).
  *
  * Run: npx tsx bench/train.bench.ts [--profile [--data-workers N]] [--backend cpu,wasm,native] [--cases static,dynamic-l12-u16,...]
  */
@@ -59,13 +63,16 @@ const load = () => loadavg()[0]!.toFixed(2);
 
 // ---- cases -------------------------------------------------------------------------------
 
-interface Case { name: string; kind: ModelKind; lookback?: number; units?: number; hidden?: number }
+/** `onDemand`: only when --cases names it (too slow for every run on the cpu and wasm backends) */
+interface Case { name: string; kind: ModelKind; lookback?: number; units?: number; hidden?: number; onDemand?: boolean }
 const ALL_CASES: Case[] = [
   { name: 'static', kind: 'static' },
   { name: 'dynamic-l12-u16', kind: 'dynamic', lookback: 12, units: 16 },
   { name: 'dynamic-l60-u64', kind: 'dynamic', lookback: 60, units: 64 },
   { name: 'gft-l12-h32', kind: 'gft', lookback: 12, hidden: 32 },
   { name: 'gftSig-l12-h32', kind: 'gftSig', lookback: 12, hidden: 32 },
+  { name: 'gft-l12-h64', kind: 'gft', lookback: 12, hidden: 64, onDemand: true },
+  { name: 'gftSig-l12-h64', kind: 'gftSig', lookback: 12, hidden: 64, onDemand: true },
 ];
 
 function configOf(c: Case): ModelConfig {
@@ -388,7 +395,7 @@ for (const b of requested ?? ['cpu', 'wasm', 'native']) {
   }
 }
 const wanted = option('--cases')?.split(',');
-const cases = wanted ? ALL_CASES.filter((c) => wanted.includes(c.name)) : ALL_CASES;
+const cases = wanted ? ALL_CASES.filter((c) => wanted.includes(c.name)) : ALL_CASES.filter((c) => !c.onDemand);
 const { dataset, cleanup } = await realDataset();
 try {
   const ids = dataset.anchors('train').index;
@@ -402,9 +409,12 @@ try {
       }
     }
   } else {
-    await lstmBench();
-    for (const kind of ['constCurve', 'static', 'dynamic'] as const) await stepBench(kind);
-    for (const c of cases.filter((x) => x.kind === 'dynamic')) await trainBench(dataset, ids, c, backends);
+    // the kernel and synthetic-step rows only in a full run (--cases picks train rows only)
+    if (!wanted) {
+      await lstmBench();
+      for (const kind of ['constCurve', 'static', 'dynamic'] as const) await stepBench(kind);
+    }
+    for (const c of cases.filter((x) => x.kind !== 'static')) await trainBench(dataset, ids, c, backends);
   }
 } finally {
   cleanup();

@@ -230,6 +230,58 @@ export declare function softmaxF32(x: Float32Array, out: Float32Array, rows: num
 /** dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] over `shape`. */
 export declare function stridedCopyF32(shape: Array<number>, src: Float32Array, srcOffset: number, srcStrides: Array<number>, dst: Float32Array, dstOffset: number, dstStrides: Array<number>): void
 
+/** Backward of Σ dh ⊙ h: writes every array of `grads` and (when given) dx. */
+export declare function tkanBackwardF32(x: Float32Array, weightsIn: TkanWeightArrays, saved: TkanStateArrays, dh: Float32Array, grads: TkanWeightArrays, dx: Float32Array | undefined | null, options: TkanOptions): void
+
+/** Forward: writes every array of `states`; see sigvwap_core::tkan. */
+export declare function tkanForwardF32(x: Float32Array, weightsIn: TkanWeightArrays, states: TkanStateArrays, options: TkanOptions): void
+
+export interface TkanOptions {
+  steps: number
+  batch: number
+  channels: number
+  units: number
+  kanUnits: number
+  gridSize: number
+  gridMin: number
+  gridMax: number
+  /** 'silu', 'relu' or 'linear' */
+  baseActivation: string
+}
+
+/**
+ * What the forward pass writes and the backward pass reads: h, c [steps, batch, units],
+ * gates [steps, batch, 4·units], s, phi, m [steps, batch, kanUnits].
+ */
+export interface TkanStateArrays {
+  h: Float32Array
+  c: Float32Array
+  gates: Float32Array
+  s: Float32Array
+  phi: Float32Array
+  m: Float32Array
+}
+
+/**
+ * The layer's weights (or their gradients), by the layer's names; layouts in
+ * `sigvwap_core::tkan`.
+ */
+export interface TkanWeightArrays {
+  kernel: Float32Array
+  recurrentKernel: Float32Array
+  bias: Float32Array
+  kanKernel: Float32Array
+  kanRecurrentKernel: Float32Array
+  kanBias: Float32Array
+  splineKernel: Float32Array
+  baseKernel: Float32Array
+  memoryKernel: Float32Array
+  memoryRecurrentKernel: Float32Array
+  memoryBias: Float32Array
+  outputKernel: Float32Array
+  outputBias: Float32Array
+}
+
 /** out = f(x); op is 'sigmoid', 'tanh', 'relu', 'exp', 'neg', 'abs' or 'square'. */
 export declare function unaryF32(op: string, x: Float32Array, out: Float32Array): void
 

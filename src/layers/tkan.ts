@@ -36,14 +36,17 @@
  * Parameters, 'kan': 3U·(C + U + 1) + K·(C + K + 1) + K·K·(G + 3) + K·K + K·(2K + 1) + U·(K + 1);
  *             'lstm': 4U·(C + U + 1).
  * Cost per step and row, 'kan': 3U·(C + U) + K·(C + K) + K²·(G + 4) + 2K² + K·U multiply-adds
- * (the input products of all steps run as two GEMMs before the loop) and about a dozen small
- * tfjs kernels per step; 'lstm': 4U·(C + U), backward about twice that.
+ * (the input products of all steps run as two GEMMs before the loop), run by the fused
+ * `tkanSequence` op: one native call forward and one backward on the native backend, the tfjs
+ * composition (about a dozen small kernels per step) elsewhere; 'lstm': 4U·(C + U), backward
+ * about twice that.
  * Biases start at zero except the forget gate's (1, Keras' unit_forget_bias); kernels are
  * Glorot-uniform.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { lstmSequence } from '../ops/lstmSequence.js';
+import { cubicBSplineBasis, tkanSequence } from '../ops/tkanSequence.js';
 import { tf } from '../ops/tf.js';
 import {
   type ConfigDict, type Kwargs, type LayerArgs, type LayerVariable, type Shape,
@@ -82,21 +85,8 @@ export function tkanParameterCount(cell: TkanCell, channels: number, units: numb
   return 3 * U * (C + U + 1) + K * (C + K + 1) + K * K * (gridSize + 3) + K * K + K * (2 * K + 1) + U * (K + 1);
 }
 
-/**
- * The cubic B-spline basis of every KAN input: s [rows, K] → [rows, K·(G+3)], the G + 3 basis
- * values of input k at columns k·(G+3) .. k·(G+3)+G+2 (see the header).
- */
-export function cubicBSplineBasis(s: tf.Tensor2D, gridSize: number, gridMin: number, gridMax: number): tf.Tensor2D {
-  const G = gridSize;
-  const h = (gridMax - gridMin) / G;
-  const centres = tf.tensor1d(Array.from({ length: G + 3 }, (_, j) => gridMin + (j - 1) * h));
-  const a = tf.abs(tf.div(tf.sub(tf.expandDims(s, 2), centres), h));
-  // N = (2 − a)₊³/6 − 4·(1 − a)₊³/6: both pieces at once, no branch (tfjs has no gradient
-  // for the comparison a where() would need)
-  const cube = (t: tf.Tensor) => tf.mul(t, tf.square(t));
-  const b = tf.mul(1 / 6, tf.sub(cube(tf.relu(tf.sub(2, a))), tf.mul(4, cube(tf.relu(tf.sub(1, a))))));
-  return tf.reshape(b, [s.shape[0], s.shape[1] * (G + 3)]);
-}
+/** The cubic B-spline basis of the KAN (src/ops/tkanSequence.ts). */
+export { cubicBSplineBasis };
 
 interface KanWeights {
   kanKernel: LayerVariable;
@@ -121,7 +111,6 @@ export class TKAN extends tfl.layers.Layer {
   readonly gridMin: number;
   readonly gridMax: number;
   readonly baseActivation: TkanBaseActivation;
-  private kanUnits = 0;
   private kernel: LayerVariable | null = null;
   private recurrentKernel: LayerVariable | null = null;
   private bias: LayerVariable | null = null;
@@ -157,7 +146,7 @@ export class TKAN extends tfl.layers.Layer {
     // unit forget bias: gate order i, f, g(, o)
     this.bias.write(tf.tidy(() => tf.concat([tf.zeros([U]), tf.ones([U]), tf.zeros([(gates - 2) * U])])));
     if (this.cell === 'kan') {
-      const K = (this.kanUnits = this.kanUnitsArg ?? C);
+      const K = this.kanUnitsArg ?? C;
       const nb = this.gridSize + 3;
       this.kan = {
         kanKernel: add('kanKernel', [C, K], glorot()),
@@ -194,41 +183,16 @@ export class TKAN extends tfl.layers.Layer {
     });
   }
 
-  private base(s: tf.Tensor2D): tf.Tensor2D {
-    if (this.baseActivation === 'relu') return tf.relu(s);
-    if (this.baseActivation === 'linear') return s;
-    return tf.mul(s, tf.sigmoid(s));
-  }
-
   private kanSequence(xt: tf.Tensor3D): tf.Tensor3D {
-    const [T, B, C] = xt.shape;
-    const U = this.units;
-    const K = this.kanUnits;
     const w = this.kan!;
-    const rows = tf.reshape(xt, [T * B, C]) as tf.Tensor2D;
-    // the input products of every step at once; per step a contiguous [B, ·] slice
-    const xGates = tf.unstack(tf.reshape(tf.add(tf.matMul(rows, this.kernel!.read() as tf.Tensor2D), this.bias!.read()), [T, B, 3 * U])) as tf.Tensor2D[];
-    const xKan = tf.unstack(tf.reshape(tf.add(tf.matMul(rows, w.kanKernel.read() as tf.Tensor2D), w.kanBias.read()), [T, B, K])) as tf.Tensor2D[];
-    const mm = (a: tf.Tensor, v: LayerVariable) => tf.matMul(a as tf.Tensor2D, v.read() as tf.Tensor2D);
-    let h: tf.Tensor2D | null = null;
-    let c: tf.Tensor2D | null = null;
-    let m: tf.Tensor2D | null = null;
-    const out: tf.Tensor2D[] = [];
-    for (let t = 0; t < T; t++) {
-      // zero initial states: the first step skips the recurrent products
-      const s = m ? tf.add(xKan[t]!, mm(m, w.kanRecurrentKernel)) as tf.Tensor2D : xKan[t]!;
-      const phi = tf.add(mm(this.base(s), w.baseKernel), mm(cubicBSplineBasis(s, this.gridSize, this.gridMin, this.gridMax), w.splineKernel));
-      const memPre = tf.add(mm(phi, w.memoryKernel), w.memoryBias.read());
-      m = tf.tanh(m ? tf.add(memPre, mm(m, w.memoryRecurrentKernel)) : memPre) as tf.Tensor2D;
-      const z = h ? tf.add(xGates[t]!, mm(h, this.recurrentKernel!)) : xGates[t]!;
-      const [zi, zf, zg] = tf.split(z, 3, 1) as tf.Tensor2D[];
-      const o = tf.sigmoid(tf.add(mm(phi, w.outputKernel), w.outputBias.read()));
-      const ig = tf.mul(tf.sigmoid(zi!), tf.tanh(zg!));
-      c = (c ? tf.add(tf.mul(tf.sigmoid(zf!), c), ig) : ig) as tf.Tensor2D;
-      h = tf.mul(o, tf.tanh(c)) as tf.Tensor2D;
-      out.push(h);
-    }
-    return tf.stack(out) as tf.Tensor3D;
+    const read = <T extends tf.Tensor>(v: LayerVariable) => v.read() as T;
+    return tkanSequence(xt, {
+      kernel: read(this.kernel!), recurrentKernel: read(this.recurrentKernel!), bias: read(this.bias!),
+      kanKernel: read(w.kanKernel), kanRecurrentKernel: read(w.kanRecurrentKernel), kanBias: read(w.kanBias),
+      splineKernel: read(w.splineKernel), baseKernel: read(w.baseKernel),
+      memoryKernel: read(w.memoryKernel), memoryRecurrentKernel: read(w.memoryRecurrentKernel), memoryBias: read(w.memoryBias),
+      outputKernel: read(w.outputKernel), outputBias: read(w.outputBias),
+    }, { gridSize: this.gridSize, gridMin: this.gridMin, gridMax: this.gridMax, baseActivation: this.baseActivation });
   }
 
   override getConfig(): ConfigDict {

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tfc from '@tensorflow/tfjs-core';
 import { tf } from '../../src/ops/tf.js';
 import { lstmSequence } from '../../src/ops/lstmSequence.js';
+import { tkanSequence } from '../../src/ops/tkanSequence.js';
 import { activeBackend, chooseBackend, defaultBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 import { NATIVE_BACKEND, nativeKernelNames } from '../../src/ops/nativeBackend.js';
 import { Rng } from '../../src/rng.js';
@@ -72,6 +73,13 @@ describe.skipIf(!status.available)('sigvwap backend', () => {
         // the fused LSTM: forward and backward are one call each
         const seq = tf.reshape(x, [4, 256, 12]) as tf.Tensor3D;
         tf.grad((w: tf.Tensor) => tf.sum(lstmSequence(seq, w as tf.Tensor2D, tf.ones([3, 12]) as tf.Tensor2D, tf.zeros([12]) as tf.Tensor1D)))(tf.ones([12, 12]));
+        // the fused TKAN ('kan' cell): likewise
+        const z = (rows: number, cols: number) => tf.fill([rows, cols], 0.1) as tf.Tensor2D;
+        const tw = {
+          kernel: z(12, 6), recurrentKernel: z(2, 6), bias: tf.zeros([6]) as tf.Tensor1D, kanKernel: z(12, 3), kanRecurrentKernel: z(3, 3), kanBias: tf.zeros([3]) as tf.Tensor1D,
+          splineKernel: z(15, 3), baseKernel: z(3, 3), memoryKernel: z(3, 3), memoryRecurrentKernel: z(3, 3), memoryBias: tf.zeros([3]) as tf.Tensor1D, outputKernel: z(3, 2), outputBias: tf.zeros([2]) as tf.Tensor1D,
+        };
+        tf.grad((xs: tf.Tensor) => tf.sum(tkanSequence(xs as tf.Tensor3D, tw, { gridSize: 2, gridMin: -1, gridMax: 1, baseActivation: 'silu' })))(seq);
       });
     } finally {
       for (const [f, orig] of saved) binding[f] = orig;

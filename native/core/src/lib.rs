@@ -13,6 +13,7 @@
 //!   vwap, signature: error, real, pool, cuda, device (signature also buffer)
 //!   matmul: error, pool, device, cuda (and the `gemm` crate);  tensor: error
 //!   adam: error, device, cuda;  lstm: error, pool, device, cuda, adam
+//!   tkan: error, pool, lstm (its products and activations)
 
 pub mod adam;
 pub mod buffer;
@@ -29,6 +30,7 @@ pub mod pool;
 pub mod real;
 pub mod signature;
 pub mod tensor;
+pub mod tkan;
 pub mod simd;
 pub mod vwap;
 

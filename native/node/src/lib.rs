@@ -14,6 +14,7 @@ mod matmul;
 mod outbuf;
 mod signature;
 mod tensor;
+mod tkan;
 mod vwap;
 
 pub use fills::*;
@@ -22,4 +23,5 @@ pub use lstm::*;
 pub use matmul::*;
 pub use signature::*;
 pub use tensor::*;
+pub use tkan::*;
 pub use vwap::*;

@@ -22,7 +22,7 @@ use crate::pool;
 pub const MIN_BLOCK_ROWS: usize = 32;
 
 /// Row blocks [r0, r1) of a batch: about one per pool thread.
-fn blocks(batch: usize) -> Vec<(usize, usize)> {
+pub(crate) fn blocks(batch: usize) -> Vec<(usize, usize)> {
     if batch == 0 {
         return Vec::new();
     }
@@ -32,7 +32,7 @@ fn blocks(batch: usize) -> Vec<(usize, usize)> {
 
 /// A pointer that crosses to pool threads; each block touches only its own rows.
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
+pub(crate) struct SendPtr(pub(crate) *mut f32);
 // SAFETY: the kernels below give every block a disjoint set of rows to write,
 // and every thread finishes before the borrow the pointer came from ends
 // (`pool::install` joins).
@@ -41,7 +41,7 @@ unsafe impl Sync for SendPtr {}
 
 impl SendPtr {
     /// The pointer (a method, so that closures capture the whole `SendPtr`, not its field).
-    fn get(self) -> *mut f32 {
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }
@@ -53,7 +53,7 @@ impl SendPtr {
 /// Every element the sizes and strides reach must be valid, and `dst` must not
 /// overlap `a` or `b`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn product(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_rs: usize, b_cs: usize) {
+pub(crate) unsafe fn product(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_rs: usize, b_cs: usize) {
     unsafe { product_on(m, n, k, dst, dst_rs, accumulate, a, a_rs, a_cs, b, b_rs, b_cs, Parallelism::None) }
 }
 
@@ -62,7 +62,7 @@ unsafe fn product(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, ac
 /// # Safety
 /// As [`product`].
 #[allow(clippy::too_many_arguments)]
-unsafe fn product_on(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_rs: usize, b_cs: usize, par: Parallelism) {
+pub(crate) unsafe fn product_on(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32, b_rs: usize, b_cs: usize, par: Parallelism) {
     if m == 0 || n == 0 {
         return;
     }
@@ -122,13 +122,13 @@ fn exp_f32(x: f32) -> f32 {
 
 /// σ(z) = 1 / (1 + e^-z).
 #[inline(always)]
-fn sigmoid(z: f32) -> f32 {
+pub(crate) fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + exp_f32(-z))
 }
 
 /// tanh(z) = 2σ(2z) − 1 (absolute error about 1e-7 near 0, where it matters least).
 #[inline(always)]
-fn tanh_f32(z: f32) -> f32 {
+pub(crate) fn tanh_f32(z: f32) -> f32 {
     2.0 * sigmoid(2.0 * z) - 1.0
 }
 

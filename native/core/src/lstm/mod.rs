@@ -46,6 +46,8 @@ use crate::device::{cuda_only, Device};
 use crate::error::{CoreError, CoreResult};
 
 pub use cpu::{lstm_backward_into, lstm_forward_into, reference_backward, reference_forward};
+/// The kernel's building blocks, shared with the fused TKAN (`crate::tkan`).
+pub(crate) use cpu::{blocks, product, product_on, sigmoid, tanh_f32, SendPtr};
 
 /// Sizes of one LSTM call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
