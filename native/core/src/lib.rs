@@ -15,14 +15,17 @@
 //!   adam: error, device, cuda;  lstm: error, pool, device, cuda, adam
 
 pub mod adam;
+pub mod attention;
 pub mod buffer;
 #[cfg(feature = "cuda")]
 mod cuda;
 #[cfg(feature = "cuda")]
 pub mod cuda_timing;
+mod dense;
 pub mod device;
 pub mod error;
 pub mod fills;
+pub mod grn;
 pub mod lstm;
 pub mod matmul;
 pub mod pool;
