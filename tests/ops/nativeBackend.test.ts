@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tfc from '@tensorflow/tfjs-core';
 import { tf } from '../../src/ops/tf.js';
 import { lstmSequence } from '../../src/ops/lstmSequence.js';
+import { causalAttention } from '../../src/ops/causalAttention.js';
+import { grnOp } from '../../src/ops/grnOp.js';
 import { activeBackend, chooseBackend, defaultBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 import { NATIVE_BACKEND, nativeKernelNames } from '../../src/ops/nativeBackend.js';
 import { Rng } from '../../src/rng.js';
@@ -72,6 +74,10 @@ describe.skipIf(!status.available)('sigvwap backend', () => {
         // the fused LSTM: forward and backward are one call each
         const seq = tf.reshape(x, [4, 256, 12]) as tf.Tensor3D;
         tf.grad((w: tf.Tensor) => tf.sum(lstmSequence(seq, w as tf.Tensor2D, tf.ones([3, 12]) as tf.Tensor2D, tf.zeros([12]) as tf.Tensor1D)))(tf.ones([12, 12]));
+        // the fused attention and GRN: likewise
+        const o = (shape: number[]) => tf.mul(tf.ones(shape), 0.1);
+        tf.grad((t: tf.Tensor) => tf.sum(causalAttention(t as tf.Tensor3D, { wq: o([12, 6]), bq: o([6]), wk: o([12, 6]), wv: o([12, 6]), bv: o([6]), wo: o([6, 12]), bo: o([12]) }, 3)))(seq);
+        tf.grad((t: tf.Tensor) => tf.sum(grnOp(t, { w1: o([12, 8]), b1: o([8]), w2: o([8, 8]), b2: o([8]), wv: o([8, 12]), bv: o([12]), wg: o([8, 12]), bg: o([12]), gamma: o([12]), beta: o([12]) }, 1e-3)))(seq);
       });
     } finally {
       for (const [f, orig] of saved) binding[f] = orig;
