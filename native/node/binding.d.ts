@@ -24,6 +24,21 @@ export declare class FillSimulator {
 }
 export type JsFillSimulator = FillSimulator
 
+/** Backward of Σ dy ⊙ y: writes dparams and (when given) dx [batch, time, width]. */
+export declare function attentionBackwardF32(x: Float32Array, params: Float32Array, saved: Float32Array, dy: Float32Array, dparams: Float32Array, dx: Float32Array | undefined | null, options: AttentionOptions): void
+
+/** Forward: writes y [batch, time, units] and saved; see sigvwap_core::attention. */
+export declare function attentionForwardF32(x: Float32Array, params: Float32Array, y: Float32Array, saved: Float32Array, options: AttentionOptions): void
+
+export interface AttentionOptions {
+  batch: number
+  time: number
+  width: number
+  heads: number
+  keyDim: number
+  units: number
+}
+
 /**
  * ERR_ARG naming SIGVWAP_THREADS when the variable is invalid (and
  * `setThreads` has not overridden it): `sigvwap info` reports it instead of
@@ -137,6 +152,21 @@ export interface FillResult {
   zeroVolumeBins: Int32Array
   stoppedAt: Int32Array
   device: string
+}
+
+/** Backward of Σ dy ⊙ y: writes dparams and (when given) dx [rows, in]. */
+export declare function grnBackwardF32(x: Float32Array, params: Float32Array, saved: Float32Array, dy: Float32Array, dparams: Float32Array, dx: Float32Array | undefined | null, options: GrnOptions): void
+
+/** Forward: writes y [rows, units] and saved; see sigvwap_core::grn. */
+export declare function grnForwardF32(x: Float32Array, params: Float32Array, y: Float32Array, saved: Float32Array, options: GrnOptions): void
+
+export interface GrnOptions {
+  rows: number
+  inDim: number
+  hidden: number
+  units: number
+  /** the LayerNorm's ε (forward only; the backward reads the saved 1/√(var + ε)) */
+  epsilon: number
 }
 
 /** Backward of Σ dh ⊙ h: writes dwx, dwh, dbias and (when given) dx. */

@@ -9,8 +9,11 @@
  * bit-identical (the test checks this), while no −∞ reaches the gradient.
  * The key projection has no bias: b_k would add q_i·b_k to every score of row i, a shift that
  * softmax ignores, so its gradient is identically zero (Keras' layer carries it anyway).
- * Layout: x [batch, time, width] → [batch, time, units] (units default: width). Heads are
- * moved next to the batch ([batch·heads, time, keyDim]) for two batched GEMMs per call.
+ * Layout: x [batch, time, width] → [batch, time, units] (units default: width).
+ * Computed by the `causalAttention` op (src/ops/causalAttention.ts): one fused native call
+ * forward and one backward on the native backend (only the causal half of the scores), the
+ * tfjs composition on 'cpu' and 'wasm' (heads moved next to the batch, [batch·heads, time,
+ * keyDim], for two batched GEMMs), the same math.
  * Parameters: 3·heads·keyDim·width + 2·heads·keyDim + units·(heads·keyDim + 1).
  * Cost per sequence: 3·time·width·heads·keyDim + 2·heads·time²·keyDim +
  * time·heads·keyDim·units multiply-adds (the masked half of time² is computed, then zeroed),
@@ -18,14 +21,15 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import { CAUSAL_MASK_VALUE, causalAttention } from '../ops/causalAttention.js';
 import { tf } from '../ops/tf.js';
 import {
   type ConfigDict, type Kwargs, type LayerArgs, type LayerVariable, type Shape,
-  addDense, dense, oneShape, oneTensor, positiveInt, shapeError,
+  addDense, oneShape, oneTensor, positiveInt, shapeError,
 } from './layerHelpers.js';
 
 /** The additive mask value on positions j > i. */
-export const CAUSAL_MASK_VALUE = -1e9;
+export { CAUSAL_MASK_VALUE };
 
 export interface CausalMultiHeadAttentionArgs extends LayerArgs {
   /** Attention heads; default 3. */
@@ -83,21 +87,12 @@ export class CausalMultiHeadAttention extends tfl.layers.Layer {
     return tf.tidy(() => {
       const x = oneTensor('CausalMultiHeadAttention', inputs);
       if (x.rank !== 3) throw shapeError('CausalMultiHeadAttention', 'inputs', `expected [batch, time, width], got [${x.shape}]`, { shape: x.shape });
-      const [B, T] = x.shape as [number, number, number];
-      const H = this.heads;
-      const k = this.keyDim;
       const w = this.w!;
-      // [B, T, H·k] → [B·H, T, k]
-      const split = (t: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, k]), [0, 2, 1, 3]), [B * H, T, k]) as tf.Tensor3D;
-      const q = split(dense(x, w.query.kernel.read(), w.query.bias!.read()));
-      const kk = split(dense(x, w.key.kernel.read()));
-      const v = split(dense(x, w.value.kernel.read(), w.value.bias!.read()));
-      const lower = tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
-      const mask = tf.mul(tf.sub(1, lower), CAUSAL_MASK_VALUE);
-      const scores = tf.add(tf.mul(tf.matMul(q, kk, false, true), 1 / Math.sqrt(k)), mask);
-      const attended = tf.matMul(tf.softmax(scores) as tf.Tensor3D, v); // [B·H, T, k]
-      const merged = tf.reshape(tf.transpose(tf.reshape(attended, [B, H, T, k]), [0, 2, 1, 3]), [B, T, H * k]);
-      return dense(merged, w.output.kernel.read(), w.output.bias!.read());
+      const weights = {
+        wq: w.query.kernel.read(), bq: w.query.bias!.read(), wk: w.key.kernel.read(), wv: w.value.kernel.read(), bv: w.value.bias!.read(),
+        wo: w.output.kernel.read(), bo: w.output.bias!.read(),
+      };
+      return causalAttention(x as tf.Tensor3D, weights, this.heads);
     });
   }
 

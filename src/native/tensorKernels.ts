@@ -6,7 +6,7 @@
 import { native } from './binding.js';
 
 /** Functions of the addon the backend needs. */
-export const TENSOR_KERNEL_FUNCTIONS = ['matmulF32', 'binaryF32', 'unaryF32', 'stridedCopyF32', 'reduceF32', 'softmaxF32', 'lstmForwardF32', 'lstmBackwardF32', 'tkanForwardF32', 'tkanBackwardF32'] as const;
+export const TENSOR_KERNEL_FUNCTIONS = ['matmulF32', 'binaryF32', 'unaryF32', 'stridedCopyF32', 'reduceF32', 'softmaxF32', 'lstmForwardF32', 'lstmBackwardF32', 'tkanForwardF32', 'tkanBackwardF32', 'attentionForwardF32', 'attentionBackwardF32', 'grnForwardF32', 'grnBackwardF32'] as const;
 
 export function nativeTensorKernels(): { available: boolean; reason?: string } {
   let binding: Record<string, unknown>;

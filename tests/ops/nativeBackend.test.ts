@@ -9,6 +9,8 @@ import * as tfc from '@tensorflow/tfjs-core';
 import { tf } from '../../src/ops/tf.js';
 import { lstmSequence } from '../../src/ops/lstmSequence.js';
 import { tkanSequence } from '../../src/ops/tkanSequence.js';
+import { causalAttention } from '../../src/ops/causalAttention.js';
+import { grnOp } from '../../src/ops/grnOp.js';
 import { activeBackend, chooseBackend, defaultBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 import { NATIVE_BACKEND, nativeKernelNames } from '../../src/ops/nativeBackend.js';
 import { Rng } from '../../src/rng.js';
@@ -80,6 +82,10 @@ describe.skipIf(!status.available)('sigvwap backend', () => {
           splineKernel: z(15, 3), baseKernel: z(3, 3), memoryKernel: z(3, 3), memoryRecurrentKernel: z(3, 3), memoryBias: tf.zeros([3]) as tf.Tensor1D, outputKernel: z(3, 2), outputBias: tf.zeros([2]) as tf.Tensor1D,
         };
         tf.grad((xs: tf.Tensor) => tf.sum(tkanSequence(xs as tf.Tensor3D, tw, { gridSize: 2, gridMin: -1, gridMax: 1, baseActivation: 'silu' })))(seq);
+        // the fused attention and GRN: likewise
+        const o = (shape: number[]) => tf.mul(tf.ones(shape), 0.1);
+        tf.grad((t: tf.Tensor) => tf.sum(causalAttention(t as tf.Tensor3D, { wq: o([12, 6]), bq: o([6]), wk: o([12, 6]), wv: o([12, 6]), bv: o([6]), wo: o([6, 12]), bo: o([12]) }, 3)))(seq);
+        tf.grad((t: tf.Tensor) => tf.sum(grnOp(t, { w1: o([12, 8]), b1: o([8]), w2: o([8, 8]), b2: o([8]), wv: o([8, 12]), bv: o([12]), wg: o([8, 12]), bg: o([12]), gamma: o([12]), beta: o([12]) }, 1e-3)))(seq);
       });
     } finally {
       for (const [f, orig] of saved) binding[f] = orig;

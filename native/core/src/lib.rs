@@ -16,14 +16,17 @@
 //!   tkan: error, pool, lstm (its products and activations)
 
 pub mod adam;
+pub mod attention;
 pub mod buffer;
 #[cfg(feature = "cuda")]
 mod cuda;
 #[cfg(feature = "cuda")]
 pub mod cuda_timing;
+mod dense;
 pub mod device;
 pub mod error;
 pub mod fills;
+pub mod grn;
 pub mod lstm;
 pub mod matmul;
 pub mod pool;

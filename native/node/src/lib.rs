@@ -6,18 +6,23 @@
 //! panic is caught (`catch_unwind`) and becomes ERR_PANIC, never an abort.
 
 mod args;
+mod attention;
 mod errors;
 mod fills;
+mod grn;
 mod info;
 mod lstm;
 mod matmul;
 mod outbuf;
+mod packed;
 mod signature;
 mod tensor;
 mod tkan;
 mod vwap;
 
+pub use attention::*;
 pub use fills::*;
+pub use grn::*;
 pub use info::*;
 pub use lstm::*;
 pub use matmul::*;
