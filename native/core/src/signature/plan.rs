@@ -1,4 +1,5 @@
-//! How a call is cut into work: lanes per block and chunks per path.
+//! How a call is cut into work: lanes per block, chunks per path, and
+//! segments per pass of the forward sweep.
 //!
 //! Blocks of `lanes` tasks run in parallel on the sigvwap pool. With many
 //! paths a task is a whole path. When there are too few paths to fill every
@@ -29,6 +30,29 @@ pub struct Tuning {
     pub simd: Option<Simd>,
     /// Pretend the pool has this many threads when planning.
     pub threads: Option<usize>,
+    /// Segments the forward sweep advances per pass over the state: 1, 2 or
+    /// 4 (others round down to one of these). Also applies to the forward
+    /// sweep inside the backward (to depth m-1); the stream forward always
+    /// takes 1 (it needs every prefix).
+    pub segments_per_pass: Option<usize>,
+}
+
+/// Segments per pass the kernels are compiled for.
+pub const SEGMENTS_PER_PASS_CHOICES: [usize; 3] = [1, 2, 4];
+
+/// Segments per pass over the state (`horner::mul_exp_steps`), for the top
+/// level `top` of the sweep (m forward, m-1 for the backward's recompute).
+/// Pairing pays off once the top level (d^top · lanes entries) no longer
+/// sits in L1 (>= 2048 lanes-entries, 16 KiB of float64): each pass over it
+/// is then bound by L2 traffic, which the pairing halves; below that the
+/// extra Horner chains cost more.
+pub(crate) fn default_segments_per_pass(shape: &TensorShape, lanes: usize, _f32: bool, backward: bool) -> usize {
+    let top = if backward { shape.depth() - 1 } else { shape.depth() };
+    if top >= 2 && shape.level_size(top) * lanes >= 2048 {
+        2
+    } else {
+        1
+    }
 }
 
 /// Lanes per block, from the block-size sweep (`npm run
@@ -68,6 +92,8 @@ pub(crate) struct Plan {
     /// Float32 arithmetic (else float64), from the call's precision.
     pub f32: bool,
     pub chunks: usize,
+    /// Segments per pass of the forward sweeps (1, 2 or 4).
+    pub per_pass: usize,
     pub simd: Simd,
     /// `batch · chunks` tasks, path-major: tasks of path b are `b·chunks ..`.
     pub tasks: Vec<Task>,
@@ -82,6 +108,10 @@ impl Plan {
             None => default_lanes(shape, backward, f32),
         };
         let simd = tuning.simd.unwrap_or_else(Simd::detect);
+        let per_pass = match tuning.segments_per_pass {
+            Some(p) => SEGMENTS_PER_PASS_CHOICES.iter().copied().filter(|&c| c <= p.max(1)).max().unwrap_or(1),
+            None => default_segments_per_pass(shape, lanes, f32, backward),
+        };
         let threads = tuning.threads.unwrap_or_else(crate::pool::threads).max(1);
         let chunks = if stream || segments == 0 {
             1
@@ -111,6 +141,6 @@ impl Plan {
                 tasks.push(Task { batch_index: b, first, count });
             }
         }
-        Plan { lanes, f32, chunks, simd, tasks }
+        Plan { lanes, f32, chunks, per_pass, simd, tasks }
     }
 }
