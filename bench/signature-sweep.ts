@@ -2,20 +2,24 @@
  * `npm run bench:signature-sweep`: the block-size sweep of the CPU signature
  * kernels. For each benchmark shape (a–d of signature.bench.ts), dtype (f32
  * input runs float32 arithmetic, f64 input float64), instruction set this
- * machine has (AVX-512, AVX2+FMA; NEON/FMA on aarch64) and lanes per block
- * (2, 4, 8, 16 paths), it times the forward and backward (median of the
- * runs, each configuration checked against the reference first) with
+ * machine has (AVX-512, AVX2+FMA; NEON/FMA on aarch64), lanes per block
+ * (2, 4, 8, 16 paths) and segments per pass of the forward sweep (1, 2, 4),
+ * it times the forward and backward (median of the runs, each configuration
+ * checked against the reference first) with
  * native/core/examples/sigbench.rs --sweep, prints the best configuration per
  * shape, and appends all rows to
  * bench/results/history.jsonl (suite 'signature-sweep'). The defaults in
- * native/core/src/signature/plan.rs (`default_lanes`) come from these runs.
+ * native/core/src/signature/plan.rs (`default_lanes`,
+ * `default_segments_per_pass`) come from these runs.
  *
  * On a shared machine wall times swing by 2x when another process takes a
  * core, so the best configuration is picked by CPU ms per call (summed over
  * the pool's threads; time lost to other processes is not counted), and
  * the load average is recorded with the run.
  *
- * Run: npm run bench:signature-sweep   (SIGVWAP_BENCH_QUICK=1 for fewer runs)
+ * Run: npm run bench:signature-sweep   (SIGVWAP_BENCH_QUICK=1 for fewer runs;
+ * arguments after `--` go to sigbench, e.g. `-- --simd avx512 --sweep-lanes
+ * 4,8 --sweep-per-pass 1,4 --only-extra --shape 256,128,8,4`)
  */
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -29,6 +33,7 @@ interface SweepRow {
   precision: string;
   simd: string;
   lanes: number;
+  segmentsPerPass: number;
   threads: number;
   forwardMs: number;
   backwardMs: number;
@@ -45,7 +50,7 @@ function main() {
   console.error(`signature-sweep: building and running sigbench --sweep (load average ${load.map((x) => x.toFixed(2)).join(' ')})`);
   const stdout = execFileSync(
     'cargo',
-    ['run', '--quiet', '--release', '-p', 'sigvwap-core', '--example', 'sigbench', '--', '--sweep', '--runs', quick ? '5' : '15'],
+    ['run', '--quiet', '--release', '-p', 'sigvwap-core', '--example', 'sigbench', '--', '--sweep', '--runs', quick ? '5' : '15', ...process.argv.slice(2)],
     { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
   );
   const rows = stdout
@@ -63,15 +68,15 @@ function main() {
       if (r.backwardCpuMs < b.bwd.backwardCpuMs) b.bwd = r;
     }
   }
-  console.log(table(rows.map((r) => ({ shape: r.shape, dtype: r.dtype, simd: r.simd, lanes: r.lanes, 'fwd ms': r.forwardMs, 'bwd ms': r.backwardMs, 'fwd cpu ms': r.forwardCpuMs, 'bwd cpu ms': r.backwardCpuMs, 'fwd GF/s': r.forwardGflops, 'bwd GF/s': r.backwardGflops }))));
+  console.log(table(rows.map((r) => ({ shape: r.shape, dtype: r.dtype, simd: r.simd, lanes: r.lanes, 'per pass': r.segmentsPerPass, 'fwd ms': r.forwardMs, 'bwd ms': r.backwardMs, 'fwd cpu ms': r.forwardCpuMs, 'bwd cpu ms': r.backwardCpuMs, 'fwd GF/s': r.forwardGflops, 'bwd GF/s': r.backwardGflops }))));
   console.log();
   console.log(
     table(
       [...best.entries()].map(([key, b]) => ({
         'shape/dtype': key,
-        'best fwd': `${b.fwd.simd} ${b.fwd.lanes} lanes`,
+        'best fwd': `${b.fwd.simd} ${b.fwd.lanes} lanes ${b.fwd.segmentsPerPass}/pass`,
         'fwd cpu ms': b.fwd.forwardCpuMs,
-        'best bwd': `${b.bwd.simd} ${b.bwd.lanes} lanes`,
+        'best bwd': `${b.bwd.simd} ${b.bwd.lanes} lanes ${b.bwd.segmentsPerPass}/pass`,
         'bwd cpu ms': b.bwd.backwardCpuMs,
       })),
     ),
@@ -85,7 +90,7 @@ function main() {
     threads: rows[0]!.threads,
     loadAvg: load,
     loadAvgAfter: loadavg(),
-    cases: rows.map((r) => ({ name: `signature/cpu/${r.shape}/${r.dtype}/${r.simd}/lanes${r.lanes}`, ...r })),
+    cases: rows.map((r) => ({ name: `signature/cpu/${r.shape}/${r.dtype}/${r.simd}/lanes${r.lanes}/pass${r.segmentsPerPass}`, ...r })),
   });
 }
 

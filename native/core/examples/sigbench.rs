@@ -4,15 +4,18 @@
 //!   --runs N        timed runs per measurement (default 15, at least 10 recommended)
 //!   --threads N     pool size (default: all cores)
 //!   --shape b,l,c,m extra shape (repeatable); --only-extra skips the default table
-//!   --lanes N / --chunks N / --portable   override the work plan
+//!   --lanes N / --chunks N / --per-pass N / --portable   override the work plan
+//!                   (--per-pass: segments per pass of the forward sweep, 1, 2 or 4)
 //!   --simd portable|avx2|avx512           instruction set (portable if not available)
 //!   --precision auto|f32|f64              arithmetic of the kernels (default auto)
 //!   --direction fwd|bwd / --dtype f64|f32  time only these (for profiling)
 //!   --stream        time the stream (every prefix) forward and backward
 //!   --sweep         block-size sweep: every shape x dtype x available
-//!                   instruction set x lanes (2, 4, 8, 16), forward and
-//!                   backward, one JSON object per line on stdout (read by
-//!                   bench/signature-sweep.ts, which appends it to the history)
+//!                   instruction set x lanes (2, 4, 8, 16) x segments per pass
+//!                   (1, 2, 4), forward and backward, one JSON object per line
+//!                   on stdout (read by bench/signature-sweep.ts, which appends
+//!                   it to the history); --simd limits it to one instruction
+//!                   set, --sweep-lanes 4,8 / --sweep-per-pass 1,4 to those values
 //!
 //! Every measurement is preceded by a check against the reference
 //! implementation (`signature::cpu`) on a few paths of the same batch, then a
@@ -44,7 +47,7 @@ use util::{random_walk, rel_error, Rng};
 use sigvwap_core::pool;
 use sigvwap_core::signature::{
     signature_backward_reference, signature_backward_with, signature_reference, signature_with, SigFloat, SigOptions,
-    Precision, Simd, Tuning,
+    Precision, Simd, Tuning, SEGMENTS_PER_PASS_CHOICES,
 };
 
 /// Multiply-adds per path and segment: (forward, backward), see the header.
@@ -215,10 +218,10 @@ fn parse_simd(name: &str) -> Simd {
 
 /// `--sweep`: lanes per block x instruction set, per shape and dtype; one
 /// JSON line per measurement (median of `runs`), checked before timing.
-fn sweep(shapes: &[(Shape, Option<(f64, f64)>)], runs: usize, filter: &Filter) {
+fn sweep(shapes: &[(Shape, Option<(f64, f64)>)], runs: usize, filter: &Filter, only: &Tuning, sweep_lanes: &[usize], sweep_per_pass: &[usize]) {
     let simds: Vec<Simd> = [Simd::Avx512, Simd::Avx2Fma, Simd::Fma, Simd::Portable]
         .into_iter()
-        .filter(|s| s.available() && *s != Simd::Portable)
+        .filter(|s| s.available() && *s != Simd::Portable && only.simd.is_none_or(|o| o == *s))
         .collect();
     for &(shape, _) in shapes {
         for dtype in ["f64", "f32"] {
@@ -226,8 +229,9 @@ fn sweep(shapes: &[(Shape, Option<(f64, f64)>)], runs: usize, filter: &Filter) {
                 continue;
             }
             for &simd in &simds {
-                for lanes in [2usize, 4, 8, 16] {
-                    let tuning = Tuning { lanes: Some(lanes), simd: Some(simd), ..Tuning::default() };
+                for (&lanes, &per_pass) in sweep_lanes.iter().flat_map(|l| sweep_per_pass.iter().map(move |p| (l, p))) {
+                    let tuning =
+                        Tuning { lanes: Some(lanes), simd: Some(simd), segments_per_pass: Some(per_pass), ..Tuning::default() };
                     let row = if dtype == "f64" {
                         run_shape::<f64>("f64", shape, None, runs, &tuning, filter)
                     } else {
@@ -235,7 +239,7 @@ fn sweep(shapes: &[(Shape, Option<(f64, f64)>)], runs: usize, filter: &Filter) {
                     };
                     let (b, l, c, m) = shape;
                     println!(
-                        "{{\"shape\":\"b{b}-l{l}-c{c}-m{m}\",\"dtype\":\"{dtype}\",\"precision\":\"{}\",\"simd\":\"{simd:?}\",\"lanes\":{lanes},\"threads\":{},\"forwardMs\":{:.4},\"backwardMs\":{:.4},\"forwardGflops\":{:.3},\"backwardGflops\":{:.3},\"forwardCpuMs\":{:.4},\"backwardCpuMs\":{:.4}}}",
+                        "{{\"shape\":\"b{b}-l{l}-c{c}-m{m}\",\"dtype\":\"{dtype}\",\"precision\":\"{}\",\"simd\":\"{simd:?}\",\"lanes\":{lanes},\"segmentsPerPass\":{per_pass},\"threads\":{},\"forwardMs\":{:.4},\"backwardMs\":{:.4},\"forwardGflops\":{:.3},\"backwardGflops\":{:.3},\"forwardCpuMs\":{:.4},\"backwardCpuMs\":{:.4}}}",
                         filter.precision.name(),
                         pool::threads(),
                         row.fwd_ms,
@@ -259,6 +263,14 @@ fn main() {
     let mut extra = Vec::new();
     let mut only_extra = false;
     let mut do_sweep = false;
+    let mut sweep_lanes = vec![2usize, 4, 8, 16];
+    let mut sweep_per_pass = SEGMENTS_PER_PASS_CHOICES.to_vec();
+    let list = |v: Option<String>, what: &str| -> Vec<usize> {
+        v.unwrap_or_else(|| panic!("{what} needs a list"))
+            .split(',')
+            .map(|x| x.parse().unwrap_or_else(|_| panic!("{what}: not a number: {x}")))
+            .collect()
+    };
     while let Some(a) = args.next() {
         let mut num = |what: &str| -> usize {
             args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{what} needs a number"))
@@ -268,6 +280,9 @@ fn main() {
             "--threads" => pool::set_threads(num("--threads")).unwrap(),
             "--lanes" => tuning.lanes = Some(num("--lanes")),
             "--chunks" => tuning.chunks = Some(num("--chunks")),
+            "--per-pass" => tuning.segments_per_pass = Some(num("--per-pass")),
+            "--sweep-lanes" => sweep_lanes = list(args.next(), "--sweep-lanes"),
+            "--sweep-per-pass" => sweep_per_pass = list(args.next(), "--sweep-per-pass"),
             "--portable" => tuning.simd = Some(Simd::Portable),
             "--simd" => tuning.simd = Some(parse_simd(&args.next().expect("--simd NAME"))),
             "--precision" => {
@@ -302,7 +317,7 @@ fn main() {
     }
     shapes.extend(extra.into_iter().map(|s| (s, None)));
     if do_sweep {
-        sweep(&shapes, runs, &filter);
+        sweep(&shapes, runs, &filter, &tuning, &sweep_lanes, &sweep_per_pass);
         return;
     }
 

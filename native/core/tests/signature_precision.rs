@@ -173,3 +173,57 @@ fn float32_backward_on_a_long_path() {
         assert!(e <= TOL_F32, "{t:?}: rel error {e:.3e}");
     }
 }
+
+/// Several segments per pass of the forward sweep (`segments_per_pass` 2 and
+/// 4) against one per pass, every instruction set and both arithmetics:
+/// segment counts not divisible by the pass (length 1, 2, 4, 6, 8, 70: a tile
+/// of 64 plus a tail of 5), batch 1 and partial blocks, depths 1 to 5 (top
+/// level 1 and 2 take the special cases), a run-time channel count (10),
+/// chunked paths, and the backward, whose recompute sweep uses the same pass.
+/// The multi-segment pass does the operations of single steps in the same
+/// order, so the results agree to the last bit; the check allows 1e-14
+/// (float64) / 1e-6 (float32) relative per level and prints how many calls
+/// differed at all.
+#[test]
+fn segments_per_pass_match_one_segment() {
+    const CASES: &[(&str, usize, usize, usize, usize)] = &[
+        ("b1-l1-c3-m3", 1, 1, 3, 3),
+        ("b1-l2-c3-m3", 1, 2, 3, 3),
+        ("b1-l4-c3-m1", 1, 4, 3, 1),
+        ("b1-l6-c2-m2", 1, 6, 2, 2),
+        ("b3-l8-c3-m4", 3, 8, 3, 4),
+        ("b9-l70-c3-m3", 9, 70, 3, 3),
+        ("b5-l70-c8-m4", 5, 70, 8, 4),
+        ("b2-l23-c4-m5", 2, 23, 4, 5),
+        ("b3-l13-c10-m3", 3, 13, 10, 3),
+    ];
+    let mut f = Failures(Vec::new());
+    let (mut checks, mut inexact) = (0, 0);
+    for (i, sh) in CASES.iter().enumerate() {
+        let o = opts(sh);
+        let ts = TensorShape::new(o.channels, o.depth).unwrap();
+        let path = path_for(&o, 500 + i as u64);
+        let grad_out = Rng::new(60 + i as u64).vec(signature_reference(&path, &o).unwrap().len(), 1.0);
+        for simd in simds() {
+            for (precision, tol) in [(Precision::F64, 1e-14), (Precision::F32, 1e-6)] {
+                for (lanes, chunks) in [(None, Some(1)), (Some(1), Some(1)), (Some(4), Some(3))] {
+                    let o = o.with_precision(precision);
+                    let plan = |p: usize| Tuning { simd: Some(simd), lanes, chunks, segments_per_pass: Some(p), ..Tuning::default() };
+                    let one = signature_with(&path, &o, &plan(1)).unwrap();
+                    let one_grad = signature_backward_with(&path, &grad_out, &o, &plan(1)).unwrap();
+                    for p in [2, 4] {
+                        let name = format!("{} {simd:?} {precision:?} lanes={lanes:?} chunks={chunks:?} per_pass={p}", sh.0);
+                        let got = signature_with(&path, &o, &plan(p)).unwrap();
+                        let got_grad = signature_backward_with(&path, &grad_out, &o, &plan(p)).unwrap();
+                        inexact += usize::from(got != one) + usize::from(got_grad != one_grad);
+                        f.level(format!("{name} forward"), &ts, &got, &one, tol);
+                        f.array(format!("{name} backward"), &got_grad, &one_grad, tol);
+                        checks += 2;
+                    }
+                }
+            }
+        }
+    }
+    println!("{inexact} of {checks} results not bit for bit equal to one segment per pass");
+    f.finish(checks);
+}

@@ -33,7 +33,7 @@
 //! points share with the neighbouring tasks: `-z̄_first` (point first-1) and
 //! `z̄_last` (point first+count-1), see `partials`.
 
-use super::horner::{mul_exp_backward_step, mul_exp_step, mul_exp_step2, Dim, Fixed, Runtime, StepScratch};
+use super::horner::{mul_exp_backward_step, mul_exp_step, mul_exp_steps, Dim, Fixed, Runtime, StepScratch};
 use super::lane::Lane;
 use super::options::SigFloat;
 use super::tensor::TensorShape;
@@ -223,13 +223,14 @@ pub(crate) struct BackwardVisit<'a, E: Lane, const W: usize> {
 }
 
 pub(crate) type ForwardSweep<E, const W: usize> =
-    fn(&TensorShape, &dyn Increments<E, W>, &[Task], &mut BlockState<E, W>, ForwardVisit<'_, E, W>, usize) -> bool;
+    fn(&TensorShape, &dyn Increments<E, W>, &[Task], &mut BlockState<E, W>, ForwardVisit<'_, E, W>, usize, usize) -> bool;
 pub(crate) type BackwardSweep<E, const W: usize> =
     fn(&TensorShape, &dyn Increments<E, W>, &[Task], &mut BlockState<E, W>, BackwardVisit<'_, E, W>) -> bool;
 
 /// Run every lane forward through all its segments from `ws.state` (levels
-/// 1..=`top`), calling `visit` after each. Returns false if an increment was
-/// not finite.
+/// 1..=`top`), calling `visit` after each, `per_pass` segments (1, 2 or 4)
+/// per pass over the state when there is no `visit` (the stream needs every
+/// prefix). Returns false if an increment was not finite.
 #[inline(always)]
 fn forward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     shape: &TensorShape,
@@ -238,36 +239,41 @@ fn forward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     ws: &mut BlockState<E, W>,
     mut visit: ForwardVisit<'_, E, W>,
     top: usize,
+    per_pass: usize,
 ) -> bool {
     let dim = D::from_channels(shape.channels());
     let d = dim.get();
     let steps = tasks.iter().map(|t| t.count).max().unwrap_or(0);
-    // Two segments per pass pay off once the top level no longer sits in L1
-    // (>= 16 KiB): then each pass over it is bound by L2 traffic, which the
-    // pairing halves; below that the extra Horner chains cost more.
-    let pair = visit.is_none() && top >= 2 && shape.level_size(top) * W >= 2048;
+    let per_pass = if visit.is_some() { 1 } else { per_pass };
     let mut finite = true;
     let mut s0 = 0;
     while s0 < steps {
         let ns = TILE.min(steps - s0);
         finite &= inc.fill(tasks, s0, ns, &mut ws.tile);
+        let z = |s: usize| &ws.tile[s * d..(s + 1) * d];
         let mut s = 0;
-        while s < ns {
-            match visit.as_mut() {
-                None if pair && s + 1 < ns => {
-                    let (z, y) = (&ws.tile[s * d..(s + 1) * d], &ws.tile[(s + 1) * d..(s + 2) * d]);
-                    mul_exp_step2::<D, E, W, FMA>(dim, shape, &mut ws.state, z, y, &mut ws.scratch, top);
-                    s += 2;
-                }
-                v => {
-                    let z = &ws.tile[s * d..(s + 1) * d];
-                    mul_exp_step::<D, E, W, FMA>(dim, shape, &mut ws.state, z, 1.0, &mut ws.scratch, top);
-                    if let Some(v) = v {
-                        v(s0 + s, &ws.state);
-                    }
-                    s += 1;
-                }
+        // The tile's tail (past the last multiple of `per_pass`) in passes of
+        // two, then one.
+        if per_pass >= 4 {
+            while s + 4 <= ns {
+                let zs = [z(s), z(s + 1), z(s + 2), z(s + 3)];
+                mul_exp_steps::<D, E, W, FMA, 4>(dim, shape, &mut ws.state, zs, &mut ws.scratch, top);
+                s += 4;
             }
+        }
+        if per_pass >= 2 {
+            while s + 2 <= ns {
+                let zs = [z(s), z(s + 1)];
+                mul_exp_steps::<D, E, W, FMA, 2>(dim, shape, &mut ws.state, zs, &mut ws.scratch, top);
+                s += 2;
+            }
+        }
+        while s < ns {
+            mul_exp_step::<D, E, W, FMA>(dim, shape, &mut ws.state, z(s), 1.0, &mut ws.scratch, top);
+            if let Some(v) = visit.as_mut() {
+                v(s0 + s, &ws.state);
+            }
+            s += 1;
         }
         s0 += ns;
     }
@@ -323,7 +329,8 @@ fn backward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool>(
 
 /// Forward block: the signature of each task (`out` = `[lanes, siglen]`), or
 /// with `stream` every prefix (`out` = `[lanes, count, siglen]`, whole paths),
-/// levels 1..=`top` (the others are left zero). `ws` is a workspace from
+/// levels 1..=`top` (the others are left zero), `per_pass` segments per pass
+/// (see `forward_sweep`). `ws` is a workspace from
 /// `BlockState::new(shape, false)`, reused across blocks. Returns false if an
 /// increment was not finite.
 #[allow(clippy::too_many_arguments)]
@@ -334,6 +341,7 @@ pub(crate) fn forward_block<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
     tasks: &[Task],
     stream: bool,
     top: usize,
+    per_pass: usize,
     ws: &mut BlockState<E, W>,
     out: &mut [U],
 ) -> bool {
@@ -348,9 +356,9 @@ pub(crate) fn forward_block<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
                 }
             }
         };
-        sweep(shape, src, tasks, ws, Some(&mut visit), top)
+        sweep(shape, src, tasks, ws, Some(&mut visit), top, 1)
     } else {
-        let finite = sweep(shape, src, tasks, ws, None, top);
+        let finite = sweep(shape, src, tasks, ws, None, top, per_pass);
         for lane in 0..tasks.len() {
             BlockState::<E, W>::store_lane(&ws.state, lane, &mut out[lane * siglen..(lane + 1) * siglen]);
         }
@@ -370,7 +378,8 @@ pub(crate) enum Upstream<'a, G> {
 /// Backward block. `init_state` (`[lanes, siglen]`, float64, levels 1..m-1
 /// used) is each task's final state when the caller has it (chunks);
 /// otherwise it is recomputed by a forward sweep to depth m-1 (level m of the
-/// state never matters to the gradient, see `horner.rs`). Writes interior
+/// state never matters to the gradient, see `horner.rs`), `per_pass` segments
+/// per pass. Writes interior
 /// point gradients into `interiors[lane]` (`(count - 1) · channels` values)
 /// and `partials[lane] = [-z̄_first, z̄_last]` (`2 · channels` values). `ws`
 /// is a workspace from `BlockState::new(shape, true)`, reused across blocks.
@@ -383,6 +392,7 @@ pub(crate) fn backward_block<T: SigFloat, G: SigFloat, E: Lane, const W: usize>(
     tasks: &[Task],
     upstream: Upstream<G>,
     init_state: Option<&[f64]>,
+    per_pass: usize,
     ws: &mut BlockState<E, W>,
     interiors: &mut [&mut [T]],
     partials: &mut [f64],
@@ -396,7 +406,7 @@ pub(crate) fn backward_block<T: SigFloat, G: SigFloat, E: Lane, const W: usize>(
                 BlockState::<E, W>::load_lane(&mut ws.state, lane, row);
             }
         }
-        None => finite &= (sweeps.0)(shape, src, tasks, ws, None, shape.depth() - 1),
+        None => finite &= (sweeps.0)(shape, src, tasks, ws, None, shape.depth() - 1, per_pass),
     }
     for (lane, t) in tasks.iter().enumerate() {
         let row = match upstream {
@@ -536,8 +546,9 @@ mod x86 {
                 ws: &mut BlockState<E, W>,
                 visit: ForwardVisit<'_, E, W>,
                 top: usize,
+                per_pass: usize,
             ) -> bool {
-                forward_sweep::<D, E, W, true>(shape, inc, tasks, ws, visit, top)
+                forward_sweep::<D, E, W, true>(shape, inc, tasks, ws, visit, top, per_pass)
             }
 
             #[target_feature(enable = $features)]
@@ -559,10 +570,11 @@ mod x86 {
                 ws: &mut BlockState<E, W>,
                 visit: ForwardVisit<'_, E, W>,
                 top: usize,
+                per_pass: usize,
             ) -> bool {
                 debug_assert!($simd.available());
                 // SAFETY: selected only when these features were detected on this CPU.
-                unsafe { $fwd::<D, E, W>(shape, inc, tasks, ws, visit, top) }
+                unsafe { $fwd::<D, E, W>(shape, inc, tasks, ws, visit, top, per_pass) }
             }
 
             /// Only handed out by `sweeps` after `available()` for its `Simd`.

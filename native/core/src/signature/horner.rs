@@ -1,6 +1,6 @@
 //! One segment of the signature recursion for `W` paths at once (lanes):
-//! the fused multiply-exponentiate `S ← S ⊗ exp(z)` in Horner form (one or two
-//! segments per call), and its reverse-mode step (undo the segment, then
+//! the fused multiply-exponentiate `S ← S ⊗ exp(z)` in Horner form (one or
+//! several segments per call), and its reverse-mode step (undo the segment, then
 //! backpropagate through it). These are the per-segment step functions a GPU
 //! port mirrors; `block.rs` drives them, `cpu.rs` is their specification.
 //!
@@ -25,8 +25,9 @@
 //! two layers fused so that A_{k-1} stays in registers).
 //! Cost per segment and path: Σ_{k=2..m} Σ_{i=2..k} d^i multiply-adds
 //! (~ siglen · d/(d-1)) plus d additions; one load and one store per entry of
-//! S. When the top level outgrows L1, [`mul_exp_step2`] advances two segments
-//! per pass over the top two levels (same operations, half the L2 traffic).
+//! S. [`mul_exp_steps`] advances P segments per pass over the top two levels
+//! (same operations, 1/P of the loads and stores of those levels; how many is
+//! a plan parameter, `plan.rs`).
 //!
 //! Backward, given S = S^n, its adjoint T̄ and z = z_n:
 //! (a) undo: S^{n-1} = S^n ⊗ exp(-z) (the same forward step, exact up to
@@ -148,6 +149,10 @@ fn local_copy<E: Lane, const W: usize>(src: &[[E; W]], d: usize) -> [[E; W]; LOC
     out
 }
 
+/// Rows of d scaled increments in the scratch when d > LOCAL_CHANNELS: z and
+/// z/2 of every segment of a multi-segment pass, plus one for a Horner chain.
+const ZC_ROWS: usize = 2 * MAX_SEGMENTS_PER_PASS + 1;
+
 /// Scratch of the step functions for one block of `W` lanes.
 pub(crate) struct StepScratch<E: Lane, const W: usize> {
     /// Horner ping-pong buffers, d^(m-1) each.
@@ -157,7 +162,8 @@ pub(crate) struct StepScratch<E: Lane, const W: usize> {
     horner: Vec<[E; W]>,
     /// Scaled increments when d > LOCAL_CHANNELS (rows of d, see `heap_rows`).
     zc: Vec<[E; W]>,
-    /// P1, Q1, P2, Q2 of the two-segment step, d^(m-2) each.
+    /// P_j, Q_j of the multi-segment step, d^(m-2) each, for up to
+    /// `MAX_SEGMENTS_PER_PASS` segments.
     pair: Vec<[E; W]>,
 }
 
@@ -170,8 +176,8 @@ impl<E: Lane, const W: usize> StepScratch<E, W> {
             buf0: vec![[E::ZERO; W]; top],
             buf1: vec![[E::ZERO; W]; top],
             horner: vec![[E::ZERO; W]; shape.level_start(shape.depth()).max(1)],
-            zc: vec![[E::ZERO; W]; if d > LOCAL_CHANNELS { 5 * d } else { 0 }],
-            pair: vec![[E::ZERO; W]; 4 * below_top],
+            zc: vec![[E::ZERO; W]; if d > LOCAL_CHANNELS { ZC_ROWS * d } else { 0 }],
+            pair: vec![[E::ZERO; W]; 2 * MAX_SEGMENTS_PER_PASS * below_top],
         }
     }
 
@@ -179,8 +185,8 @@ impl<E: Lane, const W: usize> StepScratch<E, W> {
     pub(crate) fn elements(shape: &TensorShape) -> usize {
         W * (2 * shape.level_size(shape.depth() - 1).max(1)
             + shape.level_start(shape.depth()).max(1)
-            + 5 * shape.channels()
-            + 4 * shape.level_size(shape.depth().saturating_sub(2)))
+            + ZC_ROWS * shape.channels()
+            + 2 * MAX_SEGMENTS_PER_PASS * shape.level_size(shape.depth().saturating_sub(2)))
     }
 }
 
@@ -367,79 +373,99 @@ pub(crate) fn mul_exp_step<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     }
 }
 
-/// Two segments at once, `S ← S ⊗ exp(z) ⊗ exp(y)`, levels 1..=`top`
-/// (`top <= m`), with exactly the operations (and roundings) of two
-/// [`mul_exp_step`]s but one pass over the top two levels instead of two
-/// (each pass loads and stores every entry; once the state is in L2 that
-/// traffic is the bound). With
-/// M = `top`, the Horner intermediates P1 = A^(M)_{M-2}(S; z) and
-/// Q1 = A^(M-1)_{M-2}(S; z) are formed, levels < M-1 advanced by z, P2, Q2
-/// formed from them with y, levels < M-1 advanced by y; then for each prefix
-/// w' (d^(M-2)) and letter b, in registers:
-///   s = S_{M-1}[w'b];  t1 = P1[w'] z_b/2 + s;  s1 = Q1[w'] z_b + s;
-///   t2 = P2[w'] y_b/2 + s1;  S_{M-1}[w'b] = Q2[w'] y_b + s1;
-///   S_M[w'ba] = (S_M[w'ba] + t1 z_a) + t2 y_a.
+/// Most segments one pass of [`mul_exp_steps`] advances (the scratch is sized
+/// for it).
+pub(crate) const MAX_SEGMENTS_PER_PASS: usize = 4;
+
+/// `P` segments at once, `S ← S ⊗ exp(z_1) ⊗ ... ⊗ exp(z_P)`, levels
+/// 1..=`top` (`top <= m`, `1 <= P <= MAX_SEGMENTS_PER_PASS`), with exactly the
+/// operations (and roundings) of `P` [`mul_exp_step`]s but one pass over the
+/// top two levels instead of `P` (each pass loads and stores every entry;
+/// once the state is in L2 that traffic is the bound, and even in L1 the
+/// single step does one load and one store per multiply-add of the top
+/// level). With M = `top`, for each segment j in turn the Horner
+/// intermediates P_j = A^(M)_{M-2}(S; z_j) and Q_j = A^(M-1)_{M-2}(S; z_j) are
+/// formed (d^(M-2) entries each; A_0 = 1 when M = 2) and the levels < M-1
+/// advanced by z_j (a [`mul_exp_step`] to depth M-2, small); then for each
+/// prefix w' (d^(M-2)) and letter b, in registers:
+///   s = S_{M-1}[w'b];  for j = 1..P: t_j = P_j[w'] z_jb/2 + s;  s = Q_j[w'] z_jb + s;
+///   S_{M-1}[w'b] = s;  S_M[w'ba] = (...(S_M[w'ba] + t_1 z_1a) + ...) + t_P z_Pa.
+/// `P = 1` is [`mul_exp_step`] (called as such).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn mul_exp_step2<D: Dim, E: Lane, const W: usize, const FMA: bool>(
+pub(crate) fn mul_exp_steps<D: Dim, E: Lane, const W: usize, const FMA: bool, const P: usize>(
     dim: D,
     shape: &TensorShape,
     state: &mut [[E; W]],
-    z: &[[E; W]],
-    y: &[[E; W]],
+    zs: [&[[E; W]]; P],
     scratch: &mut StepScratch<E, W>,
     top: usize,
 ) {
+    const { assert!(P >= 1 && P <= MAX_SEGMENTS_PER_PASS) };
     let d = dim.get();
-    if top <= 1 {
-        mul_exp_step::<D, E, W, FMA>(dim, shape, state, z, 1.0, scratch, top);
-        mul_exp_step::<D, E, W, FMA>(dim, shape, state, y, 1.0, scratch, top);
+    if P == 1 || top <= 1 {
+        for z in zs {
+            mul_exp_step::<D, E, W, FMA>(dim, shape, state, z, 1.0, scratch, top);
+        }
         return;
     }
     let n = shape.level_size(top - 2);
     if top == 2 {
-        // A_0 = 1 for both levels and both segments.
-        scratch.pair[..4].fill([E::ONE; W]);
+        // A_0 = 1 for both levels and every segment.
+        scratch.pair[..2 * P].fill([E::ONE; W]);
     } else {
-        // P1, Q1 from S; levels < M-1 advanced by z; P2, Q2 from them; levels
-        // < M-1 advanced by y.
-        for (seg, zz) in [(0, z), (1, y)] {
+        for (j, z) in zs.into_iter().enumerate() {
             let StepScratch { buf0, buf1, zc: heap, pair, .. } = &mut *scratch;
             let [heap_row] = heap_rows::<E, W, 1>(heap, d);
-            let (p, q) = pair[2 * seg * n..(2 * seg + 2) * n].split_at_mut(n);
-            horner_chain_into::<D, E, W, FMA>(dim, shape, state, zz, top, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, p);
-            horner_chain_into::<D, E, W, FMA>(dim, shape, state, zz, top - 1, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, q);
-            mul_exp_step::<D, E, W, FMA>(dim, shape, state, zz, 1.0, scratch, top - 2);
+            let (p, q) = pair[2 * j * n..(2 * j + 2) * n].split_at_mut(n);
+            horner_chain_into::<D, E, W, FMA>(dim, shape, state, z, top, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, p);
+            horner_chain_into::<D, E, W, FMA>(dim, shape, state, z, top - 1, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, q);
+            mul_exp_step::<D, E, W, FMA>(dim, shape, state, z, 1.0, scratch, top - 2);
         }
     }
     let StepScratch { zc: heap, pair, .. } = &mut *scratch;
-    let [h1, h2, h3, h4] = heap_rows::<E, W, 4>(heap, d);
-    let (mut l1, mut l2, mut l3, mut l4) = (
-        [[E::ZERO; W]; LOCAL_CHANNELS],
-        [[E::ZERO; W]; LOCAL_CHANNELS],
-        [[E::ZERO; W]; LOCAL_CHANNELS],
-        [[E::ZERO; W]; LOCAL_CHANNELS],
-    );
-    let z1 = scaled(z, 1.0, d, &mut l1, h1);
-    let z2 = scaled(z, 0.5, d, &mut l2, h2);
-    let y1 = scaled(y, 1.0, d, &mut l3, h3);
-    let y2 = scaled(y, 0.5, d, &mut l4, h4);
-    let (p1, q1, p2, q2) = (&pair[..n], &pair[n..2 * n], &pair[2 * n..3 * n], &pair[3 * n..4 * n]);
+    // z_j and z_j/2 for every segment: in local arrays when d is small (the
+    // channel loops then index registers or one stack line), else in the
+    // heap rows (2P rows of d; the scratch holds 2 · MAX_SEGMENTS_PER_PASS + 1).
+    let mut local = [[[E::ZERO; W]; LOCAL_CHANNELS]; 2 * MAX_SEGMENTS_PER_PASS];
+    let mut z_full: [&[[E; W]]; P] = [&[]; P];
+    let mut z_half: [&[[E; W]]; P] = [&[]; P];
+    {
+        let mut rest_local: &mut [[[E; W]; LOCAL_CHANNELS]] = &mut local[..];
+        let mut rest_heap: &mut [[E; W]] = &mut heap[..];
+        for j in 0..P {
+            for (half, out) in [(false, &mut z_full[j]), (true, &mut z_half[j])] {
+                let (l, lt) = std::mem::take(&mut rest_local).split_first_mut().expect("2P local rows");
+                rest_local = lt;
+                let take = if d > LOCAL_CHANNELS { d } else { 0 };
+                let (h, ht) = std::mem::take(&mut rest_heap).split_at_mut(take);
+                rest_heap = ht;
+                *out = scaled(zs[j], if half { 0.5 } else { 1.0 }, d, l, h);
+            }
+        }
+    }
     let (lower, upper) = state.split_at_mut(shape.level_start(top));
     let below = &mut lower[shape.level(top - 1)];
     let level_top = &mut upper[..shape.level_size(top)];
+    let (pq, below, level_top) = (&pair[..2 * P * n], &mut below[..n * d], &mut level_top[..n * d * d]);
     for wp in 0..n {
-        let (p1w, q1w, p2w, q2w) = (p1[wp], q1[wp], p2[wp], q2[wp]);
+        let pw: [[E; W]; P] = std::array::from_fn(|j| pq[2 * j * n + wp]);
+        let qw: [[E; W]; P] = std::array::from_fn(|j| pq[(2 * j + 1) * n + wp]);
         for b in 0..d {
             let w = wp * d + b;
-            let s0 = below[w];
-            let t1 = lanes_fma::<E, W, FMA>(p1w, z2[b], s0);
-            let s1 = lanes_fma::<E, W, FMA>(q1w, z1[b], s0);
-            let t2 = lanes_fma::<E, W, FMA>(p2w, y2[b], s1);
-            below[w] = lanes_fma::<E, W, FMA>(q2w, y1[b], s1);
+            let mut s = below[w];
+            let mut t = [[E::ZERO; W]; P];
+            for j in 0..P {
+                t[j] = lanes_fma::<E, W, FMA>(pw[j], z_half[j][b], s);
+                s = lanes_fma::<E, W, FMA>(qw[j], z_full[j][b], s);
+            }
+            below[w] = s;
             let row = &mut level_top[w * d..w * d + d];
             for a in 0..d {
-                row[a] = lanes_fma::<E, W, FMA>(t2, y1[a], lanes_fma::<E, W, FMA>(t1, z1[a], row[a]));
+                let mut r = row[a];
+                for j in 0..P {
+                    r = lanes_fma::<E, W, FMA>(t[j], z_full[j][a], r);
+                }
+                row[a] = r;
             }
         }
     }

@@ -70,7 +70,7 @@ pub use block::Simd;
 pub use cpu::{signature_backward_reference, signature_reference};
 pub use lane::Precision;
 pub use options::{check_inputs, output_len, output_shape, path_len, sig_length, SigFloat, SigOptions, MAX_BYTES, MAX_DEPTH};
-pub use plan::Tuning;
+pub use plan::{Tuning, SEGMENTS_PER_PASS_CHOICES};
 
 use lane::Lane;
 use block::{backward_block, block_workspace_elements, forward_block, sweeps, BlockState, PathSource, Task, Upstream};
@@ -377,7 +377,7 @@ fn forward_blocks<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
             .zip(plan.tasks.par_chunks(W))
             .map_init(
                 || BlockState::<E, W>::new(shape, false),
-                |ws, (o, tasks)| forward_block::<T, U, E, W>(forward, shape, src, tasks, stream, top, ws, o),
+                |ws, (o, tasks)| forward_block::<T, U, E, W>(forward, shape, src, tasks, stream, top, plan.per_pass, ws, o),
             )
             .reduce(|| true, |a, b| a && b)
     })
@@ -421,13 +421,13 @@ fn backward_blocks<T: SigFloat, G: SigFloat, E: Lane, const W: usize>(
             None => blocks
                 .map_init(new_ws, |ws, (((inner, part), tasks), g)| {
                     let up = if stream { Upstream::Stream(g) } else { Upstream::End(g) };
-                    backward_block::<T, G, E, W>(sweeps, shape, src, tasks, up, None, ws, inner, part)
+                    backward_block::<T, G, E, W>(sweeps, shape, src, tasks, up, None, plan.per_pass, ws, inner, part)
                 })
                 .reduce(|| true, |a, b| a && b),
             Some(states) => blocks
                 .zip(states.par_chunks(W * siglen))
                 .map_init(new_ws, |ws, ((((inner, part), tasks), g), st)| {
-                    backward_block::<T, G, E, W>(sweeps, shape, src, tasks, Upstream::End(g), Some(st), ws, inner, part)
+                    backward_block::<T, G, E, W>(sweeps, shape, src, tasks, Upstream::End(g), Some(st), plan.per_pass, ws, inner, part)
                 })
                 .reduce(|| true, |a, b| a && b),
         }

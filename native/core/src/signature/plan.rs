@@ -1,4 +1,5 @@
-//! How a call is cut into work: lanes per block and chunks per path.
+//! How a call is cut into work: lanes per block, chunks per path, and
+//! segments per pass of the forward sweep.
 //!
 //! Blocks of `lanes` tasks run in parallel on the sigvwap pool. With many
 //! paths a task is a whole path. When there are too few paths to fill every
@@ -29,6 +30,47 @@ pub struct Tuning {
     pub simd: Option<Simd>,
     /// Pretend the pool has this many threads when planning.
     pub threads: Option<usize>,
+    /// Segments the forward sweep advances per pass over the state: 1, 2 or
+    /// 4 (others round down to one of these). Also applies to the forward
+    /// sweep inside the backward (to depth m-1); the stream forward always
+    /// takes 1 (it needs every prefix).
+    pub segments_per_pass: Option<usize>,
+}
+
+/// Segments per pass the kernels are compiled for.
+pub const SEGMENTS_PER_PASS_CHOICES: [usize; 3] = [1, 2, 4];
+
+/// Segments per pass over the state (`horner::mul_exp_steps`), for the top
+/// level `top` of the sweep (m forward, m-1 for the backward's recompute),
+/// from the sweep over segments per pass (`npm run bench:signature-sweep`,
+/// CPU ms per call, AVX-512, 2 threads, 2026-12-02):
+/// * forward, top level (d^m · lanes entries) past L1 (> 64 KiB): 4 per pass,
+///   a quarter of the L2 traffic of one (shape c, d = 8, m = 4: 8 float64
+///   lanes 16.7 ms at 4 per pass, 29 at 1; 16 float32 lanes 8.1 at 4, 15 at 1).
+/// * forward, state in L1: 2 per pass for float64 (8-15% less than 1 on
+///   shapes a and d, a tie on b; the single step does one load and one store
+///   per multiply-add of the top level), 1 for float32 (2 and 4 tied or lost,
+///   up to 25% on shape d).
+/// * backward (its forward sweep and chunk signatures, to depth m-1): 2 once
+///   the top level outgrows L1 (>= 2048 lane entries), else 1, as before
+///   the sweep over this parameter (the backward met its targets).
+pub(crate) fn default_segments_per_pass(shape: &TensorShape, lanes: usize, f32: bool, backward: bool) -> usize {
+    let top = if backward { shape.depth() - 1 } else { shape.depth() };
+    if top < 2 {
+        return 1;
+    }
+    let entries = shape.level_size(top) * lanes;
+    if backward {
+        return if entries >= 2048 { 2 } else { 1 };
+    }
+    let bytes = entries * if f32 { 4 } else { 8 };
+    if bytes > 64 << 10 {
+        4
+    } else if f32 {
+        1
+    } else {
+        2
+    }
 }
 
 /// Lanes per block, from the block-size sweep (`npm run
@@ -39,17 +81,19 @@ pub struct Tuning {
 ///   float32 lanes. Float64: 8 beat 4 by 10-25% (forward) and 15-35%
 ///   (backward, which used to prefer 4 lanes under AVX2) and tied 16; float32:
 ///   16 beat 8 by 20-35% both ways.
-/// * 4096 < siglen <= 16384 (e.g. d = 8, m = 4): the state outgrows L2 at
-///   more lanes; 4 lanes forward (8 was 2.1x slower for float64, 2.6x for
-///   float32), and for the backward 8 float64 / 4 float32 lanes (best by
-///   10-20%).
+/// * 4096 < siglen <= 16384 (e.g. d = 8, m = 4): the state outgrows L1.
+///   Forward: one register (8 float64 / 16 float32 lanes) with 4 segments
+///   per pass ([`default_segments_per_pass`]): 4 lanes at 2 per pass, the
+///   earlier choice, took 1.4x (float64) and 1.6x (float32) the CPU time
+///   (sweep of 2026-12-02, shape c). Backward: 8 float64 / 4 float32 lanes
+///   (best by 10-20%).
 /// * larger: 2 lanes (state of 16384 · 2 float64 = 256 KiB per block).
 pub(crate) fn default_lanes(shape: &TensorShape, backward: bool, f32: bool) -> usize {
     let siglen = shape.siglen();
     if siglen > 16384 {
         2
-    } else if siglen > 4096 {
-        if backward && !f32 { 8 } else { 4 }
+    } else if siglen > 4096 && backward {
+        if f32 { 4 } else { 8 }
     } else if f32 {
         16
     } else {
@@ -68,6 +112,8 @@ pub(crate) struct Plan {
     /// Float32 arithmetic (else float64), from the call's precision.
     pub f32: bool,
     pub chunks: usize,
+    /// Segments per pass of the forward sweeps (1, 2 or 4).
+    pub per_pass: usize,
     pub simd: Simd,
     /// `batch · chunks` tasks, path-major: tasks of path b are `b·chunks ..`.
     pub tasks: Vec<Task>,
@@ -82,6 +128,10 @@ impl Plan {
             None => default_lanes(shape, backward, f32),
         };
         let simd = tuning.simd.unwrap_or_else(Simd::detect);
+        let per_pass = match tuning.segments_per_pass {
+            Some(p) => SEGMENTS_PER_PASS_CHOICES.iter().copied().filter(|&c| c <= p.max(1)).max().unwrap_or(1),
+            None => default_segments_per_pass(shape, lanes, f32, backward),
+        };
         let threads = tuning.threads.unwrap_or_else(crate::pool::threads).max(1);
         let chunks = if stream || segments == 0 {
             1
@@ -111,6 +161,6 @@ impl Plan {
                 tasks.push(Task { batch_index: b, first, count });
             }
         }
-        Plan { lanes, f32, chunks, simd, tasks }
+        Plan { lanes, f32, chunks, per_pass, simd, tasks }
     }
 }
