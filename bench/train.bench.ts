@@ -28,8 +28,10 @@
  * an error).
  *
  * --cases picks cases by name; it also leaves out the lstm/ and step/ rows (a full run has them).
+ * --tkan tfjs|native forces the TKAN layers' implementation (rows named .../tkan-<impl>): the
+ * tfjs composition on the native backend is the before of the fused TKAN kernel.
  *
- * Run: npx tsx bench/train.bench.ts [--profile [--data-workers N]] [--backend cpu,wasm,native] [--cases static,dynamic-l12-u16,...]
+ * Run: npx tsx bench/train.bench.ts [--profile [--data-workers N]] [--backend cpu,wasm,native] [--cases static,dynamic-l12-u16,...] [--tkan tfjs|native]
  */
 import { loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +40,7 @@ import { tf } from '../src/ops/tf.js';
 import { initBackend, useBackend, type BackendName } from '../src/ops/backend.js';
 import { opTime } from '../src/ops/opTimer.js';
 import { lstmSequence, lstmSequenceTfjs } from '../src/ops/lstmSequence.js';
+import { setTkanImplementation, type TkanImplementation } from '../src/ops/tkanSequence.js';
 import { NeuralAllocator } from '../src/allocators/neural/neuralAllocator.js';
 import { defaultModelConfig, type ModelConfig, type ModelKind } from '../src/allocators/neural/modelConfig.js';
 import { ordersFromDataset, orderTargets } from '../src/data/marketSeries.js';
@@ -58,6 +61,12 @@ const option = (name: string) => {
 const BATCH = 1024;
 /** data workers of the pipelined profile (--data-workers, default 1 as `sigvwap train`) */
 const DATA_WORKERS = Number(option('--data-workers') ?? 1);
+/** --tkan tfjs|native: the TKAN layers' implementation on every backend (default: the fused
+ * kernel on native, the tfjs composition elsewhere); named in the rows as /tkan-<impl> */
+const TKAN_IMPL = option('--tkan') as TkanImplementation | undefined;
+if (TKAN_IMPL && !['tfjs', 'native'].includes(TKAN_IMPL)) throw new Error(`--tkan: expected tfjs or native, got ${TKAN_IMPL}`);
+setTkanImplementation(TKAN_IMPL ?? null);
+const tkanTag = TKAN_IMPL ? `/tkan-${TKAN_IMPL}` : '';
 const rows: Record<string, string | number>[] = [];
 const load = () => loadavg()[0]!.toFixed(2);
 
@@ -218,7 +227,7 @@ async function profile(dataset: Dataset, ids: Int32Array, c: Case, backend: stri
   const top = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 6);
   const pct = (x: number) => `${((100 * x) / total).toFixed(1)}%`;
   const row: Record<string, string | number> = {
-    bench: `profile/${backend}/${c.name}-b${BATCH}`,
+    bench: `profile/${backend}/${c.name}-b${BATCH}${tkanTag}`,
     stepMs: total,
     gather: pct(m.gather!),
     features: pct(m.features!),
@@ -286,7 +295,7 @@ async function pipelinedProfile(dataset: Dataset, ids: Int32Array, c: Case, back
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const stepMs = sum(step) / step.length;
   const row: Record<string, string | number> = {
-    bench: `profile/${backend}/${c.name}-b${BATCH}/data-worker`,
+    bench: `profile/${backend}/${c.name}-b${BATCH}${tkanTag}/data-worker`,
     workers: DATA_WORKERS,
     stepMs,
     dataWait: `${((100 * sum(wait)) / sum(step)).toFixed(1)}%`,
@@ -332,7 +341,7 @@ async function trainBench(dataset: Dataset, ids: Int32Array, c: Case, backends: 
   for (const b of backends) {
     useBackend(b);
     const t = new Trainer(dataset, ids, configOf(c));
-    const name = `train/${b}/${c.name}`;
+    const name = `train/${b}/${c.name}${tkanTag}`;
     const s = await measure(name, () => t.step(), { iterations: 5, timeMs: 2000 });
     rows.push({ bench: name, medianMs: s.medianMs, samplesPerSec: (BATCH / s.medianMs) * 1000, load: load() });
     console.log(`${name}: ${s.medianMs.toFixed(1)} ms/step, ${((BATCH / s.medianMs) * 1000).toFixed(0)} samples/s, load ${load()}`);
