@@ -4,34 +4,19 @@
  * stream, float64 (≤ 1e-10 of each level's largest magnitude) and float32
  * input (≤ 1e-4); exact zeros where the reference is all zero.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { describe, expect, it } from 'vitest';
 
 import { sigLength, signature, signatureBackward } from '../../src/index.js';
-import { sharedPath } from '../helpers/sharedDir.js';
+import { type VectorArray, type VectorCase, rebasedF32, signatureVectors } from '../helpers/signatureVectors.js';
 
-interface Arr {
-  shape: number[];
-  data: number[];
-}
-interface Case {
-  name: string;
-  batch: number;
-  length: number;
-  channels: number;
-  depth: number;
-  path: Arr;
-  sig: Arr;
-  weights: Arr;
-  grad: Arr;
-  sig_stream?: Arr;
+interface Case extends VectorCase {
+  sig: VectorArray;
+  weights: VectorArray;
+  grad: VectorArray;
+  sig_stream?: VectorArray;
 }
 
-const dir = sharedPath('testvectors/signature', 'signature test vectors');
-const index: { file: string; name: string }[] = dir ? JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')).cases : [];
-const load = (file: string): Case => JSON.parse(readFileSync(join(dir!, file), 'utf8')) as Case;
+const { dir, index, load } = signatureVectors<Case>('signature test vectors');
 
 /** Max relative error per level, rows of `siglen` (several rows: batch or stream steps). */
 function levelErrors(got: ArrayLike<number>, want: number[], d: number, m: number): { level: number; err: number; max: number }[] {
@@ -59,21 +44,6 @@ function expectClose(got: ArrayLike<number>, want: number[], rel: number, what: 
   const err = want.reduce((m, x, i) => Math.max(m, Math.abs(got[i]! - x)), 0);
   if (max === 0) expect(err, `${what}: reference is zero, got ${err}`).toBeLessThanOrEqual(1e-300);
   else expect(err / max, `${what}: relative error`).toBeLessThanOrEqual(rel);
-}
-
-/**
- * Float32 input as the README prescribes: each path rebased to its first point
- * in float64, then cast (signatures are translation invariant). Casting the raw
- * path instead destroys tiny increments before any engine sees them
- * (edge_tiny_increments_*: 1e-2), which no engine can undo.
- */
-function rebasedF32(c: Case): Float32Array {
-  const out = new Float32Array(c.path.data.length);
-  const per = c.length * c.channels;
-  for (let b = 0; b < c.batch; b++) {
-    for (let i = 0; i < per; i++) out[b * per + i] = c.path.data[b * per + i]! - c.path.data[b * per + (i % c.channels)]!;
-  }
-  return out;
 }
 
 describe.skipIf(!dir)('signature test vectors (iisignature)', () => {

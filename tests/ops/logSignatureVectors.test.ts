@@ -7,44 +7,20 @@
  * (1e-4 of the largest magnitude). The path is rebased to its first point in float64 before
  * the float32 cast, as the README prescribes (tests/native/signatureVectors.test.ts).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { describe, expect, it } from 'vitest';
 
 import { tf } from '../../src/ops/tf.js';
 import { logSignatureOp } from '../../src/ops/logSignatureOp.js';
 import { logSigLength, lyndonBasis } from '../../src/ops/lyndonBasis.js';
 import { BACKENDS, onBackend } from '../helpers/layers.js';
-import { sharedPath } from '../helpers/sharedDir.js';
+import { type VectorArray, type VectorCase, rebasedF32, signatureVectors } from '../helpers/signatureVectors.js';
 
-interface Arr {
-  shape: number[];
-  data: number[];
-}
-interface Case {
-  name: string;
-  batch: number;
-  length: number;
-  channels: number;
-  depth: number;
-  path: Arr;
-  logsig: { basis: string; method: string; labels: string[]; length: number; values: Arr; weights: Arr; grad: Arr; expanded: Arr };
+interface Case extends VectorCase {
+  logsig: { basis: string; method: string; labels: string[]; length: number; values: VectorArray; weights: VectorArray; grad: VectorArray; expanded: VectorArray };
 }
 
 const REL = 1e-4;
-const dir = sharedPath('testvectors/signature', 'log-signature test vectors');
-const index: { file: string; name: string }[] = dir ? JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')).cases.filter((c: { name: string }) => c.name.startsWith('logsig_')) : [];
-const load = (file: string): Case => JSON.parse(readFileSync(join(dir!, file), 'utf8')) as Case;
-
-function rebasedF32(c: Case): Float32Array {
-  const out = new Float32Array(c.path.data.length);
-  const per = c.length * c.channels;
-  for (let b = 0; b < c.batch; b++) {
-    for (let i = 0; i < per; i++) out[b * per + i] = c.path.data[b * per + i]! - c.path.data[b * per + (i % c.channels)]!;
-  }
-  return out;
-}
+const { dir, index, load } = signatureVectors<Case>('log-signature test vectors', (name) => name.startsWith('logsig_'));
 
 /** max|got − want| / max|want| over the entries of each group (rows of `width`, group of a column). */
 function groupErrors(got: ArrayLike<number>, want: number[], width: number, groupOf: (column: number) => number): Map<number, number> {
