@@ -1,7 +1,8 @@
 /**
  * `sigvwap train --model constCurve|static|dynamic|gft|gftSig [--store DIR] [--out PATH] [...]`:
  * build the dataset from the store and train a model on the VWAP loss (method.md §6 defaults),
- * one run per seed. The parameter summary (per block) goes to stderr first. Progress (a bar per epoch with the running loss, then one line per epoch with the
+ * one run per seed. The parameter summary (per block) goes to stderr first (`--summary-only`:
+ * to stdout, and nothing is trained). Progress (a bar per epoch with the running loss, then one line per epoch with the
  * training and validation loss) goes to stderr; the summary to stdout (JSON with --json).
  * Checkpoints are written after every epoch; --resume continues a killed run exactly.
  */
@@ -11,7 +12,7 @@ import { SigvwapError } from '../errors.js';
 import { DEFAULT_STORE_DIR, type Dataset } from '../data/index.js';
 import { type CliIo, intListOption, intOption, listOption, loadDatasetForCli, numberOption, processIo } from './io.js';
 import { MODEL_KINDS, defaultModelConfig, type CheckpointState, type ModelConfig, type ModelKind } from '../allocators/index.js';
-import { formatParameterSummary, parameterSummary } from '../allocators/neural/neuralAllocator.js';
+import { type ParameterSummary, formatParameterSummary, parameterSummary } from '../allocators/neural/neuralAllocator.js';
 import type { SignaturePathChannels } from '../features/signaturePath.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/trainConfig.js';
 import { resolveModelConfig, trainModel } from '../train/trainModel.js';
@@ -65,6 +66,8 @@ export interface TrainCliOptions {
   dataWorkers?: number;
   /** tfjs backend: 'native' (default when the addon has its kernels), 'wasm' or 'cpu' */
   backend?: BackendName;
+  /** print the parameter summary per block (stdout; JSON with `json`) and train nothing */
+  summaryOnly?: boolean;
 }
 
 export interface TrainRunSummary {
@@ -169,21 +172,25 @@ export function withFlag(e: unknown): unknown {
   return new SigvwapError('ERR_ARG', `${flag}: ${e.message.replace(/^(train config: |model config: )?[\w.]+: /, '')}`, { ...e.data, flag }, { cause: e });
 }
 
+/** The parameter summary of the model the options describe, on this dataset's feature widths. */
+export function parameterSummaryForOptions(dataset: Dataset, o: TrainCliOptions): ParameterSummary {
+  if (!MODEL_KINDS.includes(o.model)) throw new SigvwapError('ERR_ARG', `model: expected one of ${MODEL_KINDS.join('|')}, got ${JSON.stringify(o.model)}`, { argument: 'model', value: o.model });
+  try {
+    return parameterSummary(resolveModelConfig(dataset, modelFromOptions(o)));
+  } catch (e) {
+    throw withFlag(e);
+  }
+}
+
 /** Train one model per seed on an already built dataset. */
 export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io: CliIo = processIo()): Promise<TrainRunSummary[]> {
-  if (!MODEL_KINDS.includes(o.model)) throw new SigvwapError('ERR_ARG', `model: expected one of ${MODEL_KINDS.join('|')}, got ${JSON.stringify(o.model)}`, { argument: 'model', value: o.model });
+  const summary = parameterSummaryForOptions(dataset, o);
   const seeds = o.seeds.length > 0 ? o.seeds : [DEFAULT_TRAIN_CONFIG.seed];
   // every backend computes the same float32 model: checkpoints do not record which one ran
   const { warning } = await chooseBackend(o.backend);
   if (warning) io.stderr.write(`warning: ${warning}\n`);
   const showBar = o.progress !== false && Boolean(io.stderr.isTTY);
   const summaries: TrainRunSummary[] = [];
-  let config: ModelConfig;
-  try {
-    config = resolveModelConfig(dataset, modelFromOptions(o));
-  } catch (e) {
-    throw withFlag(e);
-  }
   // printed once a run has started (its options checked): a failing command stays one line
   let summaryShown = false;
   for (const seed of seeds) {
@@ -201,7 +208,7 @@ export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io
       assets: o.assets,
       dataWorkers: o.dataWorkers,
       onStart: (info) => {
-        if (!summaryShown) io.stderr.write(formatParameterSummary(parameterSummary(config)) + '\n');
+        if (!summaryShown) io.stderr.write(formatParameterSummary(summary) + '\n');
         summaryShown = true;
         tag = `${info.label}${info.asset ? ` ${info.asset}` : ''} seed ${seed}`;
         io.stderr.write(`train ${tag}: ${info.parameters} parameters, ${info.trainAnchors} training anchors (${info.batchesPerEpoch} batches/epoch), ${info.validationAnchors} validation anchors${info.resumed ? `, resumed after epoch ${info.epochsDone}` : ''} -> ${out}\n`);
@@ -248,6 +255,12 @@ export async function runTrainOnDataset(dataset: Dataset, o: TrainCliOptions, io
 
 export async function runTrain(o: TrainCliOptions, io: CliIo = processIo()): Promise<TrainRunSummary[]> {
   const dataset = await loadDatasetForCli(o, io, o.progress !== false);
+  if (o.summaryOnly) {
+    // the counts depend on the data only through its feature widths: no backend, no training
+    const summary = parameterSummaryForOptions(dataset, o);
+    io.stdout.write(o.json ? JSON.stringify(summary, null, 2) + '\n' : formatParameterSummary(summary) + '\n');
+    return [];
+  }
   const summaries = await runTrainOnDataset(dataset, o, io);
   if (o.json) io.stdout.write(JSON.stringify(summaries, null, 2) + '\n');
   else io.stdout.write(formatTrainSummaries(summaries));
@@ -308,6 +321,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--resume', 'continue from the checkpoint at --out')
     .option('--overwrite', 'replace an existing checkpoint at --out')
     .option('--json', 'print the summary as JSON')
+    .option('--summary-only', 'print the parameter count of each block of the model these options describe, and train nothing')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: TrainCliOptions) => {
       // Ctrl-C: checkpoints are written atomically after each epoch, so the run continues

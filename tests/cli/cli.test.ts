@@ -65,6 +65,24 @@ describe('sigvwap train / evaluate / schedule', () => {
     expect(schedule.bars.reduce((a, b) => a + (b.quantity ?? 0), 0)).toBeCloseTo(10, 9);
   }, 60_000);
 
+  // the summary a real run prints first, without the run: the counts equal the trained model's
+  it.each([
+    ['gft', 'gft'],
+    ['gftSig', 'gftSig'],
+    ['dynamic', 'dynamic'],
+  ] as const)('--summary-only prints the %s parameter summary, trains nothing and writes no checkpoint', async (_name, model) => {
+    const opts = { ...trainOpts, model, seeds: [1], gftHidden: 4, encoderLookback: 4, headHidden: 4, sigLength: 48 };
+    const ckpt = join(dir, `summary-${model}.ckpt`);
+    const s = io();
+    expect(await runTrain({ ...opts, out: ckpt, summaryOnly: true, json: true }, s)).toEqual([]);
+    expect(existsSync(ckpt)).toBe(false);
+    const summary = JSON.parse(s.out()) as { kind: string; total: number; groups: Record<string, number> };
+    expect(summary.kind).toBe(model);
+    expect(Object.values(summary.groups).reduce((a, b) => a + b, 0)).toBe(summary.total);
+    const [row] = await runTrain({ ...opts, out: ckpt }, io());
+    expect(summary.total).toBe(row!.parameters);
+  }, 60_000);
+
   // wasm initialises asynchronously: the command awaits it, then trains there (no warning)
   it.each(['wasm', 'cpu'] as const)('--backend %s trains on that backend', async (backend) => {
     const before = activeBackend();
