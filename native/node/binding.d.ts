@@ -154,13 +154,16 @@ export interface FillResult {
   device: string
 }
 
-/** Backward of Σ dy ⊙ y: writes dparams and (when given) dx [rows, in]. */
+/** Backward of Σ dy ⊙ y: writes dparams and (when given) dx [stack, rows, in]. */
 export declare function grnBackwardF32(x: Float32Array, params: Float32Array, saved: Float32Array, dy: Float32Array, dparams: Float32Array, dx: Float32Array | undefined | null, options: GrnOptions): void
 
-/** Forward: writes y [rows, units] and saved; see sigvwap_core::grn. */
+/** Forward: writes y [stack, rows, units] and saved; see sigvwap_core::grn. */
 export declare function grnForwardF32(x: Float32Array, params: Float32Array, y: Float32Array, saved: Float32Array, options: GrnOptions): void
 
 export interface GrnOptions {
+  /** GRNs in the stack, each with its own weights and rows (default 1) */
+  stack?: number
+  /** rows per GRN */
   rows: number
   inDim: number
   hidden: number

@@ -12,12 +12,12 @@
  *             + (in ≠ units ? in·units + units : 0) + contextWidth·h, with h = hiddenUnits.
  * Cost per row: in·h + h² + 2·h·units (+ in·units, + contextWidth·h) multiply-adds, plus
  * element-wise work and two last-axis reductions (LayerNorm).
- * Without a context and unstacked, `applyGrn` runs the `grnOp` (src/ops/grnOp.ts): one fused
- * native call forward and one backward on the native backend, the same composition elsewhere;
- * with a context, or stacked, the composition below.
+ * Without a context, plain or stacked, `applyGrn` runs the `grnOp` (src/ops/grnOp.ts): one fused
+ * native call forward and one backward on the native backend (for all the stack's GRNs at once),
+ * the same composition elsewhere; with a context, the composition below.
  * `addGrnWeights` / `applyGrn` are the block for layers that embed GRNs (VariableSelection),
- * also stacked: one GRN per leading index, [stack, rows, in] → [stack, rows, units] as batched
- * GEMMs.
+ * also stacked: one GRN per leading index, [stack, rows, in] → [stack, rows, units] (the
+ * composition: batched GEMMs).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
@@ -78,9 +78,9 @@ export function addGrnWeights(add: AddWeight, prefix: string, dims: GrnDims): Gr
 }
 
 export function applyGrn(w: GrnWeights, x: tf.Tensor, context: tf.Tensor | null, epsilon: number): tf.Tensor {
-  // without a context and unstacked: the grnOp (one fused native call each way on the native
+  // without a context, plain or stacked: the grnOp (one fused native call each way on the native
   // backend, this same composition elsewhere)
-  if (!w.contextKernel && w.dims.stack === null) {
+  if (!w.contextKernel) {
     return grnOp(x, {
       w1: w.hiddenKernel.read(), b1: w.hiddenBias.read(), w2: w.outKernel.read(), b2: w.outBias.read(),
       wv: w.glu.valueKernel.read(), bv: w.glu.valueBias.read(), wg: w.glu.gateKernel.read(), bg: w.glu.gateBias.read(),

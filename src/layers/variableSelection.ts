@@ -7,8 +7,9 @@
  *   out = Σ_v w_v · GRN_v(e_v)                 one GRN per variable (d → hidden → units)
  * Layout: [..., V] → [..., units]; with `returnWeights` also w [..., V] (second output; it is
  * computed anyway, so returning it costs nothing).
- * The V per-variable GRNs are stacked weights [V, in, out] applied as batched GEMMs over
- * [V, rows, d] (one transpose of the embeddings, one of the weights), not V layers.
+ * The V per-variable GRNs are stacked weights [V, in, out] applied to [V, rows, d] (one transpose
+ * of the embeddings), not V layers: on the native backend one fused call forward and one backward
+ * for all V (src/ops/grnOp.ts), elsewhere batched GEMMs.
  * Parameters (h = hiddenUnits, U = units): 2·V·d (embeddings) + GRN(V·d, h, V)
  *   + V·GRN(d, h, U), GRN(in, h, out) as in grn.ts (both have skip projections unless widths match).
  * Cost per row: V·(d·h + h² + 2·h·U + d·U) + (V·d·h + h² + 2·h·V + V·d·V) multiply-adds.

@@ -1,8 +1,9 @@
 /**
  * attentionForwardF32 / attentionBackwardF32 and grnForwardF32 / grnBackwardF32 at the N-API
  * boundary: a typed error naming the argument for every kind of bad input (wrong packed
- * lengths, outputs overlapping inputs, bad sizes), never a crash. Parity with the tfjs
- * compositions: tests/ops/fusedLayers.test.ts.
+ * lengths, outputs overlapping inputs, bad sizes, a stack that does not match the arrays),
+ * never a crash; and the stacked GRN's packed layout (GRN s of a stack is the plain GRN on its
+ * rows with its weights). Parity with the tfjs compositions: tests/ops/fusedLayers.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { native } from '../../src/native/binding.js';
@@ -36,6 +37,10 @@ const ap = rnd(total(attentionParamParts(att)), 2);
 const grn: GrnDims = { rows: 4, inDim: 3, hidden: 2, units: 5, epsilon: 1e-3 };
 const gx = rnd(4 * 3, 3);
 const gp = rnd(total(grnParamParts(grn)), 4);
+/** two GRNs of grn's sizes */
+const sgrn: GrnDims = { ...grn, stack: 2 };
+const sx = rnd(2 * 4 * 3, 5);
+const sp = rnd(total(grnParamParts(sgrn)), 6);
 
 d('native fused attention and GRN', () => {
   it('the packed layouts: the GRN has the skip projection exactly when inDim ≠ units', () => {
@@ -73,9 +78,51 @@ d('native fused attention and GRN', () => {
       const f = grnForwardF32(gx, gp, grn);
       grnBackwardF32(gx, gp, f.saved.subarray(1), new Float32Array(20), grn);
     }, 'ERR_SHAPE', 'saved'],
+    ['grn stacked: the params of one GRN for a stack of 2', () => grnForwardF32(sx, gp, sgrn), 'ERR_SHAPE', 'params'],
+    ['grn stacked: x of one GRN for a stack of 2', () => grnForwardF32(gx, sp, sgrn), 'ERR_SHAPE', 'x'],
+    ['grn stacked: a fractional stack', () => native().grnForwardF32(sx, sp, new Float32Array(40), new Float32Array(400), { ...sgrn, stack: 1.5 }), 'ERR_ARG', 'stack'],
+    ['grn stacked: a negative stack (the wrapper)', () => grnForwardF32(sx, sp, { ...sgrn, stack: -2 }), 'ERR_ARG', 'stack'],
+    ['grn stacked: y overlapping params', () => native().grnForwardF32(sx, sp, sp.subarray(0, 40), new Float32Array(2 * 4 * (2 * 2 + 3 * 5 + 1)), sgrn), 'ERR_ARG', 'y'],
+    ['grn stacked backward: dy of one GRN', () => {
+      const f = grnForwardF32(sx, sp, sgrn);
+      grnBackwardF32(sx, sp, f.saved, new Float32Array(20), sgrn);
+    }, 'ERR_SHAPE', 'dy'],
+    ['grn stacked backward: dx of one GRN', () => {
+      const f = grnForwardF32(sx, sp, sgrn);
+      native().grnBackwardF32(sx, sp, f.saved, new Float32Array(40), new Float32Array(sp.length), new Float32Array(12), sgrn);
+    }, 'ERR_SHAPE', 'dx'],
   ] as const)('%s', (_name, call, code, argument) => {
     const err = nativeError(call);
     expect(err.code).toBe(code);
     expect(err.data['argument']).toBe(argument);
+  });
+
+  it('the stacked layout: GRN s of a stack is the plain GRN on its rows with its weights', () => {
+    const f = grnForwardF32(sx, sp, sgrn);
+    const dy = rnd(2 * 4 * 5, 7);
+    const b = grnBackwardF32(sx, sp, f.saved, dy, sgrn);
+    const parts = grnParamParts(sgrn);
+    for (let s = 0; s < 2; s++) {
+      // GRN s's weights: the s-th half of every stacked part
+      const own = new Float32Array(total(grnParamParts(grn)));
+      let o = 0;
+      let p = 0;
+      for (const [, n] of parts) {
+        own.set(sp.subarray(p + (s * n) / 2, p + ((s + 1) * n) / 2), o);
+        o += n / 2;
+        p += n;
+      }
+      const one = grnForwardF32(sx.subarray(s * 12, (s + 1) * 12), own, grn);
+      expect(Array.from(f.y.subarray(s * 20, (s + 1) * 20))).toEqual(Array.from(one.y));
+      const g = grnBackwardF32(sx.subarray(s * 12, (s + 1) * 12), own, one.saved, dy.subarray(s * 20, (s + 1) * 20), grn);
+      expect(Array.from(b.dx!.subarray(s * 12, (s + 1) * 12))).toEqual(Array.from(g.dx!));
+      o = 0;
+      p = 0;
+      for (const [name, n] of parts) {
+        expect(Array.from(b.dparams.subarray(p + (s * n) / 2, p + ((s + 1) * n) / 2)), `d${name}`).toEqual(Array.from(g.dparams.subarray(o, o + n / 2)));
+        o += n / 2;
+        p += n;
+      }
+    }
   });
 });

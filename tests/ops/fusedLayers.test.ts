@@ -3,9 +3,11 @@
  * their tfjs compositions run on the 'cpu' backend: outputs and the gradient of every weight
  * and of the input, within 1e-4 relative (float32), on named odd shapes (batch 1, length 1 and
  * 2, widths that the heads do not divide, with and without the GRN's skip projection, the gft
- * encoder's shape at hidden 32). The loss is Σ y ⊙ R for a fixed random R, so every output
- * element's gradient is exercised. Finite differences: tests/layers/gradients.test.ts (the
- * layers, on both backends) and native/core/tests/{attention,grn}_cpu.rs (the kernels' math).
+ * encoder's shape at hidden 32; the stacked GRN with stacks of 1, 2 and 7 and VariableSelection's
+ * shapes in gft and gftSig; VariableSelection itself, whose per-variable GRNs run stacked). The
+ * loss is Σ y ⊙ R for a fixed random R, so every output element's gradient is exercised. Finite
+ * differences: tests/layers/gradients.test.ts (the layers, on both backends) and
+ * native/core/tests/{attention,grn}_cpu.rs (the kernels' math).
  */
 import { describe, expect, it } from 'vitest';
 
@@ -14,7 +16,7 @@ import { grnOp } from '../../src/ops/grnOp.js';
 import { activeBackend, nativeBackendStatus, useBackend } from '../../src/ops/backend.js';
 import { tf } from '../../src/ops/tf.js';
 import { Rng } from '../../src/rng.js';
-import { maxAbs, maxAbsDiff, onBackend } from '../helpers/layers.js';
+import { apply, builtLayer, caseByName, maxAbs, maxAbsDiff, onBackend } from '../helpers/layers.js';
 
 const status = nativeBackendStatus();
 if (!status.available) console.warn(`SKIPPED fused attention/GRN parity: ${status.reason}`);
@@ -121,6 +123,35 @@ d('grnOp: the fused native op against the tfjs composition on cpu', () => {
     );
   });
 
+  // stack-rows-in-hidden-units; x [S, ...rows, in], every weight with a leading [S]
+  it.each([
+    ['s1-r4-d3-h4-u5 (stacked weights, one GRN)', 1, [4], 3, 4, 5],
+    ['s2-r1-d3-h4-u3 (one row each, identity skip)', 2, [1], 3, 4, 3],
+    ['s2-r6-d3-h5-u4 (skip projection)', 2, [6], 3, 5, 4],
+    ['s7-r13-d3-h8-u6 (seven variables, d = 3)', 7, [13], 3, 8, 6],
+    ['s7-b3-t5-d4-h3-u4 (identity skip, rows as [batch, time])', 7, [3, 5], 4, 3, 4],
+    ['s3-r600-d3-h16-u16 (several row blocks per GRN)', 3, [600], 3, 16, 16],
+    ['s7-r804-d3-h32-u32 (gft\'s per-variable GRNs at hidden 32, 67·12 rows)', 7, [804], 3, 32, 32],
+    ['s46-r24-d3-h32-u32 (gftSig\'s 46 variables)', 46, [24], 3, 32, 32],
+  ] as const)('stacked %s: outputs and every gradient within 1e-4', (_name, S, rows, D, h, u) => {
+    const rng = Rng.fromSeed(S * 1000 + D * 100 + h * 10 + u);
+    const one: Record<(typeof GRN)[number], number[]> = {
+      w1: [D, h], b1: [h], w2: [h, h], b2: [h], wv: [h, u], bv: [u], wg: [h, u], bg: [u], ws: [D, u], bs: [u], gamma: [u], beta: [u],
+    };
+    const names = GRN.filter((n) => D !== u || (n !== 'ws' && n !== 'bs'));
+    const xShape = [S, ...rows, D];
+    const a: Arrays = {
+      inputs: [{ name: 'x', shape: xShape, values: random(xShape, rng, 1) }, ...names.map((n) => ({ name: n, shape: [S, ...one[n]], values: random([S, ...one[n]], rng, 0.6) }))],
+      r: random([S, ...rows, u], rng, 1),
+    };
+    const weights = (ts: tf.Tensor[]) => Object.fromEntries(names.map((n, i) => [n, ts[i + 1]!])) as unknown as Parameters<typeof grnOp>[1];
+    expectParity(
+      a,
+      (ts) => grnOp(ts[0]!, weights(ts), 1e-3, { implementation: 'native' }),
+      (ts) => grnOp(ts[0]!, weights(ts), 1e-3, { implementation: 'tfjs' }),
+    );
+  });
+
   it.each([
     ['gamma', { gamma: [4] }],
     ['ws', { ws: [3, 2] }],
@@ -134,5 +165,49 @@ d('grnOp: the fused native op against the tfjs composition on cpu', () => {
     } else {
       expect(() => grnOp(x, w, 1e-3)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE', message: expect.stringContaining(name) }));
     }
+  });
+
+  it.each([
+    ['x', 'a stack of 3 over x of 2', [2, 4, 3], {}],
+    ['b1', 'one GRN\'s b1 in a stack of 3', [3, 4, 3], { b1: [4] }],
+    ['beta', 'beta of a stack of 2 in a stack of 3', [3, 4, 3], { beta: [2, 3] }],
+  ] as [string, string, number[], Record<string, number[]>][])('stacked: names %s (%s)', (name, _what, xShape, bad) => {
+    const shapes: Record<string, number[]> = { w1: [3, 3, 4], b1: [3, 4], w2: [3, 4, 4], b2: [3, 4], wv: [3, 4, 3], bv: [3, 3], wg: [3, 4, 3], bg: [3, 3], gamma: [3, 3], beta: [3, 3], ...bad };
+    const w = Object.fromEntries(Object.entries(shapes).map(([n, s]) => [n, tf.ones(s)])) as unknown as Parameters<typeof grnOp>[1];
+    expect(() => grnOp(tf.ones(xShape), w, 1e-3)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE', message: expect.stringContaining(`${name}:`) }));
+  });
+});
+
+d('VariableSelection: per-variable GRNs fused (native) against the composition (cpu)', () => {
+  /** outputs and the gradients of Σ y ⊙ R for every trainable weight and the input, on `backend` */
+  function runLayer(backend: string, name: string): { y: Float32Array; grads: Float32Array[]; names: string[] } {
+    const before = activeBackend();
+    useBackend('native');
+    const { layer, inputs } = builtLayer(caseByName(name), 7);
+    useBackend(backend);
+    try {
+      return tf.tidy(() => {
+        const x = tf.variable(inputs[0]!);
+        const y = apply(layer, [x])[0]!;
+        const r = tf.tensor(random(y.shape, Rng.fromSeed(3), 1), y.shape, 'float32');
+        const vars = [...layer.trainableWeights.map((w) => w.read() as tf.Variable), x];
+        const { grads } = tf.variableGrads(() => tf.sum(tf.mul(apply(layer, [x])[0]!, r)) as tf.Scalar, vars);
+        return { y: y.dataSync() as Float32Array, grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array), names: [...layer.trainableWeights.map((w) => w.originalName), 'x'] };
+      });
+    } finally {
+      useBackend(before);
+    }
+  }
+
+  it.each([
+    ['VariableSelection b2-t3-v5-u3-e3'],
+    ['VariableSelection b3-v4-u5-e2-h3 (rank 2)'],
+  ])('%s: output and every gradient within 1e-4', (name) => {
+    const got = runLayer('native', name);
+    const want = runLayer('cpu', name);
+    expect(maxAbsDiff(got.y, want.y), 'y').toBeLessThanOrEqual(RTOL * Math.max(1, maxAbs(want.y)));
+    want.grads.forEach((g, i) => {
+      expect(maxAbsDiff(got.grads[i]!, g), `d${want.names[i]}`).toBeLessThanOrEqual(RTOL * Math.max(1, maxAbs(g)));
+    });
   });
 });

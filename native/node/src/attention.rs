@@ -21,8 +21,8 @@ use sigvwap_core::{pool, CoreResult};
 
 use crate::args;
 use crate::errors::guarded;
-use crate::outbuf::{byte_range, check_apart};
-use crate::packed::{split, split_mut};
+use crate::outbuf::byte_range;
+use crate::packed::{check_outputs_apart, split, split_mut};
 
 #[napi(object)]
 pub struct AttentionOptions {
@@ -65,11 +65,7 @@ pub fn attention_forward_f32(x: Float32Array, params: Float32Array, mut y: Float
     guarded("attentionForwardF32", || {
         let (shape, sizes) = parse(&options)?;
         let r = |a: &[f32]| byte_range(a);
-        let mut seen = vec![("x", r(&x)), ("params", r(&params))];
-        for (name, out) in [("y", r(&y)), ("saved", r(&saved))] {
-            check_apart(name, out, &seen)?;
-            seen.push((name, out));
-        }
+        check_outputs_apart(&[("x", r(&x)), ("params", r(&params))], &[("y", r(&y)), ("saved", r(&saved))])?;
         let w = weights(&split("params", &params, &param_parts(&shape, &sizes))?);
         // SAFETY: a sync call: no JavaScript runs while these slices alias the
         // outputs, which were just checked to be apart from each other and the inputs.
@@ -96,12 +92,9 @@ pub fn attention_backward_f32(
     guarded("attentionBackwardF32", || {
         let (shape, sizes) = parse(&options)?;
         let r = |a: &[f32]| byte_range(a);
-        let mut seen = vec![("x", r(&x)), ("params", r(&params)), ("saved", r(&saved)), ("dy", r(&dy))];
-        let outs = [("dparams", r(&dparams))].into_iter().chain(dx.as_ref().map(|d| ("dx", r(d))));
-        for (name, out) in outs {
-            check_apart(name, out, &seen)?;
-            seen.push((name, out));
-        }
+        let inputs = [("x", r(&x)), ("params", r(&params)), ("saved", r(&saved)), ("dy", r(&dy))];
+        let outs: Vec<_> = [("dparams", r(&dparams))].into_iter().chain(dx.as_ref().map(|d| ("dx", r(d)))).collect();
+        check_outputs_apart(&inputs, &outs)?;
         let w = weights(&split("params", &params, &param_parts(&shape, &sizes))?);
         let sv = split("saved", &saved, &saved_parts(&sizes))?;
         let saved_ref = AttentionSavedRef { q: sv[0], k: sv[1], v: sv[2], merged: sv[3], probs: sv[4] };

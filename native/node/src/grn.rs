@@ -1,14 +1,19 @@
 //! grnForwardF32 / grnBackwardF32: the fused gated residual network
-//! (`sigvwap_core::grn`), one call forward and one backward over a block of
-//! rows, behind the `grnOp` of src/ops.
+//! (`sigvwap_core::grn`), one call forward and one backward over a stack of
+//! S GRNs (`stack`, default 1), each over a block of rows, behind the `grnOp`
+//! of src/ops.
 //!
 //! Sync only, like the backend kernels: the op runs inside a tfjs gradient
 //! scope, whose kernels are synchronous; the inputs are the tensors' own typed
 //! arrays and the caller allocates every output (no copy either way).
-//! Packed arrays (see `packed.rs`), all Float32Array:
-//!   params  = W1 [in, h] | b1 [h] | W2 [h, h] | b2 [h] | Wv [h, u] | bv [u] | Wg [h, u] | bg [u]
-//!             | (Ws [in, u] | bs [u], only when in ≠ u) | γ [u] | β [u]
-//!   saved   = η [rows, h] | e [rows, h] | a [rows, u] | g [rows, u] | n [rows, u] | r [rows]
+//! Packed arrays (see `packed.rs`), all Float32Array, each part with the
+//! stack index first (S = `stack`; each part is the stacked tensor's data):
+//!   x       [S, rows, in] → y [S, rows, u], dx [S, rows, in]
+//!   params  = W1 [S, in, h] | b1 [S, h] | W2 [S, h, h] | b2 [S, h] | Wv [S, h, u] | bv [S, u]
+//!             | Wg [S, h, u] | bg [S, u] | (Ws [S, in, u] | bs [S, u], only when in ≠ u)
+//!             | γ [S, u] | β [S, u]
+//!   saved   = η [S, rows, h] | e [S, rows, h] | a [S, rows, u] | g [S, rows, u] | n [S, rows, u]
+//!             | r [S, rows]
 //!   dparams = the gradients of params, in its order.
 //!
 //! Check order (errors name the argument): the shape options and epsilon
@@ -23,11 +28,14 @@ use sigvwap_core::{pool, CoreResult};
 
 use crate::args;
 use crate::errors::guarded;
-use crate::outbuf::{byte_range, check_apart};
-use crate::packed::{split, split_mut};
+use crate::outbuf::byte_range;
+use crate::packed::{check_outputs_apart, split, split_mut};
 
 #[napi(object)]
 pub struct GrnOptions {
+    /// GRNs in the stack, each with its own weights and rows (default 1)
+    pub stack: Option<f64>,
+    /// rows per GRN
     pub rows: f64,
     pub in_dim: f64,
     pub hidden: f64,
@@ -37,13 +45,17 @@ pub struct GrnOptions {
 }
 
 fn parse(o: &GrnOptions) -> CoreResult<(GrnShape, GrnSizes)> {
-    let shape = GrnShape { rows: args::size("rows", o.rows)?, in_dim: args::size("inDim", o.in_dim)?, hidden: args::size("hidden", o.hidden)?, units: args::size("units", o.units)? };
+    let shape = GrnShape {
+        stack: args::size("stack", o.stack.unwrap_or(1.0))?,
+        rows: args::size("rows", o.rows)?,
+        in_dim: args::size("inDim", o.in_dim)?, hidden: args::size("hidden", o.hidden)?, units: args::size("units", o.units)?,
+    };
     let sizes = shape.sizes()?;
     Ok((shape, sizes))
 }
 
 fn param_parts(shape: &GrnShape, s: &GrnSizes) -> Vec<(&'static str, usize)> {
-    let (h, u) = (shape.hidden, shape.units);
+    let (h, u) = (s.hidden_vec, s.unit_vec);
     let mut p = vec![("w1", s.w1), ("b1", h), ("w2", s.w2), ("b2", h), ("wv", s.w_glu), ("bv", u), ("wg", s.w_glu), ("bg", u)];
     if shape.projects_skip() {
         p.extend([("ws", s.ws), ("bs", u)]);
@@ -52,8 +64,8 @@ fn param_parts(shape: &GrnShape, s: &GrnSizes) -> Vec<(&'static str, usize)> {
     p
 }
 
-fn saved_parts(shape: &GrnShape, s: &GrnSizes) -> [(&'static str, usize); 6] {
-    [("eta", s.hidden_rows), ("e", s.hidden_rows), ("a", s.unit_rows), ("g", s.unit_rows), ("n", s.unit_rows), ("rstd", shape.rows)]
+fn saved_parts(s: &GrnSizes) -> [(&'static str, usize); 6] {
+    [("eta", s.hidden_rows), ("e", s.hidden_rows), ("a", s.unit_rows), ("g", s.unit_rows), ("n", s.unit_rows), ("rstd", s.stack_rows)]
 }
 
 fn weights<'a>(shape: &GrnShape, w: &[&'a [f32]]) -> GrnWeights<'a> {
@@ -75,22 +87,18 @@ fn weights<'a>(shape: &GrnShape, w: &[&'a [f32]]) -> GrnWeights<'a> {
     }
 }
 
-/// Forward: writes y [rows, units] and saved; see sigvwap_core::grn.
+/// Forward: writes y [stack, rows, units] and saved; see sigvwap_core::grn.
 #[napi(js_name = "grnForwardF32")]
 pub fn grn_forward_f32(x: Float32Array, params: Float32Array, mut y: Float32Array, mut saved: Float32Array, options: GrnOptions) -> napi::Result<()> {
     guarded("grnForwardF32", || {
         let (shape, sizes) = parse(&options)?;
         let r = |a: &[f32]| byte_range(a);
-        let mut seen = vec![("x", r(&x)), ("params", r(&params))];
-        for (name, out) in [("y", r(&y)), ("saved", r(&saved))] {
-            check_apart(name, out, &seen)?;
-            seen.push((name, out));
-        }
+        check_outputs_apart(&[("x", r(&x)), ("params", r(&params))], &[("y", r(&y)), ("saved", r(&saved))])?;
         let w = weights(&shape, &split("params", &params, &param_parts(&shape, &sizes))?);
         // SAFETY: a sync call: no JavaScript runs while these slices alias the
         // outputs, which were just checked to be apart from each other and the inputs.
         let (y, saved): (&mut [f32], &mut [f32]) = unsafe { (y.as_mut(), saved.as_mut()) };
-        let mut parts = split_mut("saved", saved, &saved_parts(&shape, &sizes))?.into_iter();
+        let mut parts = split_mut("saved", saved, &saved_parts(&sizes))?.into_iter();
         let mut next = || parts.next().expect("six parts");
         let state = GrnState { eta: next(), e: next(), a: next(), g: next(), n: next(), rstd: next() };
         pool::check()?;
@@ -98,7 +106,7 @@ pub fn grn_forward_f32(x: Float32Array, params: Float32Array, mut y: Float32Arra
     })
 }
 
-/// Backward of Σ dy ⊙ y: writes dparams and (when given) dx [rows, in].
+/// Backward of Σ dy ⊙ y: writes dparams and (when given) dx [stack, rows, in].
 #[napi(js_name = "grnBackwardF32")]
 pub fn grn_backward_f32(
     x: Float32Array,
@@ -112,14 +120,11 @@ pub fn grn_backward_f32(
     guarded("grnBackwardF32", || {
         let (shape, sizes) = parse(&options)?;
         let r = |a: &[f32]| byte_range(a);
-        let mut seen = vec![("x", r(&x)), ("params", r(&params)), ("saved", r(&saved)), ("dy", r(&dy))];
-        let outs = [("dparams", r(&dparams))].into_iter().chain(dx.as_ref().map(|d| ("dx", r(d))));
-        for (name, out) in outs {
-            check_apart(name, out, &seen)?;
-            seen.push((name, out));
-        }
+        let inputs = [("x", r(&x)), ("params", r(&params)), ("saved", r(&saved)), ("dy", r(&dy))];
+        let outs: Vec<_> = [("dparams", r(&dparams))].into_iter().chain(dx.as_ref().map(|d| ("dx", r(d)))).collect();
+        check_outputs_apart(&inputs, &outs)?;
         let w = weights(&shape, &split("params", &params, &param_parts(&shape, &sizes))?);
-        let sv = split("saved", &saved, &saved_parts(&shape, &sizes))?;
+        let sv = split("saved", &saved, &saved_parts(&sizes))?;
         let saved_ref = GrnSavedRef { eta: sv[0], e: sv[1], a: sv[2], g: sv[3], n: sv[4], rstd: sv[5] };
         // SAFETY: as in the forward: sync, and the outputs are apart from everything else.
         let dparams: &mut [f32] = unsafe { dparams.as_mut() };

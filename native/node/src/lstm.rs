@@ -17,7 +17,8 @@ use sigvwap_core::{pool, CoreResult};
 
 use crate::args;
 use crate::errors::guarded;
-use crate::outbuf::{byte_range, check_apart};
+use crate::outbuf::byte_range;
+use crate::packed::check_outputs_apart;
 
 #[napi(object)]
 pub struct LstmOptions {
@@ -52,11 +53,7 @@ pub fn lstm_forward_f32(
     guarded("lstmForwardF32", || {
         let shape = parse(&options)?;
         let r = |a: &[f32]| byte_range(a);
-        let mut seen = vec![("x", r(&x)), ("wx", r(&wx)), ("wh", r(&wh)), ("bias", r(&bias))];
-        for (name, out) in [("h", r(&h)), ("gates", r(&gates)), ("c", r(&c))] {
-            check_apart(name, out, &seen)?;
-            seen.push((name, out));
-        }
+        check_outputs_apart(&[("x", r(&x)), ("wx", r(&wx)), ("wh", r(&wh)), ("bias", r(&bias))], &[("h", r(&h)), ("gates", r(&gates)), ("c", r(&c))])?;
         // SAFETY: a sync call: no JavaScript runs while these slices alias the
         // outputs, which were just checked to be apart from each other and the inputs.
         let (h, gates, c): (&mut [f32], &mut [f32], &mut [f32]) = unsafe { (h.as_mut(), gates.as_mut(), c.as_mut()) };
@@ -85,12 +82,9 @@ pub fn lstm_backward_f32(
     guarded("lstmBackwardF32", || {
         let shape = parse(&options)?;
         let r = |a: &[f32]| byte_range(a);
-        let mut seen = vec![("x", r(&x)), ("wx", r(&wx)), ("wh", r(&wh)), ("h", r(&h)), ("gates", r(&gates)), ("c", r(&c)), ("dh", r(&dh))];
-        let outs = [("dwx", r(&dwx)), ("dwh", r(&dwh)), ("dbias", r(&dbias))].into_iter().chain(dx.as_ref().map(|d| ("dx", r(d))));
-        for (name, out) in outs {
-            check_apart(name, out, &seen)?;
-            seen.push((name, out));
-        }
+        let inputs = [("x", r(&x)), ("wx", r(&wx)), ("wh", r(&wh)), ("h", r(&h)), ("gates", r(&gates)), ("c", r(&c)), ("dh", r(&dh))];
+        let outs: Vec<_> = [("dwx", r(&dwx)), ("dwh", r(&dwh)), ("dbias", r(&dbias))].into_iter().chain(dx.as_ref().map(|d| ("dx", r(d)))).collect();
+        check_outputs_apart(&inputs, &outs)?;
         // SAFETY: as in the forward: sync, and the outputs are apart from everything else.
         let (dwx, dwh, dbias): (&mut [f32], &mut [f32], &mut [f32]) = unsafe { (dwx.as_mut(), dwh.as_mut(), dbias.as_mut()) };
         let dx: Option<&mut [f32]> = dx.as_mut().map(|d| unsafe { d.as_mut() });

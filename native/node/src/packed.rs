@@ -4,8 +4,29 @@
 //! dozen arguments. The total length is checked here (ERR_SHAPE naming the
 //! packed argument and listing its parts); each part's length is then what the
 //! core's own checks expect.
+//!
+//! Also the fused calls' (LSTM, TKAN, attention, GRN) rule for their outputs:
+//! [`check_outputs_apart`], every output apart from the inputs and from the
+//! outputs before it.
 
 use sigvwap_core::{CoreError, CoreResult};
+
+use crate::outbuf::check_apart;
+
+/// A named memory range (start, end), as `outbuf::byte_range` gives it.
+pub type Named<'a> = (&'a str, (usize, usize));
+
+/// ERR_ARG naming the first output (in order) whose memory overlaps an input
+/// or an earlier output: a sync kernel reads every input while it writes its
+/// outputs, and writes each output as one array. O(outputs · (inputs + outputs)).
+pub fn check_outputs_apart<'a>(inputs: &[Named<'a>], outputs: &[Named<'a>]) -> CoreResult<()> {
+    let mut seen: Vec<Named<'a>> = inputs.to_vec();
+    for &(name, out) in outputs {
+        check_apart(name, out, &seen)?;
+        seen.push((name, out));
+    }
+    Ok(())
+}
 
 fn check_total(name: &str, parts: &[(&str, usize)], got: usize) -> CoreResult<()> {
     let total = parts.iter().try_fold(0usize, |a, &(_, n)| a.checked_add(n));

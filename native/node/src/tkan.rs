@@ -21,7 +21,8 @@ use sigvwap_core::{pool, CoreResult};
 
 use crate::args;
 use crate::errors::guarded;
-use crate::outbuf::{byte_range, check_apart};
+use crate::outbuf::byte_range;
+use crate::packed::check_outputs_apart;
 
 #[napi(object)]
 pub struct TkanOptions {
@@ -166,12 +167,9 @@ fn weights(w: &TkanWeightArrays) -> TkanWeights<'_> {
 pub fn tkan_forward_f32(x: Float32Array, weights_in: TkanWeightArrays, mut states: TkanStateArrays, options: TkanOptions) -> napi::Result<()> {
     guarded("tkanForwardF32", || {
         let shape = parse(&options)?;
-        let mut seen = vec![("x", byte_range(&x))];
-        seen.extend(weight_ranges(&weights_in, &WEIGHT_NAMES));
-        for (name, out) in state_ranges(&states) {
-            check_apart(name, out, &seen)?;
-            seen.push((name, out));
-        }
+        let mut inputs = vec![("x", byte_range(&x))];
+        inputs.extend(weight_ranges(&weights_in, &WEIGHT_NAMES));
+        check_outputs_apart(&inputs, &state_ranges(&states))?;
         // SAFETY: a sync call: no JavaScript runs while these slices alias the outputs,
         // which were just checked to be apart from each other and from the inputs.
         let out = unsafe {
@@ -195,14 +193,12 @@ pub fn tkan_backward_f32(
 ) -> napi::Result<()> {
     guarded("tkanBackwardF32", || {
         let shape = parse(&options)?;
-        let mut seen = vec![("x", byte_range(&x)), ("dh", byte_range(&dh))];
-        seen.extend(weight_ranges(&weights_in, &WEIGHT_NAMES));
-        seen.extend(state_ranges(&saved));
-        let outs = weight_ranges(&grads, &GRAD_NAMES).into_iter().chain(dx.as_ref().map(|d| ("dx", byte_range(d))));
-        for (name, out) in outs {
-            check_apart(name, out, &seen)?;
-            seen.push((name, out));
-        }
+        let mut inputs = vec![("x", byte_range(&x)), ("dh", byte_range(&dh))];
+        inputs.extend(weight_ranges(&weights_in, &WEIGHT_NAMES));
+        inputs.extend(state_ranges(&saved));
+        let mut outs = weight_ranges(&grads, &GRAD_NAMES);
+        outs.extend(dx.as_ref().map(|d| ("dx", byte_range(d))));
+        check_outputs_apart(&inputs, &outs)?;
         // SAFETY: as in the forward: sync, and the outputs are apart from everything else.
         let g = unsafe {
             TkanWeightGrads {

@@ -1,63 +1,163 @@
 //! CPU kernel of the fused GRN (math and layout in `mod.rs`) and its plain
 //! reference, the specification the tests compare it with.
 //!
-//! Products are whole-array calls to the crate's `matmul` over all rows (its
-//! fused epilogue applies the biases, ELU and σ); the residual sum and the
-//! normalization, and their gradients, run row by row over row blocks on the pool.
+//! Work split: the S·rows rows are cut into blocks of one stack index and
+//! `block_rows` rows (from the shape only, never from the thread count), one
+//! pool task per block. A task runs every product of its block on its own
+//! thread (the crate's `gemm`, `dense::product_serial`; the epilogue applies
+//! the biases, ELU and σ) and the residual sum and normalization, so the
+//! block's intermediates stay in cache between the stages. The backward's
+//! row-wise parts (ds, da, dgz, de, dz1, dx) are local to a block in the same
+//! way; its weight gradients are sums over rows, so each block writes the
+//! partial sums of its own rows (one packed vector of one GRN's parameters),
+//! and one task per stack index adds its blocks' partials in block order, in
+//! f64. The same blocks and the same order on any number of threads: the
+//! results are bit-identical on 1 and 2 threads.
 
 use rayon::prelude::*;
 
 use super::{GrnGrads, GrnSavedRef, GrnShape, GrnState, GrnWeights};
-use crate::dense::{block_rows, column_sums, product, MIN_BLOCK_ROWS};
-use crate::matmul::Activation;
+use crate::dense::{column_sums, product_serial};
+use crate::matmul::{Activation, INLINE_MACS};
 use crate::pool;
 
-/// Run `f(first_row, a, b, c)` over row blocks of three row-major arrays of
-/// widths `wa`, `wb`, `wc` (rows·width each), on the pool when there is more than one block.
-#[allow(clippy::too_many_arguments)]
-fn row_blocks3<F>(rows: usize, a: &mut [f32], wa: usize, b: &mut [f32], wb: usize, c: &mut [f32], wc: usize, f: F)
-where
-    F: Fn(usize, &mut [f32], &mut [f32], &mut [f32]) + Sync + Send,
-{
-    if rows == 0 {
-        return;
+/// Fewest rows of a block (unless a GRN has fewer): a product over fewer rows
+/// runs below the gemm micro-kernels' efficiency, and a task's hand-off
+/// (~µs) would weigh. At 256 rows and 32 units an intermediate is 32 KiB, so
+/// a block's stages share the L2 cache.
+const BLOCK_MIN_ROWS: usize = 256;
+/// Most blocks per GRN of the stack (larger blocks beyond that): bounds the
+/// partial weight gradients and the reduction over them.
+const MAX_BLOCKS_PER_GRN: usize = 64;
+
+/// The parameters of one GRN, in the packed order of `GrnGrads`
+/// (w1, b1, w2, b2, wv, bv, wg, bg, [ws, bs], γ, β): their lengths.
+fn param_lens(shape: &GrnShape) -> Vec<usize> {
+    let (di, h, u) = (shape.in_dim, shape.hidden, shape.units);
+    let mut l = vec![di * h, h, h * h, h, h * u, u, h * u, u];
+    if shape.projects_skip() {
+        l.extend([di * u, u]);
     }
-    let per = block_rows(rows, MIN_BLOCK_ROWS);
-    if per >= rows {
-        f(0, a, b, c);
-        return;
+    l.extend([u, u]);
+    l
+}
+
+/// Rows per block: at least `BLOCK_MIN_ROWS`, at most `MAX_BLOCKS_PER_GRN`
+/// blocks per GRN, and enough rows that a block's partial weight gradients
+/// (one GRN's parameters) are no larger than its saved activations
+/// ((2h + 3u + 1) per row): the partials never outgrow what the forward kept.
+fn block_rows(shape: &GrnShape) -> usize {
+    let params: usize = param_lens(shape).iter().sum();
+    let saved_per_row = 2 * shape.hidden + 3 * shape.units + 1;
+    shape.rows.div_ceil(MAX_BLOCKS_PER_GRN).max(BLOCK_MIN_ROWS).max(params.div_ceil(saved_per_row)).clamp(1, shape.rows.max(1))
+}
+
+/// A block: stack index, first row and row count.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    s: usize,
+    r0: usize,
+    len: usize,
+}
+
+/// The blocks in memory order (stack-major, rows ascending) and the blocks per GRN.
+fn blocks_of(shape: &GrnShape) -> (Vec<Block>, usize) {
+    if shape.rows == 0 {
+        return (Vec::new(), 0);
     }
-    pool::install(|| {
-        a.par_chunks_mut(per * wa)
-            .zip(b.par_chunks_mut(per * wb))
-            .zip(c.par_chunks_mut(per * wc))
-            .enumerate()
-            .for_each(|(i, ((ca, cb), cc))| f(i * per, ca, cb, cc))
-    });
+    let per = block_rows(shape);
+    let nb = shape.rows.div_ceil(per);
+    let blocks = (0..shape.stack)
+        .flat_map(|s| (0..nb).map(move |b| Block { s, r0: b * per, len: per.min(shape.rows - b * per) }))
+        .collect();
+    (blocks, nb)
+}
+
+/// `buf` [S, rows, width] cut into the blocks' parts (the blocks cover it in order).
+fn cut<'a>(mut buf: &'a mut [f32], width: usize, blocks: &[Block]) -> Vec<&'a mut [f32]> {
+    blocks
+        .iter()
+        .map(|b| {
+            let (head, tail) = std::mem::take(&mut buf).split_at_mut(b.len * width);
+            buf = tail;
+            head
+        })
+        .collect()
+}
+
+/// The next block's part of a `cut` array.
+fn take<'a>(parts: &mut std::vec::IntoIter<&'a mut [f32]>) -> &'a mut [f32] {
+    parts.next().expect("one part per block")
+}
+
+/// The rows of block `b` of a read-only [S, rows, width] array.
+fn rows_of<'a>(a: &'a [f32], width: usize, rows: usize, b: &Block) -> &'a [f32] {
+    let o = (b.s * rows + b.r0) * width;
+    &a[o..o + b.len * width]
+}
+
+/// Multiply-adds of one row's forward products.
+fn row_macs(shape: &GrnShape) -> usize {
+    let (di, h, u) = (shape.in_dim, shape.hidden, shape.units);
+    di * h + h * h + 2 * h * u + if shape.projects_skip() { di * u } else { 0 }
+}
+
+/// Run `f` on every task: on the pool when there are several and the call is
+/// large enough (`INLINE_MACS`, as the crate's matmul), else on this thread.
+fn run<T: Send, F: Fn(T) + Sync + Send>(tasks: Vec<T>, macs: usize, f: F) {
+    if tasks.len() <= 1 || macs < INLINE_MACS {
+        tasks.into_iter().for_each(f);
+    } else {
+        pool::install(|| tasks.into_par_iter().for_each(f));
+    }
+}
+
+struct ForwardTask<'a> {
+    b: Block,
+    y: &'a mut [f32],
+    eta: &'a mut [f32],
+    e: &'a mut [f32],
+    a: &'a mut [f32],
+    g: &'a mut [f32],
+    n: &'a mut [f32],
+    rstd: &'a mut [f32],
 }
 
 /// The forward pass (lengths checked by `super::grn_forward`).
 pub fn grn_forward_into(shape: &GrnShape, x: &[f32], w: GrnWeights<'_>, epsilon: f32, y: &mut [f32], state: GrnState<'_>) {
-    let GrnShape { rows: nr, in_dim: di, hidden: h, units: u } = *shape;
-    if nr == 0 {
+    let GrnShape { rows, in_dim: di, hidden: h, units: u, .. } = *shape;
+    let (blocks, _) = blocks_of(shape);
+    if blocks.is_empty() {
         return;
     }
     let GrnState { eta, e, a, g, n, rstd } = state;
-    product(x, w.w1, Some(w.b1), Activation::Elu, nr, di, h, false, false, eta);
-    product(eta, w.w2, Some(w.b2), Activation::Linear, nr, h, h, false, false, e);
-    product(e, w.wv, Some(w.bv), Activation::Linear, nr, h, u, false, false, a);
-    product(e, w.wg, Some(w.bg), Activation::Sigmoid, nr, h, u, false, false, g);
-    // y holds skip(x) until the normalization overwrites it
-    match w.ws {
-        Some(ws) => product(x, ws, w.bs, Activation::Linear, nr, di, u, false, false, y),
-        None => y.copy_from_slice(x),
-    }
-    let (a, g) = (&*a, &*g);
+    let mut parts = [cut(y, u, &blocks), cut(eta, h, &blocks), cut(e, h, &blocks), cut(a, u, &blocks), cut(g, u, &blocks), cut(n, u, &blocks), cut(rstd, 1, &blocks)].map(|v| v.into_iter());
+    let tasks: Vec<ForwardTask<'_>> = blocks
+        .iter()
+        .map(|&b| {
+            let [y, eta, e, a, g, n, rstd] = &mut parts;
+            ForwardTask { b, y: take(y), eta: take(eta), e: take(e), a: take(a), g: take(g), n: take(n), rstd: take(rstd) }
+        })
+        .collect();
     let eps = epsilon as f64;
-    row_blocks3(nr, y, u, n, u, rstd, 1, |r0, yb, nb, rb| {
+    let macs = shape.stack.saturating_mul(rows).saturating_mul(row_macs(shape));
+    run(tasks, macs, |t| {
+        let ForwardTask { b, y, eta, e, a, g, n, rstd } = t;
+        let ws = w.at(shape, b.s);
+        let m = b.len;
+        let xb = rows_of(x, di, rows, &b);
+        product_serial(xb, ws.w1, Some(ws.b1), Activation::Elu, m, di, h, false, false, eta);
+        product_serial(eta, ws.w2, Some(ws.b2), Activation::Linear, m, h, h, false, false, e);
+        product_serial(e, ws.wv, Some(ws.bv), Activation::Linear, m, h, u, false, false, a);
+        product_serial(e, ws.wg, Some(ws.bg), Activation::Sigmoid, m, h, u, false, false, g);
+        // y holds skip(x) until the normalization overwrites it
+        match ws.ws {
+            Some(wsk) => product_serial(xb, wsk, ws.bs, Activation::Linear, m, di, u, false, false, y),
+            None => y.copy_from_slice(xb),
+        }
         let mut s = vec![0f32; u];
-        for (i, ((yr, nrow), rs)) in yb.chunks_exact_mut(u).zip(nb.chunks_exact_mut(u)).zip(rb.iter_mut()).enumerate() {
-            let o = (r0 + i) * u;
+        for (i, ((yr, nrow), rs)) in y.chunks_exact_mut(u).zip(n.chunks_exact_mut(u)).zip(rstd.iter_mut()).enumerate() {
+            let o = i * u;
             for j in 0..u {
                 s[j] = yr[j] + a[o + j] * g[o + j];
             }
@@ -69,108 +169,168 @@ pub fn grn_forward_into(shape: &GrnShape, x: &[f32], w: GrnWeights<'_>, epsilon:
             for j in 0..u {
                 let nv = (s[j] - mean) * r;
                 nrow[j] = nv;
-                yr[j] = nv * w.gamma[j] + w.beta[j];
+                yr[j] = nv * ws.gamma[j] + ws.beta[j];
             }
         }
     });
 }
 
+struct BackwardTask<'a> {
+    b: Block,
+    /// this block's partial weight gradients, packed as `param_lens`
+    partial: &'a mut [f32],
+    dx: Option<&'a mut [f32]>,
+}
+
+/// `v` cut into consecutive parts of the given lengths.
+fn split_lens<'a>(mut v: &'a mut [f32], lens: &[usize]) -> Vec<&'a mut [f32]> {
+    lens.iter()
+        .map(|&n| {
+            let (head, tail) = std::mem::take(&mut v).split_at_mut(n);
+            v = tail;
+            head
+        })
+        .collect()
+}
+
 /// The backward pass (lengths checked by `super::grn_backward`).
 pub fn grn_backward_into(shape: &GrnShape, x: &[f32], w: GrnWeights<'_>, saved: GrnSavedRef<'_>, dy: &[f32], grads: GrnGrads<'_>) {
-    let GrnShape { rows: nr, in_dim: di, hidden: h, units: u } = *shape;
+    let GrnShape { stack, rows, in_dim: di, hidden: h, units: u } = *shape;
     let GrnGrads { dw1, db1, dw2, db2, dwv, dbv, dwg, dbg, dws, dbs, dgamma, dbeta, dx } = grads;
     let GrnSavedRef { eta, e, a, g, n, rstd } = saved;
-    // γ and β
-    let mut acc = vec![0f64; u];
-    for (dr, nrow) in dy.chunks_exact(u.max(1)).zip(n.chunks_exact(u.max(1))) {
-        for j in 0..u {
-            acc[j] += dr[j] as f64 * nrow[j] as f64;
-        }
-    }
-    for (o, v) in dgamma.iter_mut().zip(&acc) {
-        *o = *v as f32;
-    }
-    column_sums(dy, u, dbeta);
-    // the normalization and the GLU, row by row: ds, da, dgz
-    let (mut ds, mut da, mut dgz) = (vec![0f32; nr * u], vec![0f32; nr * u], vec![0f32; nr * u]);
-    row_blocks3(nr, &mut ds, u, &mut da, u, &mut dgz, u, |r0, sb, ab, gb| {
+    let lens = param_lens(shape);
+    let params: usize = lens.iter().sum();
+    let p = shape.projects_skip();
+    let (blocks, nb) = blocks_of(shape);
+    let macs = stack.saturating_mul(rows).saturating_mul(row_macs(shape)).saturating_mul(2);
+
+    // 1. per block: the row-wise gradients, dx, and the partial weight gradients
+    let mut partials = vec![0f32; blocks.len() * params];
+    let mut dxs = dx.map(|d| cut(d, di, &blocks).into_iter());
+    let tasks: Vec<BackwardTask<'_>> = blocks
+        .iter()
+        .zip(partials.chunks_exact_mut(params))
+        .map(|(&b, partial)| BackwardTask { b, partial, dx: dxs.as_mut().map(take) })
+        .collect();
+    run(tasks, macs, |t| {
+        let BackwardTask { b, partial, dx } = t;
+        let ws = w.at(shape, b.s);
+        let m = b.len;
+        let xb = rows_of(x, di, rows, &b);
+        let (etab, eb) = (rows_of(eta, h, rows, &b), rows_of(e, h, rows, &b));
+        let (ab, gb, nbk, dyb) = (rows_of(a, u, rows, &b), rows_of(g, u, rows, &b), rows_of(n, u, rows, &b), rows_of(dy, u, rows, &b));
+        let rb = rows_of(rstd, 1, rows, &b);
+        let mut parts = split_lens(partial, &lens).into_iter();
+        let mut next = || parts.next().expect("every parameter");
+        let (pw1, pb1, pw2, pb2, pwv, pbv, pwg, pbg) = (next(), next(), next(), next(), next(), next(), next(), next());
+        let (pws, pbs) = if p { (Some(next()), Some(next())) } else { (None, None) };
+        let (pgamma, pbeta) = (next(), next());
+        // the normalization and the GLU, row by row: ds, da, dgz; γ and β
+        let (mut ds, mut da, mut dgz) = (vec![0f32; m * u], vec![0f32; m * u], vec![0f32; m * u]);
+        let (mut accg, mut accb) = (vec![0f64; u], vec![0f64; u]);
         let mut dn = vec![0f32; u];
-        for (i, ((sr, ar), gr)) in sb.chunks_exact_mut(u).zip(ab.chunks_exact_mut(u)).zip(gb.chunks_exact_mut(u)).enumerate() {
-            let row = r0 + i;
-            let o = row * u;
+        for i in 0..m {
+            let o = i * u;
             let (mut m1, mut m2) = (0f64, 0f64);
             for j in 0..u {
-                dn[j] = dy[o + j] * w.gamma[j];
+                let d = dyb[o + j];
+                accg[j] += d as f64 * nbk[o + j] as f64;
+                accb[j] += d as f64;
+                dn[j] = d * ws.gamma[j];
                 m1 += dn[j] as f64;
-                m2 += dn[j] as f64 * n[o + j] as f64;
+                m2 += dn[j] as f64 * nbk[o + j] as f64;
             }
             let (m1, m2) = ((m1 / u as f64) as f32, (m2 / u as f64) as f32);
-            let r = rstd[row];
+            let r = rb[i];
             for j in 0..u {
-                let d = r * (dn[j] - m1 - n[o + j] * m2);
-                sr[j] = d;
-                let gv = g[o + j];
-                ar[j] = d * gv;
-                gr[j] = d * a[o + j] * gv * (1.0 - gv);
+                let d = r * (dn[j] - m1 - nbk[o + j] * m2);
+                ds[o + j] = d;
+                let gv = gb[o + j];
+                da[o + j] = d * gv;
+                dgz[o + j] = d * ab[o + j] * gv * (1.0 - gv);
+            }
+        }
+        for (o, v) in pgamma.iter_mut().zip(&accg) {
+            *o = *v as f32;
+        }
+        for (o, v) in pbeta.iter_mut().zip(&accb) {
+            *o = *v as f32;
+        }
+        product_serial(eb, &da, None, Activation::Linear, h, m, u, true, false, pwv);
+        column_sums(&da, u, pbv);
+        product_serial(eb, &dgz, None, Activation::Linear, h, m, u, true, false, pwg);
+        column_sums(&dgz, u, pbg);
+        let mut de = vec![0f32; m * h];
+        let mut part = vec![0f32; m * h];
+        product_serial(&da, ws.wv, None, Activation::Linear, m, u, h, false, true, &mut de);
+        product_serial(&dgz, ws.wg, None, Activation::Linear, m, u, h, false, true, &mut part);
+        for (o, &q) in de.iter_mut().zip(&part) {
+            *o += q;
+        }
+        product_serial(etab, &de, None, Activation::Linear, h, m, h, true, false, pw2);
+        column_sums(&de, h, pb2);
+        // dz1 = (de·W2ᵀ) ⊙ ELU'(z1), into `part`
+        product_serial(&de, ws.w2, None, Activation::Linear, m, h, h, false, true, &mut part);
+        for (d, &et) in part.iter_mut().zip(etab) {
+            if et < 0.0 {
+                *d *= et + 1.0;
+            }
+        }
+        let dz1 = part;
+        product_serial(xb, &dz1, None, Activation::Linear, di, m, h, true, false, pw1);
+        column_sums(&dz1, h, pb1);
+        if let (Some(pws), Some(pbs)) = (pws, pbs) {
+            product_serial(xb, &ds, None, Activation::Linear, di, m, u, true, false, pws);
+            column_sums(&ds, u, pbs);
+        }
+        if let Some(dx) = dx {
+            product_serial(&dz1, ws.w1, None, Activation::Linear, m, h, di, false, true, dx);
+            match ws.ws {
+                Some(wsk) => {
+                    let mut skip = vec![0f32; m * di];
+                    product_serial(&ds, wsk, None, Activation::Linear, m, u, di, false, true, &mut skip);
+                    for (o, &q) in dx.iter_mut().zip(&skip) {
+                        *o += q;
+                    }
+                }
+                None => {
+                    for (o, &q) in dx.iter_mut().zip(&ds) {
+                        *o += q;
+                    }
+                }
             }
         }
     });
-    if nr == 0 {
-        for z in [dw1, db1, dw2, db2, dwv, dbv, dwg, dbg] {
-            z.fill(0.0);
-        }
-        if let Some(z) = dws {
-            z.fill(0.0);
-        }
-        if let Some(z) = dbs {
-            z.fill(0.0);
-        }
-        return;
-    }
-    product(e, &da, None, Activation::Linear, h, nr, u, true, false, dwv);
-    column_sums(&da, u, dbv);
-    product(e, &dgz, None, Activation::Linear, h, nr, u, true, false, dwg);
-    column_sums(&dgz, u, dbg);
-    let mut de = vec![0f32; nr * h];
-    let mut part = vec![0f32; nr * h];
-    product(&da, w.wv, None, Activation::Linear, nr, u, h, false, true, &mut de);
-    product(&dgz, w.wg, None, Activation::Linear, nr, u, h, false, true, &mut part);
-    for (o, &p) in de.iter_mut().zip(&part) {
-        *o += p;
-    }
-    product(eta, &de, None, Activation::Linear, h, nr, h, true, false, dw2);
-    column_sums(&de, h, db2);
-    // dz1 = (de·W2ᵀ) ⊙ ELU'(z1), into `part`
-    product(&de, w.w2, None, Activation::Linear, nr, h, h, false, true, &mut part);
-    for (d, &et) in part.iter_mut().zip(eta) {
-        if et < 0.0 {
-            *d *= et + 1.0;
-        }
-    }
-    let dz1 = part;
-    product(x, &dz1, None, Activation::Linear, di, nr, h, true, false, dw1);
-    column_sums(&dz1, h, db1);
+
+    // 2. per stack index: its blocks' partials added in block order (f64)
+    let mut outs: Vec<&mut [f32]> = vec![dw1, db1, dw2, db2, dwv, dbv, dwg, dbg];
     if let (Some(dws), Some(dbs)) = (dws, dbs) {
-        product(x, &ds, None, Activation::Linear, di, nr, u, true, false, dws);
-        column_sums(&ds, u, dbs);
+        outs.extend([dws, dbs]);
     }
-    if let Some(dx) = dx {
-        product(&dz1, w.w1, None, Activation::Linear, nr, h, di, false, true, dx);
-        match w.ws {
-            Some(ws) => {
-                let mut skip = vec![0f32; nr * di];
-                product(&ds, ws, None, Activation::Linear, nr, u, di, false, true, &mut skip);
-                for (o, &p) in dx.iter_mut().zip(&skip) {
-                    *o += p;
-                }
-            }
-            None => {
-                for (o, &p) in dx.iter_mut().zip(&ds) {
-                    *o += p;
-                }
-            }
+    outs.extend([dgamma, dbeta]);
+    let mut per_stack: Vec<Vec<&mut [f32]>> = (0..stack).map(|_| Vec::with_capacity(outs.len())).collect();
+    for (out, &len) in outs.into_iter().zip(&lens) {
+        for (s, part) in split_lens(out, &vec![len; stack]).into_iter().enumerate() {
+            per_stack[s].push(part);
         }
     }
+    let partials = &partials;
+    let reduce_macs = partials.len().saturating_mul(16);
+    run(per_stack.into_iter().enumerate().collect(), reduce_macs, |(s, parts)| {
+        let mut acc = vec![0f64; params];
+        for blk in partials[s * nb * params..(s + 1) * nb * params].chunks_exact(params.max(1)) {
+            for (t, &v) in acc.iter_mut().zip(blk) {
+                *t += v as f64;
+            }
+        }
+        let mut off = 0;
+        for out in parts {
+            for (o, &v) in out.iter_mut().zip(&acc[off..]) {
+                *o = v as f32;
+            }
+            off += out.len();
+        }
+    });
 }
 
 struct Forward64 {
@@ -193,8 +353,9 @@ fn dense64(x: &[f64], wt: &[f32], bias: Option<&[f32]>, rows: usize, k: usize, n
     out
 }
 
+/// One GRN's forward in f64 (`shape.stack` is ignored: `w` is one GRN's weights).
 fn forward64(shape: &GrnShape, x: &[f32], w: &GrnWeights<'_>, epsilon: f32) -> Forward64 {
-    let GrnShape { rows: nr, in_dim: di, hidden: h, units: u } = *shape;
+    let GrnShape { rows: nr, in_dim: di, hidden: h, units: u, .. } = *shape;
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     let eta: Vec<f64> = dense64(&x64, w.w1, Some(w.b1), nr, di, h).into_iter().map(|z| if z >= 0.0 { z } else { z.exp() - 1.0 }).collect();
     let e = dense64(&eta, w.w2, Some(w.b2), nr, h, h);
@@ -222,20 +383,38 @@ fn to_f32(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&a| a as f32).collect()
 }
 
-/// Forward, the specification: scalar loops in f64. Returns y.
+/// Forward, the specification: scalar loops in f64, one GRN of the stack after
+/// the other (each on its rows of x with its own weights). Returns y [S, rows, u].
 pub fn reference_forward(shape: &GrnShape, x: &[f32], w: GrnWeights<'_>, epsilon: f32) -> Vec<f32> {
-    to_f32(&forward64(shape, x, &w, epsilon).y)
+    let one = shape.one();
+    let per = shape.rows * shape.in_dim;
+    (0..shape.stack).flat_map(|s| to_f32(&forward64(&one, &x[s * per..(s + 1) * per], &w.at(shape, s), epsilon).y)).collect()
 }
 
 /// Gradients of the reference, in the order of `GrnGrads` (dws, dbs empty
-/// without the projection): [dw1, db1, dw2, db2, dwv, dbv, dwg, dbg, dws, dbs, dgamma, dbeta, dx].
+/// without the projection), each over the whole stack:
+/// [dw1, db1, dw2, db2, dwv, dbv, dwg, dbg, dws, dbs, dgamma, dbeta, dx].
 pub type GrnRefGrads = [Vec<f32>; 13];
 
-/// Backward, the specification: recomputes the forward in f64, then scalar
-/// back-propagation of Σ dy ⊙ y.
+/// Backward, the specification: for each GRN of the stack, recomputes its
+/// forward in f64, then scalar back-propagation of Σ dy ⊙ y; the stack's
+/// gradients are the GRNs' gradients one after the other.
 pub fn reference_backward(shape: &GrnShape, x: &[f32], w: GrnWeights<'_>, epsilon: f32, dy: &[f32]) -> GrnRefGrads {
-    let GrnShape { rows: nr, in_dim: di, hidden: h, units: u } = *shape;
-    let f = forward64(shape, x, &w, epsilon);
+    let one = shape.one();
+    let (px, py) = (shape.rows * shape.in_dim, shape.rows * shape.units);
+    let mut out: GrnRefGrads = Default::default();
+    for s in 0..shape.stack {
+        let g = reference_backward_one(&one, &x[s * px..(s + 1) * px], &w.at(shape, s), epsilon, &dy[s * py..(s + 1) * py]);
+        for (o, part) in out.iter_mut().zip(g) {
+            o.extend(part);
+        }
+    }
+    out
+}
+
+fn reference_backward_one(shape: &GrnShape, x: &[f32], w: &GrnWeights<'_>, epsilon: f32, dy: &[f32]) -> GrnRefGrads {
+    let GrnShape { rows: nr, in_dim: di, hidden: h, units: u, .. } = *shape;
+    let f = forward64(shape, x, w, epsilon);
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     let (mut dgamma, mut dbeta) = (vec![0f64; u], vec![0f64; u]);
     let (mut ds, mut da, mut dgz) = (vec![0f64; nr * u], vec![0f64; nr * u], vec![0f64; nr * u]);

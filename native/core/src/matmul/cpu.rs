@@ -121,6 +121,18 @@ pub fn matmul_into(a: &[f32], b: &[f32], bias: Option<&[f32]>, act: Activation, 
     }
 }
 
+/// One product (`batch` 1) on the calling thread, whatever its size: for
+/// kernels that already run one pool task per block of rows (the fused GRN),
+/// where splitting a block's product over the pool again would only add
+/// hand-offs. Lengths as in [`matmul_into`].
+pub(crate) fn matmul_serial_into(a: &[f32], b: &[f32], bias: Option<&[f32]>, act: Activation, s: &MatmulShape, out: &mut [f32]) {
+    if s.m * s.n == 0 {
+        return;
+    }
+    gemm_one(a, b, s, out, Parallelism::None);
+    epilogue(out, s.n, bias, act);
+}
+
 /// The specification: triple loop, f64 accumulation, then bias and activation.
 pub fn reference(a: &[f32], b: &[f32], bias: Option<&[f32]>, act: Activation, s: &MatmulShape) -> Vec<f32> {
     let batch = s.batch_a.max(s.batch_b);

@@ -32,7 +32,8 @@ mod cuda;
 use crate::device::{cuda_only, Device};
 use crate::error::{CoreError, CoreResult};
 
-pub use cpu::{matmul_into, reference};
+pub use cpu::{matmul_into, reference, INLINE_MACS};
+pub(crate) use cpu::matmul_serial_into;
 
 /// One row-major product `C[m×n] = op(A)·op(B) + beta·C` as a device call
 /// sees it: A stored [m, k] ([k, m] when `ta`) with row stride `lda`, B
