@@ -10,6 +10,10 @@
 //!   --precision auto|f32|f64              arithmetic of the kernels (default auto)
 //!   --direction fwd|bwd / --dtype f64|f32  time only these (for profiling)
 //!   --stream        time the stream (every prefix) forward and backward
+//!   --scalar-fill   transpose increments lane by lane (the scalar gather)
+//!                   instead of with SIMD shuffles (`Tuning::scalar_fill`)
+//!   --fill-ab       time the SIMD and the scalar fill side by side on every
+//!                   shape (runs interleaved: A, B, A, B, ...), with the ratio
 //!   --sweep         block-size sweep: every shape x dtype x available
 //!                   instruction set x lanes (2, 4, 8, 16) x segments per pass
 //!                   (1, 2, 4), forward and backward, one JSON object per line
@@ -22,7 +26,10 @@
 //! warm-up run; the figure is the median wall time of the timed runs (the
 //! minimum is printed too, and `cpu`: CPU ms per run summed over the threads,
 //! which other processes on a shared machine do not inflate; GFLOP/s and
-//! paths/s use the median).
+//! paths/s use the median). `%pk`: share of the FMA peak, threads x clock
+//! (`cpu MHz` of /proc/cpuinfo) x lanes x 2 with 8 float64 / 16 float32 FMA
+//! lanes per cycle under AVX2/AVX-512 (2 / 4 otherwise), the 'of peak' of
+//! bench/signature.bench.ts; lanes by the kernels' arithmetic (`--precision`).
 //!
 //! Work counted (multiply-adds, one FLOP pair each) per path and segment, with
 //! d = channels, m = depth (additions of the level-1 / A_1 updates ignored):
@@ -79,20 +86,44 @@ struct Timing {
     cpu_ms: f64,
 }
 
-/// Wall time (median, min) and CPU time per run of `runs` timed runs after one warm-up.
-fn time_ms(runs: usize, mut f: impl FnMut()) -> Timing {
-    f(); // warm-up
-    let cpu0 = cpu_ms();
-    let mut times: Vec<f64> = (0..runs)
-        .map(|_| {
+/// Wall time (median, min) and CPU time per run of each of `fs`: one warm-up
+/// each, then `runs` rounds that run each once in turn, so that a change of
+/// load on a shared machine hits all of them alike.
+fn time_interleaved(runs: usize, fs: &mut [&mut dyn FnMut()]) -> Vec<Timing> {
+    for f in fs.iter_mut() {
+        f(); // warm-up
+    }
+    let mut times = vec![Vec::with_capacity(runs); fs.len()];
+    let mut cpu = vec![0.0; fs.len()];
+    for _ in 0..runs {
+        for (i, f) in fs.iter_mut().enumerate() {
+            let cpu0 = cpu_ms();
             let t = Instant::now();
             f();
-            t.elapsed().as_secs_f64() * 1e3
+            times[i].push(t.elapsed().as_secs_f64() * 1e3);
+            cpu[i] += cpu_ms() - cpu0;
+        }
+    }
+    times
+        .into_iter()
+        .zip(cpu)
+        .map(|(mut t, c)| {
+            t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            Timing { median_ms: t[t.len() / 2], min_ms: t[0], cpu_ms: c / runs as f64 }
         })
-        .collect();
-    let cpu = (cpu_ms() - cpu0) / runs as f64;
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    Timing { median_ms: times[times.len() / 2], min_ms: times[0], cpu_ms: cpu }
+        .collect()
+}
+
+/// Peak FMA GFLOP/s of the pool's threads for kernels in float32 (`f32`) or
+/// float64 arithmetic under `simd` (see the header).
+fn peak_gflops(f32: bool, simd: Simd) -> f64 {
+    let mhz = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok()))
+        .unwrap_or(3000.0);
+    let wide = matches!(simd, Simd::Avx2Fma | Simd::Avx512) && simd.available();
+    let lanes = if wide { 8.0 } else { 2.0 } * if f32 { 2.0 } else { 1.0 };
+    pool::threads() as f64 * mhz / 1e3 * lanes * 2.0
 }
 
 /// Check the first `n` paths of the batch against the reference (same plan as timed).
@@ -130,17 +161,22 @@ struct Row {
     fwd_gflops: f64,
     bwd_gflops: f64,
     paths_per_s: f64,
+    /// Share of the FMA peak, forward and backward (percent).
+    fwd_peak: f64,
+    bwd_peak: f64,
     target: Option<(f64, f64)>,
 }
 
+/// Time `shape` under each of `tunings` (interleaved, see
+/// [`time_interleaved`]), one row per tuning, each checked first.
 fn run_shape<T: SigFloat>(
     dtype: &'static str,
     shape: Shape,
     target: Option<(f64, f64)>,
     runs: usize,
-    tuning: &Tuning,
+    tunings: &[Tuning],
     filter: &Filter,
-) -> Row {
+) -> Vec<Row> {
     let (batch, length, channels, depth) = shape;
     let opts = SigOptions::new(batch, length, channels, depth).with_stream(filter.stream).with_precision(filter.precision);
     let path64 = random_walk(&mut Rng::new(7), batch, length, channels, 1.0 / (length as f64).sqrt());
@@ -155,43 +191,116 @@ fn run_shape<T: SigFloat>(
         "signature{}/cpu/b{batch}-l{length}-c{channels}-m{depth}",
         if filter.stream { "-stream" } else { "" }
     );
-    if let Err(e) = check(&path, &grad_out, &opts, tuning, tol) {
-        panic!("{name} {dtype}: {e}");
+    for tuning in tunings {
+        if let Err(e) = check(&path, &grad_out, &opts, tuning, tol) {
+            panic!("{name} {dtype} {tuning:?}: {e}");
+        }
     }
-    let mut out = vec![T::from_f64(0.0); out_len];
-    let none = Timing { median_ms: f64::NAN, min_ms: f64::NAN, cpu_ms: f64::NAN };
+    let none = || Timing { median_ms: f64::NAN, min_ms: f64::NAN, cpu_ms: f64::NAN };
     let fwd = if filter.direction.as_deref().is_none_or(|d| d == "fwd") {
-        time_ms(runs, || {
-            sigvwap_core::signature::signature_into_with(&path, &opts, &mut out, tuning).unwrap();
-        })
+        let mut outs = vec![vec![T::from_f64(0.0); out_len]; tunings.len()];
+        let mut fs: Vec<_> = outs
+            .iter_mut()
+            .zip(tunings)
+            .map(|(out, tuning)| {
+                let (path, opts) = (&path, &opts);
+                move || sigvwap_core::signature::signature_into_with(path, opts, out, tuning).unwrap()
+            })
+            .collect();
+        time_interleaved(runs, &mut fs.iter_mut().map(|f| f as &mut dyn FnMut()).collect::<Vec<_>>())
     } else {
-        Timing { ..none }
+        tunings.iter().map(|_| none()).collect()
     };
-    let mut grad = vec![T::from_f64(0.0); path.len()];
     let bwd = if filter.direction.as_deref().is_none_or(|d| d == "bwd") {
-        time_ms(runs, || {
-            sigvwap_core::signature::signature_backward_into_with(&path, &grad_out, &opts, &mut grad, tuning)
-                .unwrap();
-        })
+        let mut grads = vec![vec![T::from_f64(0.0); path.len()]; tunings.len()];
+        let mut fs: Vec<_> = grads
+            .iter_mut()
+            .zip(tunings)
+            .map(|(grad, tuning)| {
+                let (path, grad_out, opts) = (&path, &grad_out, &opts);
+                move || sigvwap_core::signature::signature_backward_into_with(path, grad_out, opts, grad, tuning).unwrap()
+            })
+            .collect();
+        time_interleaved(runs, &mut fs.iter_mut().map(|f| f as &mut dyn FnMut()).collect::<Vec<_>>())
     } else {
-        Timing { ..none }
+        tunings.iter().map(|_| none()).collect()
     };
-    let (fwd_ms, bwd_ms) = (fwd.median_ms, bwd.median_ms);
     let (f, fb) = macs(channels, depth);
     let work = (batch * (length - 1)) as f64;
-    Row {
-        name,
-        dtype,
-        fwd_ms,
-        bwd_ms,
-        fwd_min: fwd.min_ms,
-        bwd_min: bwd.min_ms,
-        fwd_cpu: fwd.cpu_ms,
-        bwd_cpu: bwd.cpu_ms,
-        fwd_gflops: 2.0 * f * work / (fwd_ms * 1e6),
-        bwd_gflops: 2.0 * fb * work / (bwd_ms * 1e6),
-        paths_per_s: batch as f64 / (fwd_ms * 1e-3),
-        target,
+    tunings
+        .iter()
+        .zip(fwd.into_iter().zip(bwd))
+        .map(|(tuning, (fwd, bwd))| {
+            let (fwd_ms, bwd_ms) = (fwd.median_ms, bwd.median_ms);
+            let (fwd_gflops, bwd_gflops) = (2.0 * f * work / (fwd_ms * 1e6), 2.0 * fb * work / (bwd_ms * 1e6));
+            let peak = peak_gflops(f32_math, tuning.simd.unwrap_or_else(Simd::detect));
+            Row {
+                name: name.clone(),
+                dtype,
+                fwd_ms,
+                bwd_ms,
+                fwd_min: fwd.min_ms,
+                bwd_min: bwd.min_ms,
+                fwd_cpu: fwd.cpu_ms,
+                bwd_cpu: bwd.cpu_ms,
+                fwd_gflops,
+                bwd_gflops,
+                paths_per_s: batch as f64 / (fwd_ms * 1e-3),
+                fwd_peak: 100.0 * fwd_gflops / peak,
+                bwd_peak: 100.0 * bwd_gflops / peak,
+                target,
+            }
+        })
+        .collect()
+}
+
+/// `--fill-ab`: the SIMD fill (A, `tuning` as given) against the scalar
+/// fill (B) on every shape and dtype, medians of interleaved runs.
+fn fill_ab(shapes: &[(Shape, Option<(f64, f64)>)], runs: usize, filter: &Filter, tuning: &Tuning) {
+    let a = Tuning { scalar_fill: Some(false), ..*tuning };
+    let b = Tuning { scalar_fill: Some(true), ..*tuning };
+    println!(
+        "{:<38} {:>5} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "name (A: SIMD fill, B: scalar fill)",
+        "dtype",
+        "fwd A ms",
+        "fwd B ms",
+        "A/B",
+        "bwd A ms",
+        "bwd B ms",
+        "A/B",
+        "fA %pk",
+        "fB %pk",
+        "bA %pk",
+        "bB %pk"
+    );
+    for &(shape, _) in shapes {
+        for dtype in ["f64", "f32"] {
+            if filter.dtype.as_deref().is_some_and(|d| d != dtype) {
+                continue;
+            }
+            let rows = if dtype == "f64" {
+                run_shape::<f64>("f64", shape, None, runs, &[a, b], filter)
+            } else {
+                run_shape::<f32>("f32", shape, None, runs, &[a, b], filter)
+            };
+            let (ra, rb) = (&rows[0], &rows[1]);
+            println!(
+                "{:<38} {:>5} {:>9.3} {:>9.3} {:>6.3} {:>9.3} {:>9.3} {:>6.3} {:>6.1} {:>6.1} {:>6.1} {:>6.1}",
+                ra.name,
+                dtype,
+                ra.fwd_ms,
+                rb.fwd_ms,
+                ra.fwd_ms / rb.fwd_ms,
+                ra.bwd_ms,
+                rb.bwd_ms,
+                ra.bwd_ms / rb.bwd_ms,
+                ra.fwd_peak,
+                rb.fwd_peak,
+                ra.bwd_peak,
+                rb.bwd_peak
+            );
+        }
     }
 }
 
@@ -233,9 +342,9 @@ fn sweep(shapes: &[(Shape, Option<(f64, f64)>)], runs: usize, filter: &Filter, o
                     let tuning =
                         Tuning { lanes: Some(lanes), simd: Some(simd), segments_per_pass: Some(per_pass), ..Tuning::default() };
                     let row = if dtype == "f64" {
-                        run_shape::<f64>("f64", shape, None, runs, &tuning, filter)
+                        run_shape::<f64>("f64", shape, None, runs, &[tuning], filter).remove(0)
                     } else {
-                        run_shape::<f32>("f32", shape, None, runs, &tuning, filter)
+                        run_shape::<f32>("f32", shape, None, runs, &[tuning], filter).remove(0)
                     };
                     let (b, l, c, m) = shape;
                     println!(
@@ -263,6 +372,7 @@ fn main() {
     let mut extra = Vec::new();
     let mut only_extra = false;
     let mut do_sweep = false;
+    let mut do_fill_ab = false;
     let mut sweep_lanes = vec![2usize, 4, 8, 16];
     let mut sweep_per_pass = SEGMENTS_PER_PASS_CHOICES.to_vec();
     let list = |v: Option<String>, what: &str| -> Vec<usize> {
@@ -290,6 +400,8 @@ fn main() {
                 filter.precision = Precision::parse(&v).unwrap_or_else(|| panic!("--precision: unknown value {v}"));
             }
             "--sweep" => do_sweep = true,
+            "--scalar-fill" => tuning.scalar_fill = Some(true),
+            "--fill-ab" => do_fill_ab = true,
             "--only-extra" => only_extra = true,
             "--direction" => filter.direction = args.next(),
             "--dtype" => filter.dtype = args.next(),
@@ -327,8 +439,12 @@ fn main() {
         tuning.simd.unwrap_or_else(Simd::detect),
         tuning
     );
+    if do_fill_ab {
+        fill_ab(&shapes, runs, &filter, &tuning);
+        return;
+    }
     println!(
-        "{:<38} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}  target fwd/bwd ms (median)",
+        "{:<38} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>11}  target fwd/bwd ms (median)",
         "name",
         "dtype",
         "fwd ms",
@@ -339,16 +455,18 @@ fn main() {
         "bwd cpu",
         "fwd GF/s",
         "bwd GF/s",
+        "fwd%pk",
+        "bwd%pk",
         "paths/s fwd",
     );
     for (shape, target) in shapes {
         let want = |t: &str| filter.dtype.as_deref().is_none_or(|d| d == t);
         let mut rows = Vec::new();
         if want("f64") {
-            rows.push(run_shape::<f64>("f64", shape, target, runs, &tuning, &filter));
+            rows.extend(run_shape::<f64>("f64", shape, target, runs, &[tuning], &filter));
         }
         if want("f32") {
-            rows.push(run_shape::<f32>("f32", shape, None, runs, &tuning, &filter));
+            rows.extend(run_shape::<f32>("f32", shape, None, runs, &[tuning], &filter));
         }
         for row in rows {
             let target = if filter.stream { None } else { row.target };
@@ -360,7 +478,7 @@ fn main() {
                 None => String::new(),
             };
             println!(
-                "{:<38} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>9.2} {:>11.0}  {}",
+                "{:<38} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>9.2} {:>6.1} {:>6.1} {:>11.0}  {}",
                 row.name,
                 row.dtype,
                 row.fwd_ms,
@@ -371,6 +489,8 @@ fn main() {
                 row.bwd_cpu,
                 row.fwd_gflops,
                 row.bwd_gflops,
+                row.fwd_peak,
+                row.bwd_peak,
                 row.paths_per_s,
                 verdict
             );

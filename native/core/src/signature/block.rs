@@ -10,7 +10,8 @@
 //! so that the step functions read contiguous lanes; the gather runs over
 //! (segment, channel) outside and lanes inside, i.e. W steady sequential
 //! streams that the hardware prefetcher follows (2.5x the throughput of
-//! reading one lane's run after the other). Lanes without a task,
+//! reading one lane's run after the other), with SIMD transposes when every
+//! lane has the whole tile (`fill.rs`). Lanes without a task,
 //! and tasks shorter than the block, see zero increments, which leave the
 //! state unchanged exactly (S ⊗ exp(0) = S) and whose gradients are dropped.
 //!
@@ -33,6 +34,7 @@
 //! points share with the neighbouring tasks: `-z̄_first` (point first-1) and
 //! `z̄_last` (point first+count-1), see `partials`.
 
+use super::fill::{self, Transpose};
 use super::horner::{mul_exp_backward_step, mul_exp_step, mul_exp_steps, Dim, Fixed, Runtime, StepScratch};
 use super::lane::Lane;
 use super::options::SigFloat;
@@ -56,6 +58,8 @@ pub(crate) struct PathSource<'a, T> {
     pub length: usize,
     pub channels: usize,
     pub basepoint: bool,
+    /// How full tiles are transposed (SIMD or scalar, `Tuning::scalar_fill`).
+    pub transpose: Transpose,
 }
 
 impl<T: SigFloat> PathSource<'_, T> {
@@ -86,27 +90,13 @@ impl<T: SigFloat, E: Lane, const W: usize> Increments<E, W> for PathSource<'_, T
         let bp = usize::from(self.basepoint);
         let full = tasks.len() == W && tasks.iter().all(|t| t.count >= s0 + ns && t.first + s0 > bp);
         if full {
-            // Every lane has all `ns` segments and none starts at the basepoint:
-            // gather lane by lane for each (segment, channel) j, i.e. W steady
-            // sequential streams (which the hardware prefetcher follows) and
-            // whole-row writes. z[j] = x[j + d] - x[j] as below.
-            let rows: [&[T]; W] = std::array::from_fn(|lane| {
+            // Every lane has all `ns` segments and none starts at the
+            // basepoint: z[j] = x[j + d] - x[j] over whole rows (`fill.rs`).
+            let starts: [usize; W] = std::array::from_fn(|lane| {
                 let t = tasks[lane];
-                let start = (t.batch_index * self.length + t.first + s0 - 1 - bp) * d;
-                &self.data[start..start + ns * d + d]
+                (t.batch_index * self.length + t.first + s0 - 1 - bp) * d
             });
-            let mut finite = true;
-            for (j, zv) in tile[..ns * d].iter_mut().enumerate() {
-                let mut v = [E::ZERO; W];
-                for lane in 0..W {
-                    v[lane] = E::from_f64(rows[lane][j + d].to_f64() - rows[lane][j].to_f64());
-                }
-                for &x in &v {
-                    finite &= x.is_finite();
-                }
-                *zv = v;
-            }
-            return finite;
+            return fill::full(self.transpose, self.data, &starts, d, ns * d, tile);
         }
         for lane in 0..W {
             let valid = match tasks.get(lane) {

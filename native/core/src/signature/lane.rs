@@ -14,6 +14,8 @@
 use std::fmt::Debug;
 use std::ops::{Add, Mul, Neg, Sub};
 
+use crate::real::FloatsMut;
+
 /// Arithmetic type of the kernels: f32 or f64.
 pub(crate) trait Lane:
     Copy + Debug + Default + PartialEq + Send + Sync + 'static + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Neg<Output = Self>
@@ -26,6 +28,8 @@ pub(crate) trait Lane:
     /// callers use it only in kernels compiled with the feature).
     fn mul_add(self, b: Self, c: Self) -> Self;
     fn is_finite(self) -> bool;
+    /// `s` with its type named (for code specialised by type, `fill.rs`).
+    fn floats_mut(s: &mut [Self]) -> FloatsMut<'_>;
 }
 
 impl Lane for f64 {
@@ -47,6 +51,9 @@ impl Lane for f64 {
     fn is_finite(self) -> bool {
         f64::is_finite(self)
     }
+    fn floats_mut(s: &mut [Self]) -> FloatsMut<'_> {
+        FloatsMut::F64(s)
+    }
 }
 
 impl Lane for f32 {
@@ -67,6 +74,9 @@ impl Lane for f32 {
     #[inline(always)]
     fn is_finite(self) -> bool {
         f32::is_finite(self)
+    }
+    fn floats_mut(s: &mut [Self]) -> FloatsMut<'_> {
+        FloatsMut::F32(s)
     }
 }
 

@@ -47,13 +47,15 @@
 //! arithmetic type and [`Precision`]), `tensor` (scalar tensor
 //! algebra), `cpu` (reference implementation, the specification), `horner`
 //! (per-segment step functions), `block` (sweeps over a block of lanes, SIMD
-//! dispatch), `plan` (blocks and chunks), `cuda` (feature `cuda`: launchers
+//! dispatch), `fill` (SIMD transposes of the increments into the lanes'
+//! layout), `plan` (blocks and chunks), `cuda` (feature `cuda`: launchers
 //! of kernels/signature.cu, held to the CPU results by tests/signature_cuda.rs).
 
 mod block;
 pub mod cpu;
 #[cfg(feature = "cuda")]
 mod cuda;
+mod fill;
 mod horner;
 mod lane;
 pub mod options;
@@ -210,8 +212,14 @@ fn check_workspace(shape: &TensorShape, plan: &Plan, temporaries: usize) -> Core
     check_alloc(name, total, std::mem::size_of::<f64>()).map_err(|e| e.with("output", "workspace"))
 }
 
-fn path_source<'a, T>(path: &'a [T], opts: &SigOptions) -> PathSource<'a, T> {
-    PathSource { data: path, length: opts.length, channels: opts.channels, basepoint: opts.basepoint }
+fn path_source<'a, T>(path: &'a [T], opts: &SigOptions, plan: &Plan) -> PathSource<'a, T> {
+    PathSource {
+        data: path,
+        length: opts.length,
+        channels: opts.channels,
+        basepoint: opts.basepoint,
+        transpose: plan.transpose,
+    }
 }
 
 // The generic entry points hand their slices to one non-generic function per
@@ -280,7 +288,7 @@ fn forward_typed<T: SigFloat>(
         return Ok(());
     }
     let plan = Plan::new(&shape, opts, opts.precision.is_f32::<T>(), false, tuning);
-    let src = path_source(path, opts);
+    let src = path_source(path, opts, &plan);
     let lanes = plan.lanes;
     let finite = if plan.chunks == 1 {
         check_workspace(&shape, &plan, 0)?;
@@ -538,7 +546,7 @@ fn backward_typed<T: SigFloat>(
         return Ok(());
     }
     let plan = Plan::new(&shape, opts, opts.precision.is_f32::<T>(), true, tuning);
-    let src = path_source(path, opts);
+    let src = path_source(path, opts, &plan);
     let lanes = plan.lanes;
     let mut partials = zeroed_vec::<f64>("batch", plan.tasks.len() * 2 * d)?;
     let finite = if plan.chunks == 1 {

@@ -14,6 +14,7 @@
 //! are deterministic.
 
 use super::block::{Simd, Task, LANE_CHOICES};
+use super::fill::Transpose;
 use super::options::SigOptions;
 use super::tensor::TensorShape;
 
@@ -35,6 +36,10 @@ pub struct Tuning {
     /// sweep inside the backward (to depth m-1); the stream forward always
     /// takes 1 (it needs every prefix).
     pub segments_per_pass: Option<usize>,
+    /// `Some(true)`: transpose increments into the kernels' layout lane by
+    /// lane (the scalar gather) instead of with SIMD shuffles (`fill.rs`);
+    /// results are bit-identical, for A/B timing and tests.
+    pub scalar_fill: Option<bool>,
 }
 
 /// Segments per pass the kernels are compiled for.
@@ -115,6 +120,8 @@ pub(crate) struct Plan {
     /// Segments per pass of the forward sweeps (1, 2 or 4).
     pub per_pass: usize,
     pub simd: Simd,
+    /// How full tiles of increments are transposed.
+    pub transpose: Transpose,
     /// `batch · chunks` tasks, path-major: tasks of path b are `b·chunks ..`.
     pub tasks: Vec<Task>,
 }
@@ -161,6 +168,7 @@ impl Plan {
                 tasks.push(Task { batch_index: b, first, count });
             }
         }
-        Plan { lanes, f32, chunks, per_pass, simd, tasks }
+        let transpose = Transpose::new(simd, tuning.scalar_fill == Some(true));
+        Plan { lanes, f32, chunks, per_pass, simd, transpose, tasks }
     }
 }
