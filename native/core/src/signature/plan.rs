@@ -55,7 +55,12 @@ pub const SEGMENTS_PER_PASS_CHOICES: [usize; 3] = [1, 2, 4];
 /// * forward, state in L1: 2 per pass for float64 (8-15% less than 1 on
 ///   shapes a and d, a tie on b; the single step does one load and one store
 ///   per multiply-add of the top level), 1 for float32 (2 and 4 tied or lost,
-///   up to 25% on shape d).
+///   up to 25% on shape d) except with 3 channels: 2 (sigbench after the
+///   SIMD fill, `fill.rs`: 1 thread, 16 lanes, wall ms, medians of 31 over
+///   three alternating runs, load ~4.7 on 2 cores, 2026-12-03: shape a
+///   1.37-1.41 at 1 -> 1.24-1.34 at 2, b 3.47-4.10 -> 2.90-2.92, d = 3,
+///   m = 5 10.5 -> 8.8; with 2 channels 2 per pass lost: 0.64-0.89 -> 1.02
+///   at m = 3, 2.6-3.4 -> 3.5 at m = 5).
 /// * backward (its forward sweep and chunk signatures, to depth m-1): 2 once
 ///   the top level outgrows L1 (>= 2048 lane entries), else 1, as before
 ///   the sweep over this parameter (the backward met its targets).
@@ -71,7 +76,7 @@ pub(crate) fn default_segments_per_pass(shape: &TensorShape, lanes: usize, f32: 
     let bytes = entries * if f32 { 4 } else { 8 };
     if bytes > 64 << 10 {
         4
-    } else if f32 {
+    } else if f32 && shape.channels() != 3 {
         1
     } else {
         2
