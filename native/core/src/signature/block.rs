@@ -36,7 +36,7 @@
 
 use super::fill::{self, Transpose};
 use super::horner::{mul_exp_backward_step, mul_exp_step, mul_exp_steps, Dim, Fixed, Runtime, StepScratch};
-use super::lane::Lane;
+use super::lane::{Lane, Lines};
 use super::options::SigFloat;
 use super::tensor::TensorShape;
 
@@ -143,29 +143,29 @@ impl<T: SigFloat, E: Lane, const W: usize> Increments<E, W> for PathSource<'_, T
 /// Workspace of one block of `W` lanes.
 pub(crate) struct BlockState<E: Lane, const W: usize> {
     /// S, `[siglen][lane]`.
-    pub state: Vec<[E; W]>,
+    pub state: Lines<[E; W]>,
     /// ∂L/∂S (backward only).
-    pub adjoint: Vec<[E; W]>,
+    pub adjoint: Lines<[E; W]>,
     /// ∂L/∂z of the current segment.
-    pub zbar: Vec<[E; W]>,
+    pub zbar: Lines<[E; W]>,
     /// ∂L/∂z of the segments of the current tile, plus one row: that of the
     /// segment after the tile (`[TILE + 1][channel][lane]`, backward only).
-    pub zbar_tile: Vec<[E; W]>,
+    pub zbar_tile: Lines<[E; W]>,
     scratch: StepScratch<E, W>,
-    tile: Vec<[E; W]>,
+    tile: Lines<[E; W]>,
 }
 
 impl<E: Lane, const W: usize> BlockState<E, W> {
     pub(crate) fn new(shape: &TensorShape, backward: bool) -> Self {
         let d = shape.channels();
-        let sized = |n: usize| vec![[E::ZERO; W]; if backward { n } else { 0 }];
+        let sized = |n: usize| Lines::new(if backward { n } else { 0 }, [E::ZERO; W]);
         BlockState {
-            state: vec![[E::ZERO; W]; shape.siglen()],
+            state: Lines::new(shape.siglen(), [E::ZERO; W]),
             adjoint: sized(shape.siglen()),
-            zbar: vec![[E::ZERO; W]; d],
+            zbar: Lines::new(d, [E::ZERO; W]),
             zbar_tile: sized((TILE + 1) * d),
             scratch: StepScratch::new(shape),
-            tile: vec![[E::ZERO; W]; TILE * d],
+            tile: Lines::new(TILE * d, [E::ZERO; W]),
         }
     }
 
@@ -337,8 +337,15 @@ pub(crate) fn forward_block<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
 ) -> bool {
     let siglen = shape.siglen();
     ws.reset();
+    let lanes = tasks.len();
     if stream {
         let mut visit = |step: usize, state: &[[E; W]]| {
+            if tasks.iter().all(|t| step < t.count) {
+                // Every lane's prefix `step` at once (SIMD transposes).
+                let starts: [usize; W] = std::array::from_fn(|lane| tasks.get(lane).map_or(0, |t| (lane * t.count + step) * siglen));
+                fill::store_rows(src.transpose, state, siglen, &starts[..lanes], out);
+                return;
+            }
             for (lane, t) in tasks.iter().enumerate() {
                 if step < t.count {
                     let row = (lane * t.count + step) * siglen;
@@ -349,9 +356,8 @@ pub(crate) fn forward_block<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
         sweep(shape, src, tasks, ws, Some(&mut visit), top, 1)
     } else {
         let finite = sweep(shape, src, tasks, ws, None, top, per_pass);
-        for lane in 0..tasks.len() {
-            BlockState::<E, W>::store_lane(&ws.state, lane, &mut out[lane * siglen..(lane + 1) * siglen]);
-        }
+        let starts: [usize; W] = std::array::from_fn(|lane| lane * siglen);
+        fill::store_rows(src.transpose, &ws.state, siglen, &starts[..lanes], out);
         finite
     }
 }

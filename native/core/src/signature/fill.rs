@@ -1,5 +1,7 @@
 //! Increments of a full tile, transposed with SIMD shuffles (`block.rs`,
-//! `PathSource::fill`: every lane has all the tile's segments).
+//! `PathSource::fill`: every lane has all the tile's segments), and the same
+//! transposes the other way for the results (`store_rows`: final states and
+//! stream prefixes from `[entry][lane]` into the output rows).
 //!
 //! Math. Lane `l` reads the row `x_l = data[starts[l]..][..n + d]` (its
 //! points, `[point][channel]` flattened) and gets z_l[j] = E(x_l[j + d] -
@@ -89,6 +91,38 @@ pub(crate) fn full<T: SigFloat, E: Lane, const W: usize>(
     #[cfg(not(target_arch = "x86_64"))]
     let _ = how;
     scalar(data, starts, d, 0, n, tile)
+}
+
+/// `out[starts[lane] + i] = U(state[i][lane])` for i < n and each lane of
+/// `starts` (at most W): a block's final states, or one prefix of a stream,
+/// from the lanes' `[entry][lane]` into the rows of the output. Where the
+/// arithmetic and output types agree and `starts` has all W lanes, V x V
+/// blocks go through the transposes of the increments (V loads, the
+/// shuffles, V stores of V values); the rest lane by lane (one element load
+/// and store each, 64 bytes apart: 20% of the float64 forward of shape c
+/// before). Bit for bit the lane-by-lane copy either way (no rounding when
+/// the types agree).
+pub(crate) fn store_rows<E: Lane, U: SigFloat, const W: usize>(how: Transpose, state: &[[E; W]], n: usize, starts: &[usize], out: &mut [U]) {
+    // The SIMD kernels write these rows unchecked.
+    assert!(starts.len() <= W && state.len() >= n && starts.iter().all(|&s| s + n <= out.len()), "store_rows: rows out of bounds");
+    #[allow(unused_mut)]
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(simd), true) = (how.0, starts.len() == W) {
+        let flat = state[..n].as_flattened();
+        done = match (E::floats(flat), U::floats_mut(out)) {
+            (Floats::F64(x), FloatsMut::F64(o)) => x86::from_f64(simd, x, W, n, starts, o),
+            (Floats::F32(x), FloatsMut::F32(o)) => x86::from_f32(simd, x, W, n, starts, o),
+            _ => 0,
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = how;
+    for (lane, &start) in starts.iter().enumerate() {
+        for (o, v) in out[start + done..start + n].iter_mut().zip(&state[done..n]) {
+            *o = U::from_f64(v[lane].to_f64());
+        }
+    }
 }
 
 /// Rows `j0..n` of the tile, gathered lane by lane for each j: W steady
@@ -362,6 +396,86 @@ mod x86 {
     #[rustfmt::skip]
     kernel!(ps256, "avx2,fma", f32, 8, __m256, _mm256_setzero_ps, diff_ps256, _mm256_fmadd_ps, transpose_ps256, _mm256_storeu_ps, zero_ps256);
 
+    /// One store kernel (`super::store_rows`): entries `0..m` (m a multiple
+    /// of V) of `state` (`[entry][lane]`, w lanes, a multiple of V) to
+    /// `out[starts[lane] + i]`.
+    macro_rules! store_kernel {
+        ($name:ident, $features:literal, $e:ty, $v:literal, $zero:ident, $load:ident, $transpose:ident, $store:ident) => {
+            /// # Safety
+            /// The features must be available; `state` must hold `m · w`
+            /// values and every row `starts[l]..+m` lie in `out`.
+            #[target_feature(enable = $features)]
+            unsafe fn $name(state: &[$e], w: usize, m: usize, starts: &[usize], out: &mut [$e]) {
+                debug_assert!(w.is_multiple_of($v) && m.is_multiple_of($v) && state.len() >= m * w && starts.len() == w);
+                debug_assert!(starts.iter().all(|&s| s + m <= out.len()));
+                let (src, dst) = (state.as_ptr(), out.as_mut_ptr());
+                let mut rows = [$zero(); $v];
+                for i in (0..m).step_by($v) {
+                    for g in (0..w).step_by($v) {
+                        for (k, r) in rows.iter_mut().enumerate() {
+                            *r = $load(src.add((i + k) * w + g));
+                        }
+                        // Column k holds entries i..i+V of lane g + k.
+                        for (k, col) in $transpose(rows).into_iter().enumerate() {
+                            $store(dst.add(starts[g + k] + i), col);
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    #[rustfmt::skip]
+    store_kernel!(store_pd512, "avx512f,avx2,fma", f64, 8, _mm512_setzero_pd, _mm512_loadu_pd, transpose_pd512, _mm512_storeu_pd);
+    #[rustfmt::skip]
+    store_kernel!(store_ps512, "avx512f,avx2,fma", f32, 16, _mm512_setzero_ps, _mm512_loadu_ps, transpose_ps512, _mm512_storeu_ps);
+    #[rustfmt::skip]
+    store_kernel!(store_pd256, "avx2,fma", f64, 4, _mm256_setzero_pd, _mm256_loadu_pd, transpose_pd256, _mm256_storeu_pd);
+    #[rustfmt::skip]
+    store_kernel!(store_ps256, "avx2,fma", f32, 8, _mm256_setzero_ps, _mm256_loadu_ps, transpose_ps256, _mm256_storeu_ps);
+
+    /// Float64 states to float64 rows: 8 x 8 under AVX-512, 4 x 4 under AVX2
+    /// (and for 4 lanes under AVX-512). Returns the entries written (a
+    /// multiple of V; 0 when the lanes do not fill registers). `simd` is
+    /// available (`Transpose::new`); the caller checked the bounds.
+    pub(super) fn from_f64(simd: Simd, state: &[f64], w: usize, n: usize, starts: &[usize], out: &mut [f64]) -> usize {
+        match simd {
+            Simd::Avx512 if w.is_multiple_of(8) => {
+                let m = n - n % 8;
+                // SAFETY: AVX-512 was detected (`Transpose::new`); bounds as above.
+                unsafe { store_pd512(state, w, m, starts, out) };
+                m
+            }
+            Simd::Avx512 | Simd::Avx2Fma if w.is_multiple_of(4) => {
+                let m = n - n % 4;
+                // SAFETY: AVX2 and FMA were detected (AVX-512 implies them, `Simd::detect`).
+                unsafe { store_pd256(state, w, m, starts, out) };
+                m
+            }
+            _ => 0,
+        }
+    }
+
+    /// Float32 states to float32 rows: 16 x 16 under AVX-512, 8 x 8 under
+    /// AVX2 (and for 8 lanes under AVX-512). As [`from_f64`].
+    pub(super) fn from_f32(simd: Simd, state: &[f32], w: usize, n: usize, starts: &[usize], out: &mut [f32]) -> usize {
+        match simd {
+            Simd::Avx512 if w.is_multiple_of(16) => {
+                let m = n - n % 16;
+                // SAFETY: AVX-512 was detected (`Transpose::new`); bounds as above.
+                unsafe { store_ps512(state, w, m, starts, out) };
+                m
+            }
+            Simd::Avx512 | Simd::Avx2Fma if w.is_multiple_of(8) => {
+                let m = n - n % 8;
+                // SAFETY: AVX2 and FMA were detected (AVX-512 implies them, `Simd::detect`).
+                unsafe { store_ps256(state, w, m, starts, out) };
+                m
+            }
+            _ => 0,
+        }
+    }
+
     /// Float64 lanes: 8 x 8 under AVX-512, 4 x 4 under AVX2 (and for 4
     /// lanes under AVX-512). `simd` is available here (`Transpose::new`);
     /// the caller checked the rows' bounds.
@@ -482,6 +596,51 @@ mod tests {
         all_w::<f32, f32>();
         all_w::<f32, f64>();
         all_w::<f64, f32>();
+    }
+
+    /// `store_rows` with every transpose writes what the lane-by-lane copy
+    /// writes, bit for bit, and nothing outside the rows: n around the
+    /// register widths, all lanes and fewer (the lane-by-lane path), rows in
+    /// lane order with gaps and in reverse (a stream's prefixes are strided).
+    fn stores_agree<E: Lane, U: SigFloat, const W: usize>() {
+        let mut rng = Rng(3 * W as u64 + 1);
+        for n in [1, 3, 4, 7, 8, 9, 15, 16, 17, 39, 120, 4680] {
+            let state: Vec<[E; W]> = (0..n).map(|_| std::array::from_fn(|_| E::from_f64(rng.unit() * 1e3))).collect();
+            for lanes in [W, W - W / 2, 1] {
+                for reverse in [false, true] {
+                    let gap = 5;
+                    let starts: Vec<usize> = (0..lanes).map(|l| if reverse { lanes - 1 - l } else { l } * (n + gap) + 2).collect();
+                    let len = lanes * (n + gap) + 2;
+                    let mut want = vec![U::from_f64(-7.0); len];
+                    for (lane, &st) in starts.iter().enumerate() {
+                        for i in 0..n {
+                            want[st + i] = U::from_f64(state[i][lane].to_f64());
+                        }
+                    }
+                    for how in kinds() {
+                        let mut got = vec![U::from_f64(-7.0); len];
+                        store_rows(how, &state, n, &starts, &mut got);
+                        let b = |v: &[U]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+                        assert_eq!(b(&got), b(&want), "{how:?} W={W} lanes={lanes} n={n} reverse={reverse}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn simd_store_is_the_lane_by_lane_store_bit_for_bit() {
+        fn all_w<E: Lane, U: SigFloat>() {
+            stores_agree::<E, U, 1>();
+            stores_agree::<E, U, 2>();
+            stores_agree::<E, U, 4>();
+            stores_agree::<E, U, 8>();
+            stores_agree::<E, U, 16>();
+        }
+        all_w::<f64, f64>();
+        all_w::<f32, f32>();
+        all_w::<f64, f32>();
+        all_w::<f32, f64>();
     }
 
     #[test]

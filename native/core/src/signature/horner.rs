@@ -52,7 +52,7 @@
 // with d a compile-time constant this is the form that unrolls cleanly.
 #![allow(clippy::needless_range_loop)]
 
-use super::lane::Lane;
+use super::lane::{Lane, Line, Lines};
 use super::tensor::TensorShape;
 
 /// The channel count `d` of the step functions: a compile-time constant
@@ -156,15 +156,15 @@ const ZC_ROWS: usize = 2 * MAX_SEGMENTS_PER_PASS + 1;
 /// Scratch of the step functions for one block of `W` lanes.
 pub(crate) struct StepScratch<E: Lane, const W: usize> {
     /// Horner ping-pong buffers, d^(m-1) each.
-    buf0: Vec<[E; W]>,
-    buf1: Vec<[E; W]>,
+    buf0: Lines<[E; W]>,
+    buf1: Lines<[E; W]>,
     /// Recomputed A_1..A_{m-2} (backward), laid out like levels 1..m-2.
-    horner: Vec<[E; W]>,
+    horner: Lines<[E; W]>,
     /// Scaled increments when d > LOCAL_CHANNELS (rows of d, see `heap_rows`).
-    zc: Vec<[E; W]>,
+    zc: Lines<[E; W]>,
     /// P_j, Q_j of the multi-segment step, d^(m-2) each, for up to
     /// `MAX_SEGMENTS_PER_PASS` segments.
-    pair: Vec<[E; W]>,
+    pair: Lines<[E; W]>,
 }
 
 impl<E: Lane, const W: usize> StepScratch<E, W> {
@@ -173,11 +173,11 @@ impl<E: Lane, const W: usize> StepScratch<E, W> {
         let d = shape.channels();
         let below_top = shape.level_size(shape.depth().saturating_sub(2));
         StepScratch {
-            buf0: vec![[E::ZERO; W]; top],
-            buf1: vec![[E::ZERO; W]; top],
-            horner: vec![[E::ZERO; W]; shape.level_start(shape.depth()).max(1)],
-            zc: vec![[E::ZERO; W]; if d > LOCAL_CHANNELS { ZC_ROWS * d } else { 0 }],
-            pair: vec![[E::ZERO; W]; 2 * MAX_SEGMENTS_PER_PASS * below_top],
+            buf0: Lines::new(top, [E::ZERO; W]),
+            buf1: Lines::new(top, [E::ZERO; W]),
+            horner: Lines::new(shape.level_start(shape.depth()).max(1), [E::ZERO; W]),
+            zc: Lines::new(if d > LOCAL_CHANNELS { ZC_ROWS * d } else { 0 }, [E::ZERO; W]),
+            pair: Lines::new(2 * MAX_SEGMENTS_PER_PASS * below_top, [E::ZERO; W]),
         }
     }
 
@@ -269,19 +269,20 @@ fn horner_chain<'a, D: Dim, E: Lane, const W: usize, const FMA: bool>(
 ) -> &'a [[E; W]] {
     let d = dim.get();
     let (mut cur, mut next) = bufs;
-    let mut zl = [[E::ZERO; W]; LOCAL_CHANNELS];
-    let zk = scaled(z, sign / k as f64, d, &mut zl, heap);
+    let mut zl = Line([[E::ZERO; W]; LOCAL_CHANNELS]);
+    let zk = scaled(z, sign / k as f64, d, &mut zl.0, heap);
     horner_first(dim, zk, &state[..d], &mut cur[..d]);
     for i in 1..upto {
         let n_i = shape.level_size(i);
-        let zc = scaled(z, sign / (k - i) as f64, d, &mut zl, heap);
+        let zc = scaled(z, sign / (k - i) as f64, d, &mut zl.0, heap);
         horner_layer::<D, E, W, FMA>(dim, &cur[..n_i], zc, &state[shape.level(i + 1)], &mut next[..n_i * d]);
         std::mem::swap(&mut cur, &mut next);
     }
     cur
 }
 
-/// [`horner_chain`] with A_{upto} copied into `out` (d^upto entries).
+/// [`horner_chain`] with A_{upto} copied into every `stride`-th entry of
+/// `out` (d^upto entries, the first at `out[0]`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn horner_chain_into<D: Dim, E: Lane, const W: usize, const FMA: bool>(
@@ -294,10 +295,13 @@ fn horner_chain_into<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     bufs: (&mut [[E; W]], &mut [[E; W]]),
     heap: &mut [[E; W]],
     out: &mut [[E; W]],
+    stride: usize,
 ) {
     let a = horner_chain::<D, E, W, FMA>(dim, shape, state, z, 1.0, k, upto, bufs, heap);
     let n = shape.level_size(upto);
-    out[..n].copy_from_slice(&a[..n]);
+    for (o, v) in out.iter_mut().step_by(stride).zip(&a[..n]) {
+        *o = *v;
+    }
 }
 
 /// The last two Horner layers of level k fused, so that the largest
@@ -351,9 +355,9 @@ pub(crate) fn mul_exp_step<D: Dim, E: Lane, const W: usize, const FMA: bool>(
         return;
     }
     let [heap1, heap2, heap3] = heap_rows::<E, W, 3>(&mut scratch.zc, d);
-    let (mut l1, mut l2) = ([[E::ZERO; W]; LOCAL_CHANNELS], [[E::ZERO; W]; LOCAL_CHANNELS]);
-    let z1 = scaled(z, sign, d, &mut l1, heap1);
-    let zc2 = scaled(z, sign * 0.5, d, &mut l2, heap2);
+    let (mut l1, mut l2) = (Line([[E::ZERO; W]; LOCAL_CHANNELS]), Line([[E::ZERO; W]; LOCAL_CHANNELS]));
+    let z1 = scaled(z, sign, d, &mut l1.0, heap1);
+    let zc2 = scaled(z, sign * 0.5, d, &mut l2.0, heap2);
     for k in (2..=top).rev() {
         let (lower, upper) = state.split_at_mut(shape.level_start(k));
         let level_top = &mut upper[..shape.level_size(k)];
@@ -413,12 +417,17 @@ pub(crate) fn mul_exp_steps<D: Dim, E: Lane, const W: usize, const FMA: bool, co
         // A_0 = 1 for both levels and every segment.
         scratch.pair[..2 * P].fill([E::ONE; W]);
     } else {
+        // Layout [w'][j][P, Q]: the loop below reads P_j[w'], Q_j[w'] of
+        // all segments from consecutive entries. (As [j][P, Q][w'] they
+        // were 4 KiB apart for d = 8, m = 4, all in one set of L1; no
+        // measurable change at P <= 4, but a wider pass would miss there.)
         for (j, z) in zs.into_iter().enumerate() {
             let StepScratch { buf0, buf1, zc: heap, pair, .. } = &mut *scratch;
             let [heap_row] = heap_rows::<E, W, 1>(heap, d);
-            let (p, q) = pair[2 * j * n..(2 * j + 2) * n].split_at_mut(n);
-            horner_chain_into::<D, E, W, FMA>(dim, shape, state, z, top, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, p);
-            horner_chain_into::<D, E, W, FMA>(dim, shape, state, z, top - 1, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, q);
+            let pq = &mut pair[2 * j..2 * P * n];
+            horner_chain_into::<D, E, W, FMA>(dim, shape, state, z, top, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, pq, 2 * P);
+            let pq = &mut pair[2 * j + 1..2 * P * n];
+            horner_chain_into::<D, E, W, FMA>(dim, shape, state, z, top - 1, top - 2, (&mut buf0[..], &mut buf1[..]), heap_row, pq, 2 * P);
             mul_exp_step::<D, E, W, FMA>(dim, shape, state, z, 1.0, scratch, top - 2);
         }
     }
@@ -426,11 +435,11 @@ pub(crate) fn mul_exp_steps<D: Dim, E: Lane, const W: usize, const FMA: bool, co
     // z_j and z_j/2 for every segment: in local arrays when d is small (the
     // channel loops then index registers or one stack line), else in the
     // heap rows (2P rows of d; the scratch holds 2 · MAX_SEGMENTS_PER_PASS + 1).
-    let mut local = [[[E::ZERO; W]; LOCAL_CHANNELS]; 2 * MAX_SEGMENTS_PER_PASS];
+    let mut local = Line([[[E::ZERO; W]; LOCAL_CHANNELS]; 2 * MAX_SEGMENTS_PER_PASS]);
     let mut z_full: [&[[E; W]]; P] = [&[]; P];
     let mut z_half: [&[[E; W]]; P] = [&[]; P];
     {
-        let mut rest_local: &mut [[[E; W]; LOCAL_CHANNELS]] = &mut local[..];
+        let mut rest_local: &mut [[[E; W]; LOCAL_CHANNELS]] = &mut local.0[..];
         let mut rest_heap: &mut [[E; W]] = &mut heap[..];
         for j in 0..P {
             for (half, out) in [(false, &mut z_full[j]), (true, &mut z_half[j])] {
@@ -448,8 +457,8 @@ pub(crate) fn mul_exp_steps<D: Dim, E: Lane, const W: usize, const FMA: bool, co
     let level_top = &mut upper[..shape.level_size(top)];
     let (pq, below, level_top) = (&pair[..2 * P * n], &mut below[..n * d], &mut level_top[..n * d * d]);
     for wp in 0..n {
-        let pw: [[E; W]; P] = std::array::from_fn(|j| pq[2 * j * n + wp]);
-        let qw: [[E; W]; P] = std::array::from_fn(|j| pq[(2 * j + 1) * n + wp]);
+        let pw: [[E; W]; P] = std::array::from_fn(|j| pq[2 * (wp * P + j)]);
+        let qw: [[E; W]; P] = std::array::from_fn(|j| pq[2 * (wp * P + j) + 1]);
         for b in 0..d {
             let w = wp * d + b;
             let mut s = below[w];

@@ -14,7 +14,7 @@
 use std::fmt::Debug;
 use std::ops::{Add, Mul, Neg, Sub};
 
-use crate::real::FloatsMut;
+use crate::real::{Floats, FloatsMut};
 
 /// Arithmetic type of the kernels: f32 or f64.
 pub(crate) trait Lane:
@@ -30,6 +30,8 @@ pub(crate) trait Lane:
     fn is_finite(self) -> bool;
     /// `s` with its type named (for code specialised by type, `fill.rs`).
     fn floats_mut(s: &mut [Self]) -> FloatsMut<'_>;
+    /// `s` with its type named (`fill::store_rows`).
+    fn floats(s: &[Self]) -> Floats<'_>;
 }
 
 impl Lane for f64 {
@@ -54,6 +56,9 @@ impl Lane for f64 {
     fn floats_mut(s: &mut [Self]) -> FloatsMut<'_> {
         FloatsMut::F64(s)
     }
+    fn floats(s: &[Self]) -> Floats<'_> {
+        Floats::F64(s)
+    }
 }
 
 impl Lane for f32 {
@@ -77,6 +82,9 @@ impl Lane for f32 {
     }
     fn floats_mut(s: &mut [Self]) -> FloatsMut<'_> {
         FloatsMut::F32(s)
+    }
+    fn floats(s: &[Self]) -> Floats<'_> {
+        Floats::F32(s)
     }
 }
 
@@ -129,5 +137,110 @@ impl Precision {
             Precision::F32 => true,
             Precision::F64 => false,
         }
+    }
+}
+
+/// A fixed-length heap buffer whose first element sits on a 64-byte
+/// boundary (a cache line, and one AVX-512 register of lanes), for the
+/// blocks' `[entry][lane]` tensors: with `W` lanes filling a register, every
+/// entry is then one aligned line. A `Vec<[E; W]>` is only aligned to `E`
+/// (glibc gives 16 bytes, and large blocks come from mmap at a page plus
+/// 16): then every 512-bit load and store of an entry straddles two lines,
+/// twice the L1 accesses, and which buffers did depended on the build (the
+/// float64 forward of shape c moved between 13 and 17 ms from one build to
+/// the next with the same loop; aligned, 11.2-11.5 ms, and shape a 1.85 ms
+/// against 2.7-3.1: sigbench, 1 thread, alternating runs, 2026-12-03).
+pub(crate) struct Lines<T: Copy> {
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+}
+
+// SAFETY: `Lines` owns its elements like a `Vec<T>`.
+unsafe impl<T: Copy + Send> Send for Lines<T> {}
+// SAFETY: as above; shared access hands out `&[T]` only.
+unsafe impl<T: Copy + Sync> Sync for Lines<T> {}
+
+impl<T: Copy> Lines<T> {
+    const ALIGN: usize = if std::mem::align_of::<T>() > 64 { std::mem::align_of::<T>() } else { 64 };
+
+    fn layout(len: usize) -> std::alloc::Layout {
+        let bytes = std::mem::size_of::<T>().checked_mul(len).expect("Lines: size overflows");
+        std::alloc::Layout::from_size_align(bytes, Self::ALIGN).expect("Lines: layout")
+    }
+
+    /// `len` copies of `value`.
+    pub(crate) fn new(len: usize, value: T) -> Self {
+        let layout = Self::layout(len);
+        let ptr = if layout.size() == 0 {
+            // Aligned and non-null; never dereferenced for a zero size.
+            std::ptr::NonNull::new(Self::ALIGN as *mut T).expect("nonzero")
+        } else {
+            // SAFETY: the layout has a nonzero size.
+            let raw = unsafe { std::alloc::alloc(layout) } as *mut T;
+            let Some(p) = std::ptr::NonNull::new(raw) else { std::alloc::handle_alloc_error(layout) };
+            for i in 0..len {
+                // SAFETY: i < len elements were allocated.
+                unsafe { p.as_ptr().add(i).write(value) };
+            }
+            p
+        };
+        Lines { ptr, len }
+    }
+}
+
+impl<T: Copy> Drop for Lines<T> {
+    fn drop(&mut self) {
+        let layout = Self::layout(self.len);
+        if layout.size() != 0 {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout) };
+        }
+    }
+}
+
+impl<T: Copy> std::ops::Deref for Lines<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: `len` initialised elements at `ptr`, owned by self.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: Copy> std::ops::DerefMut for Lines<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as above, borrowed mutably through self.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+/// `T` on a 64-byte boundary (stack arrays of lanes, see [`Lines`]).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Line<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every buffer starts on a line, holds its values, and zero lengths
+    /// allocate nothing (named lengths: empty, one entry, odd, a shape-c state).
+    #[test]
+    fn lines_are_aligned_and_hold_their_values() {
+        for (name, len) in [("empty", 0), ("one", 1), ("odd", 39), ("shape c", 4680)] {
+            let mut a = Lines::new(len, [1.5f64; 8]);
+            let mut b = Lines::new(len, [2.5f32; 3]);
+            assert_eq!((a.len(), b.len()), (len, len), "{name}");
+            assert_eq!(a.as_ptr() as usize % 64, 0, "{name}: [f64; 8]");
+            assert_eq!(b.as_ptr() as usize % 64, 0, "{name}: [f32; 3]");
+            assert!(a.iter().all(|v| *v == [1.5; 8]) && b.iter().all(|v| *v == [2.5; 3]), "{name}");
+            if len > 0 {
+                a[len - 1][7] = -1.0;
+                b[0][2] = -2.0;
+                assert_eq!((a[len - 1][7], b[0][2]), (-1.0, -2.0), "{name}");
+            }
+        }
+        let mut l = Line([0.0f32; 5]);
+        l.0[4] = 1.0;
+        assert_eq!(&l as *const _ as usize % 64, 0);
     }
 }
