@@ -5,6 +5,11 @@ Reads a JSON list of shapes on stdin, prints one JSON object on stdout:
  "checks": [{"shape", "peer", "path": [...], "sig": [...]}]}
 Each timing: one warm-up call, then the median of `repeats` calls (time.perf_counter).
 Paths: random walks from numpy.random.default_rng(seed), same law as bench/signature.bench.ts.
+
+`peers.py --serve`: pysiglib only, one timing per request, for bench/peers.ts to interleave
+with its own (rounds of peer, sigvwap, peer, sigvwap... on the same shapes): each stdin line
+{"shape": {batch, length, channels, depth, id}, "dtype", "dir", "threads", "repeats"} gets one
+stdout line {"medianMs", "minMs", "maxMs"} (or {"error": ...}).
 """
 import json
 import os
@@ -98,5 +103,38 @@ def main():
     json.dump({"versions": versions, "threadsAll": threads_all, "rows": rows, "checks": checks}, sys.stdout)
 
 
+def serve():
+    import pysiglib as ps
+
+    cache = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+            s = q["shape"]
+            b, L, d, m = s["batch"], s["length"], s["channels"], s["depth"]
+            key = (b, L, d, m, q["dtype"])
+            if key not in cache:
+                x = walks(b, L, d, 1)
+                siglen = sum(d ** k for k in range(1, m + 1))
+                w = np.sin(np.arange(b * siglen, dtype=np.float64)).reshape(b, siglen)
+                if q["dtype"] == "f32":
+                    x, w = x.astype(np.float32), w.astype(np.float32)
+                cache[key] = (x, w, ps.sig(x, m, n_jobs=q["threads"]))
+            x, w, sig = cache[key]
+            nj, reps = q["threads"], q["repeats"]
+            if q["dir"] == "forward":
+                r = timed(lambda: ps.sig(x, m, n_jobs=nj), reps)
+            else:
+                r = timed(lambda: ps.sig_backprop(x, sig, w, m, n_jobs=nj), reps)
+        except Exception as e:  # noqa: BLE001
+            r = {"error": repr(e)}
+        print(json.dumps(r), flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    if "--serve" in sys.argv[1:]:
+        serve()
+    else:
+        main()

@@ -154,6 +154,22 @@ export interface FillResult {
   device: string
 }
 
+/**
+ * Measured FMA throughput of the pool's threads (`sigvwap_core::fma_peak`):
+ * float32 when `f32`, else float64. Blocks for ~30 ms.
+ */
+export declare function fmaPeak(f32: boolean): FmaPeak
+
+export interface FmaPeak {
+  /** GFLOP/s over all pool threads (an FMA counts 2). */
+  gflops: number
+  threads: number
+  /** Vector lanes of one FMA instruction measured. */
+  lanes: number
+  /** "avx512f", "avx2+fma" or "portable". */
+  simd: string
+}
+
 /** Backward of Σ dy ⊙ y: writes dparams and (when given) dx [stack, rows, in]. */
 export declare function grnBackwardF32(x: Float32Array, params: Float32Array, saved: Float32Array, dy: Float32Array, dparams: Float32Array, dx: Float32Array | undefined | null, options: GrnOptions): void
 

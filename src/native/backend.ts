@@ -44,3 +44,33 @@ export function setThreads(threads: number): void {
     throw fromNative(e);
   }
 }
+
+/** A measured FMA peak (see `fmaPeak`). */
+export interface FmaPeakReport {
+  /** Floating-point operations per second over all pool threads, in 1e9 (an FMA counts 2). */
+  gflops: number;
+  /** Pool threads that ran at once. */
+  threads: number;
+  /** Vector lanes of one FMA instruction measured. */
+  lanes: number;
+  /** Instruction set measured: 'avx512f', 'avx2+fma' or 'portable'. */
+  simd: string;
+  dtype: 'f32' | 'f64';
+}
+
+/**
+ * The FMA throughput of the native pool's threads, measured (~30 ms): the
+ * denominator of the benchmarks' "share of peak". Measured because neither
+ * the clock under load nor the number of FMA pipes per core (one or two
+ * 512-bit units on AVX-512 parts) can be read from the system.
+ */
+export function fmaPeak(dtype: 'f32' | 'f64' = 'f64'): FmaPeakReport {
+  if (dtype !== 'f32' && dtype !== 'f64') {
+    throw new SigvwapError('ERR_ARG', `dtype: must be 'f32' or 'f64', got ${String(dtype)}`, { argument: 'dtype' });
+  }
+  try {
+    return { ...native().fmaPeak(dtype === 'f32'), dtype };
+  } catch (e) {
+    throw fromNative(e);
+  }
+}

@@ -1,4 +1,4 @@
-export { backendInfo, setThreads, type BackendReport, type DeviceName } from './backend.js';
+export { backendInfo, fmaPeak, setThreads, type BackendReport, type DeviceName, type FmaPeakReport } from './backend.js';
 export { loadBinding, platformSuffix, candidatePaths } from './binding.js';
 export type { FloatArray } from './checks.js';
 export {

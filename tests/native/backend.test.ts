@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { NativeLoadError, SigvwapError, backendInfo, setThreads, vwapLoss } from '../../src/index.js';
 import { fromNative } from '../../src/errors.js';
+import { fmaPeak } from '../../src/native/backend.js';
 import { loadBinding, loadFrom, native } from '../../src/native/binding.js';
 import { randomOrders } from '../helpers/random.js';
 
@@ -50,6 +51,29 @@ describe('backendInfo and threads', () => {
     });
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('3');
+  });
+});
+
+describe('fmaPeak', () => {
+  // The kernel's arithmetic is checked in Rust (fma_peak.rs); here: the
+  // report's shape, and float32 measured at twice float64's lanes.
+  it.each([
+    { name: 'float64', dtype: 'f64' as const },
+    { name: 'float32', dtype: 'f32' as const },
+  ])('measures $name on every pool thread', ({ dtype }) => {
+    const p = fmaPeak(dtype);
+    expect(p.dtype).toBe(dtype);
+    expect(p.threads).toBe(backendInfo().threads);
+    expect(Number.isFinite(p.gflops) && p.gflops > 0).toBe(true);
+    expect(p.lanes).toBe(fmaPeak(dtype === 'f32' ? 'f64' : 'f32').lanes * (dtype === 'f32' ? 2 : 0.5));
+    expect(p.simd).toMatch(/^(avx512f|avx2\+fma|portable)$/);
+  });
+
+  it.each([
+    { name: 'f16', dtype: 'f16' },
+    { name: 'undefined-like string', dtype: 'float64' },
+  ])('rejects dtype $name with ERR_ARG naming dtype', ({ dtype }) => {
+    expect(() => fmaPeak(dtype as 'f64')).toThrow(expect.objectContaining({ code: 'ERR_ARG', data: expect.objectContaining({ argument: 'dtype' }) }));
   });
 });
 

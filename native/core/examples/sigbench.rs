@@ -26,10 +26,10 @@
 //! warm-up run; the figure is the median wall time of the timed runs (the
 //! minimum is printed too, and `cpu`: CPU ms per run summed over the threads,
 //! which other processes on a shared machine do not inflate; GFLOP/s and
-//! paths/s use the median). `%pk`: share of the FMA peak, threads x clock
-//! (`cpu MHz` of /proc/cpuinfo) x lanes x 2 with 8 float64 / 16 float32 FMA
-//! lanes per cycle under AVX2/AVX-512 (2 / 4 otherwise), the 'of peak' of
-//! bench/signature.bench.ts; lanes by the kernels' arithmetic (`--precision`).
+//! paths/s use the median). `%pk`: share of the measured FMA peak of the
+//! pool's threads (`sigvwap_core::fma_peak`, register-resident FMA chains
+//! on the widest vectors, all threads at once), the 'of measured peak' of
+//! bench/signature.bench.ts; for the kernels' arithmetic type (`--precision`).
 //!
 //! Work counted (multiply-adds, one FLOP pair each) per path and segment, with
 //! d = channels, m = depth (additions of the level-1 / A_1 updates ignored):
@@ -114,16 +114,18 @@ fn time_interleaved(runs: usize, fs: &mut [&mut dyn FnMut()]) -> Vec<Timing> {
         .collect()
 }
 
-/// Peak FMA GFLOP/s of the pool's threads for kernels in float32 (`f32`) or
-/// float64 arithmetic under `simd` (see the header).
-fn peak_gflops(f32: bool, simd: Simd) -> f64 {
-    let mhz = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok()))
-        .unwrap_or(3000.0);
-    let wide = matches!(simd, Simd::Avx2Fma | Simd::Avx512) && simd.available();
-    let lanes = if wide { 8.0 } else { 2.0 } * if f32 { 2.0 } else { 1.0 };
-    pool::threads() as f64 * mhz / 1e3 * lanes * 2.0
+/// Measured FMA GFLOP/s of the pool's threads in float32 (`f32`) or float64
+/// (see the header); measured once per type and thread count.
+fn peak_gflops(f32: bool) -> f64 {
+    static PEAKS: std::sync::Mutex<Vec<(bool, usize, f64)>> = std::sync::Mutex::new(Vec::new());
+    let threads = pool::threads();
+    let mut peaks = PEAKS.lock().unwrap();
+    if let Some(&(_, _, g)) = peaks.iter().find(|p| p.0 == f32 && p.1 == threads) {
+        return g;
+    }
+    let g = sigvwap_core::fma_peak::fma_peak(f32).gflops;
+    peaks.push((f32, threads, g));
+    g
 }
 
 /// Check the first `n` paths of the batch against the reference (same plan as timed).
@@ -227,13 +229,12 @@ fn run_shape<T: SigFloat>(
     };
     let (f, fb) = macs(channels, depth);
     let work = (batch * (length - 1)) as f64;
-    tunings
-        .iter()
-        .zip(fwd.into_iter().zip(bwd))
-        .map(|(tuning, (fwd, bwd))| {
+    fwd.into_iter()
+        .zip(bwd)
+        .map(|(fwd, bwd)| {
             let (fwd_ms, bwd_ms) = (fwd.median_ms, bwd.median_ms);
             let (fwd_gflops, bwd_gflops) = (2.0 * f * work / (fwd_ms * 1e6), 2.0 * fb * work / (bwd_ms * 1e6));
-            let peak = peak_gflops(f32_math, tuning.simd.unwrap_or_else(Simd::detect));
+            let peak = peak_gflops(f32_math);
             Row {
                 name: name.clone(),
                 dtype,
@@ -439,6 +440,7 @@ fn main() {
         tuning.simd.unwrap_or_else(Simd::detect),
         tuning
     );
+    println!("measured FMA peak ({} threads): float64 {:.1} GFLOP/s, float32 {:.1} GFLOP/s", pool::threads(), peak_gflops(false), peak_gflops(true));
     if do_fill_ab {
         fill_ab(&shapes, runs, &filter, &tuning);
         return;

@@ -26,6 +26,7 @@ mod dense;
 pub mod device;
 pub mod error;
 pub mod fills;
+pub mod fma_peak;
 pub mod grn;
 pub mod lstm;
 pub mod matmul;

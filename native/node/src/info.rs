@@ -75,3 +75,25 @@ impl Task for PanicTask {
 pub fn debug_panic_async(message: String) -> AsyncTask<PanicTask> {
     AsyncTask::new(PanicTask(message))
 }
+
+#[napi(object)]
+pub struct FmaPeak {
+    /// GFLOP/s over all pool threads (an FMA counts 2).
+    pub gflops: f64,
+    pub threads: u32,
+    /// Vector lanes of one FMA instruction measured.
+    pub lanes: u32,
+    /// "avx512f", "avx2+fma" or "portable".
+    pub simd: String,
+}
+
+/// Measured FMA throughput of the pool's threads (`sigvwap_core::fma_peak`):
+/// float32 when `f32`, else float64. Blocks for ~30 ms.
+#[napi]
+pub fn fma_peak(f32: bool) -> napi::Result<FmaPeak> {
+    guarded("fmaPeak", || {
+        pool::check()?;
+        let p = sigvwap_core::fma_peak::fma_peak(f32);
+        Ok(FmaPeak { gflops: p.gflops, threads: p.threads as u32, lanes: p.lanes as u32, simd: p.simd.to_string() })
+    })
+}
