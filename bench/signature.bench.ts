@@ -25,7 +25,7 @@
  * FMA pipe or two. 'of nominal' is that formula, kept for the history before
  * 2026-12-03: cores × nominal GHz (/proc/cpuinfo) × 8 f64 / 16 f32 FMA lanes
  * per cycle on AVX2/AVX-512 parts (2 / 4 otherwise) × 2. On the 2-core
- * AVX-512 VM of the history the measured peak is 2.4x the nominal one (two
+ * AVX-512 VM of the history the measured peak is ~2.35x the nominal one (two
  * 512-bit pipes, turbo above the 2.3 GHz shown).
  *
  * Appends one line per run to bench/results/history.jsonl; `npm run
