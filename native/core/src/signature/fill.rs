@@ -434,85 +434,59 @@ mod x86 {
     #[rustfmt::skip]
     store_kernel!(store_ps256, "avx2,fma", f32, 8, _mm256_setzero_ps, _mm256_loadu_ps, transpose_ps256, _mm256_storeu_ps);
 
+    /// The kernel a call on `w` lanes takes under `simd`, as its register
+    /// width in elements: `(v512, true)` for the 512-bit kernel when `w` is
+    /// a multiple of `v512`, `(v512 / 2, false)` for the 256-bit one when `w`
+    /// is a multiple of that (AVX-512 implies AVX2 and FMA, `Simd::detect`),
+    /// else `None` (the caller's scalar path). `simd` is available here
+    /// (`Transpose::new`).
+    fn width(simd: Simd, w: usize, v512: usize) -> Option<(usize, bool)> {
+        match simd {
+            Simd::Avx512 if w.is_multiple_of(v512) => Some((v512, true)),
+            Simd::Avx512 | Simd::Avx2Fma if w.is_multiple_of(v512 / 2) => Some((v512 / 2, false)),
+            _ => None,
+        }
+    }
+
     /// Float64 states to float64 rows: 8 x 8 under AVX-512, 4 x 4 under AVX2
     /// (and for 4 lanes under AVX-512). Returns the entries written (a
-    /// multiple of V; 0 when the lanes do not fill registers). `simd` is
-    /// available (`Transpose::new`); the caller checked the bounds.
+    /// multiple of V; 0 when the lanes do not fill registers). The caller
+    /// checked the bounds.
     pub(super) fn from_f64(simd: Simd, state: &[f64], w: usize, n: usize, starts: &[usize], out: &mut [f64]) -> usize {
-        match simd {
-            Simd::Avx512 if w.is_multiple_of(8) => {
-                let m = n - n % 8;
-                // SAFETY: AVX-512 was detected (`Transpose::new`); bounds as above.
-                unsafe { store_pd512(state, w, m, starts, out) };
-                m
-            }
-            Simd::Avx512 | Simd::Avx2Fma if w.is_multiple_of(4) => {
-                let m = n - n % 4;
-                // SAFETY: AVX2 and FMA were detected (AVX-512 implies them, `Simd::detect`).
-                unsafe { store_pd256(state, w, m, starts, out) };
-                m
-            }
-            _ => 0,
-        }
+        let Some((v, wide)) = width(simd, w, 8) else { return 0 };
+        let m = n - n % v;
+        // SAFETY: `width` picked a kernel whose features were detected; bounds as above.
+        unsafe { if wide { store_pd512(state, w, m, starts, out) } else { store_pd256(state, w, m, starts, out) } };
+        m
     }
 
     /// Float32 states to float32 rows: 16 x 16 under AVX-512, 8 x 8 under
     /// AVX2 (and for 8 lanes under AVX-512). As [`from_f64`].
     pub(super) fn from_f32(simd: Simd, state: &[f32], w: usize, n: usize, starts: &[usize], out: &mut [f32]) -> usize {
-        match simd {
-            Simd::Avx512 if w.is_multiple_of(16) => {
-                let m = n - n % 16;
-                // SAFETY: AVX-512 was detected (`Transpose::new`); bounds as above.
-                unsafe { store_ps512(state, w, m, starts, out) };
-                m
-            }
-            Simd::Avx512 | Simd::Avx2Fma if w.is_multiple_of(8) => {
-                let m = n - n % 8;
-                // SAFETY: AVX2 and FMA were detected (AVX-512 implies them, `Simd::detect`).
-                unsafe { store_ps256(state, w, m, starts, out) };
-                m
-            }
-            _ => 0,
-        }
+        let Some((v, wide)) = width(simd, w, 16) else { return 0 };
+        let m = n - n % v;
+        // SAFETY: as in `from_f64`.
+        unsafe { if wide { store_ps512(state, w, m, starts, out) } else { store_ps256(state, w, m, starts, out) } };
+        m
     }
 
     /// Float64 lanes: 8 x 8 under AVX-512, 4 x 4 under AVX2 (and for 4
-    /// lanes under AVX-512). `simd` is available here (`Transpose::new`);
-    /// the caller checked the rows' bounds.
+    /// lanes under AVX-512). Returns the entries written and whether every
+    /// increment was finite. The caller checked the rows' bounds.
     pub(super) fn to_f64<S: Source>(simd: Simd, x: &[S], starts: &[usize], d: usize, n: usize, out: &mut [f64]) -> (usize, bool) {
-        let w = starts.len();
-        match simd {
-            Simd::Avx512 if w.is_multiple_of(8) => {
-                let m = n - n % 8;
-                // SAFETY: AVX-512 was detected (`Transpose::new`); bounds as above.
-                (m, unsafe { pd512(x, starts, d, m, out) })
-            }
-            Simd::Avx512 | Simd::Avx2Fma if w.is_multiple_of(4) => {
-                let m = n - n % 4;
-                // SAFETY: AVX2 and FMA were detected (AVX-512 implies them, `Simd::detect`).
-                (m, unsafe { pd256(x, starts, d, m, out) })
-            }
-            _ => (0, true),
-        }
+        let Some((v, wide)) = width(simd, starts.len(), 8) else { return (0, true) };
+        let m = n - n % v;
+        // SAFETY: as in `from_f64`.
+        (m, unsafe { if wide { pd512(x, starts, d, m, out) } else { pd256(x, starts, d, m, out) } })
     }
 
     /// Float32 lanes: 16 x 16 under AVX-512, 8 x 8 under AVX2 (and for 8
     /// lanes under AVX-512). As [`to_f64`].
     pub(super) fn to_f32<S: Source>(simd: Simd, x: &[S], starts: &[usize], d: usize, n: usize, out: &mut [f32]) -> (usize, bool) {
-        let w = starts.len();
-        match simd {
-            Simd::Avx512 if w.is_multiple_of(16) => {
-                let m = n - n % 16;
-                // SAFETY: AVX-512 was detected (`Transpose::new`); bounds as above.
-                (m, unsafe { ps512(x, starts, d, m, out) })
-            }
-            Simd::Avx512 | Simd::Avx2Fma if w.is_multiple_of(8) => {
-                let m = n - n % 8;
-                // SAFETY: AVX2 and FMA were detected (AVX-512 implies them, `Simd::detect`).
-                (m, unsafe { ps256(x, starts, d, m, out) })
-            }
-            _ => (0, true),
-        }
+        let Some((v, wide)) = width(simd, starts.len(), 16) else { return (0, true) };
+        let m = n - n % v;
+        // SAFETY: as in `from_f64`.
+        (m, unsafe { if wide { ps512(x, starts, d, m, out) } else { ps256(x, starts, d, m, out) } })
     }
 }
 
