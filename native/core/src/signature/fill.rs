@@ -557,19 +557,27 @@ mod tests {
         }
     }
 
+    /// `$check::<A, B, W>()` for every pair (A, B) of f32 and f64 and every
+    /// lane count W of the kernels (1, 2, 4, 8, 16).
+    macro_rules! for_every_pair_and_width {
+        ($check:ident) => {
+            for_every_pair_and_width!(@w $check, f64, f64);
+            for_every_pair_and_width!(@w $check, f32, f32);
+            for_every_pair_and_width!(@w $check, f32, f64);
+            for_every_pair_and_width!(@w $check, f64, f32);
+        };
+        (@w $check:ident, $a:ty, $b:ty) => {
+            $check::<$a, $b, 1>();
+            $check::<$a, $b, 2>();
+            $check::<$a, $b, 4>();
+            $check::<$a, $b, 8>();
+            $check::<$a, $b, 16>();
+        };
+    }
+
     #[test]
     fn simd_fill_is_the_scalar_fill_bit_for_bit() {
-        fn all_w<T: SigFloat, E: Lane>() {
-            agree::<T, E, 1>();
-            agree::<T, E, 2>();
-            agree::<T, E, 4>();
-            agree::<T, E, 8>();
-            agree::<T, E, 16>();
-        }
-        all_w::<f64, f64>();
-        all_w::<f32, f32>();
-        all_w::<f32, f64>();
-        all_w::<f64, f32>();
+        for_every_pair_and_width!(agree);
     }
 
     /// `store_rows` with every transpose writes what the lane-by-lane copy
@@ -604,17 +612,7 @@ mod tests {
 
     #[test]
     fn simd_store_is_the_lane_by_lane_store_bit_for_bit() {
-        fn all_w<E: Lane, U: SigFloat>() {
-            stores_agree::<E, U, 1>();
-            stores_agree::<E, U, 2>();
-            stores_agree::<E, U, 4>();
-            stores_agree::<E, U, 8>();
-            stores_agree::<E, U, 16>();
-        }
-        all_w::<f64, f64>();
-        all_w::<f32, f32>();
-        all_w::<f64, f32>();
-        all_w::<f32, f64>();
+        for_every_pair_and_width!(stores_agree);
     }
 
     #[test]
