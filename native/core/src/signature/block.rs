@@ -181,13 +181,6 @@ impl<E: Lane, const W: usize> BlockState<E, W> {
             s[lane] = E::from_f64(v.to_f64());
         }
     }
-
-    /// Write lane `lane` of `src` to a row of siglen values.
-    fn store_lane<U: SigFloat>(src: &[[E; W]], lane: usize, row: &mut [U]) {
-        for (o, s) in row.iter_mut().zip(src) {
-            *o = U::from_f64(s[lane].to_f64());
-        }
-    }
 }
 
 /// Float64 elements of workspace one backward block holds (for size checks).
@@ -339,19 +332,13 @@ pub(crate) fn forward_block<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
     ws.reset();
     let lanes = tasks.len();
     if stream {
+        // Stream tasks are whole paths of one length (`Plan` never splits
+        // them; `forward_blocks` sizes the rows by the first task), so every
+        // lane has every step: each step's prefixes are stored at once.
+        debug_assert!(tasks.iter().all(|t| t.count == tasks[0].count));
         let mut visit = |step: usize, state: &[[E; W]]| {
-            if tasks.iter().all(|t| step < t.count) {
-                // Every lane's prefix `step` at once (SIMD transposes).
-                let starts: [usize; W] = std::array::from_fn(|lane| tasks.get(lane).map_or(0, |t| (lane * t.count + step) * siglen));
-                fill::store_rows(src.transpose, state, siglen, &starts[..lanes], out);
-                return;
-            }
-            for (lane, t) in tasks.iter().enumerate() {
-                if step < t.count {
-                    let row = (lane * t.count + step) * siglen;
-                    BlockState::<E, W>::store_lane(state, lane, &mut out[row..row + siglen]);
-                }
-            }
+            let starts: [usize; W] = std::array::from_fn(|lane| tasks.get(lane).map_or(0, |t| (lane * t.count + step) * siglen));
+            fill::store_rows(src.transpose, state, siglen, &starts[..lanes], out);
         };
         sweep(shape, src, tasks, ws, Some(&mut visit), top, 1)
     } else {
