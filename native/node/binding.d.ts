@@ -72,6 +72,13 @@ export declare function debugPanic(message: string): void
 export declare function debugPanicAsync(message: string): Promise<void>
 
 /**
+ * The spare buffers kept for reuse (`outbuf::park`), oldest first: lets a
+ * test see that a collected result was kept and that the next result of its
+ * size took it.
+ */
+export declare function debugSpares(): Array<SpareBuffer>
+
+/**
  * The market and the orders: per-bin arrays [batch, horizon] row-major,
  * per-order arrays [batch].
  */
@@ -275,6 +282,11 @@ export declare function simulateFillsAsync(market: FillMarket, schedule: Float64
 
 /** Row softmax of x [rows, n]. */
 export declare function softmaxF32(x: Float32Array, out: Float32Array, rows: number, n: number): void
+
+export interface SpareBuffer {
+  f64: boolean
+  length: number
+}
 
 /** dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] over `shape`. */
 export declare function stridedCopyF32(shape: Array<number>, src: Float32Array, srcOffset: number, srcStrides: Array<number>, dst: Float32Array, dstOffset: number, dstStrides: Array<number>): void

@@ -1,3 +1,6 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +16,7 @@ import {
   signatureBackwardAsync,
   type SignatureOptions,
 } from '../../src/index.js';
+import { native } from '../../src/native/binding.js';
 import { signatureOp } from '../../src/ops/signatureOp.js';
 import { rng } from '../helpers/random.js';
 import { flattenLevels, signatureReference } from '../helpers/signatureReference.js';
@@ -153,6 +157,48 @@ describe('out: results written into a caller\'s array', () => {
   it('an adjacent, non-overlapping view of the same buffer is accepted', () => {
     const got = signatureBackward(pathIn, walk(5, 39, 1, 2), { ...o, out: mem.subarray(105) });
     expect(Array.from(got)).toEqual(Array.from(signatureBackward(pathIn, walk(5, 39, 1, 2), o)));
+  });
+});
+
+describe('Async fresh results: recycled once collected', () => {
+  // An Async call's fresh result (>= 4 MiB) is native memory; Node frees it on
+  // the event loop after the GC that collected it, and its finalizer keeps the
+  // buffer as a spare that the next native result of the same type and length
+  // takes (stale contents: the kernel must overwrite every element). Sync
+  // calls get JavaScript-allocated results (resultArray.ts) and are not
+  // concerned; the backward's result has its input's size, whose Async copy
+  // is parked too, so the forward stands for both.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  type Call = (path: Float64Array | Float32Array, out?: Float64Array | Float32Array) => Promise<Float64Array | Float32Array>;
+  const fwd = { batch: 128, length: 9, channels: 8, depth: 4 };
+  const cases: { name: string; dtype: 'f64' | 'f32'; o: SignatureOptions; len: number; call: Call }[] = [
+    { name: 'signatureAsync f64', dtype: 'f64', o: fwd, len: 128 * 4680, call: (p, out) => signatureAsync(p, { ...fwd, out }) },
+    { name: 'signatureAsync f32', dtype: 'f32', o: { ...fwd, batch: 256 }, len: 256 * 4680, call: (p, out) => signatureAsync(p, { ...fwd, batch: 256, out }) },
+  ];
+  it.each(cases)('$name: the spare is kept, taken by the next result, and every element is new', async ({ dtype, o, len, call }) => {
+    expect(len * (dtype === 'f64' ? 8 : 4)).toBeGreaterThanOrEqual(4 << 20);
+    const spares = () => native().debugSpares().filter((s) => s.length === len && s.f64 === (dtype === 'f64')).length;
+    const typed = (x: Float64Array) => (dtype === 'f64' ? x : new Float32Array(x));
+    const [a, b] = [typed(walk(o.batch, o.length, o.channels, 11)), typed(walk(o.batch, o.length, o.channels, 12))];
+    // The calls' input copies of other sizes are parked too; only `len` is counted.
+    const before = spares();
+    let first: Float64Array | Float32Array | null = await call(a);
+    expect(first.length).toBe(len);
+    first = null;
+    for (let turn = 0; turn < 50 && spares() === before; turn++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(spares()).toBe(before + 1);
+    const second = await call(b);
+    expect(spares()).toBe(before);
+    const out = dtype === 'f64' ? new Float64Array(len).fill(NaN) : new Float32Array(len).fill(NaN);
+    const want = await call(b, out);
+    // (toEqual walks 10^6 elements slowly: count the differences instead)
+    let differ = 0;
+    for (let i = 0; i < len; i++) differ += Number(!Object.is(second[i], want[i]));
+    expect(differ).toBe(0);
   });
 });
 

@@ -1,4 +1,5 @@
-//! backendInfo(), setThreads() and a test hook that panics on purpose.
+//! backendInfo(), setThreads(), and test hooks: one that panics on purpose,
+//! one that lists the spare result buffers (`outbuf.rs`).
 
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
@@ -96,4 +97,18 @@ pub fn fma_peak(f32: bool) -> napi::Result<FmaPeak> {
         let p = sigvwap_core::fma_peak::fma_peak(f32);
         Ok(FmaPeak { gflops: p.gflops, threads: p.threads as u32, lanes: p.lanes as u32, simd: p.simd.to_string() })
     })
+}
+
+#[napi(object)]
+pub struct SpareBuffer {
+    pub f64: bool,
+    pub length: f64,
+}
+
+/// The spare buffers kept for reuse (`outbuf::park`), oldest first: lets a
+/// test see that a collected result was kept and that the next result of its
+/// size took it.
+#[napi]
+pub fn debug_spares() -> Vec<SpareBuffer> {
+    crate::outbuf::spares().into_iter().map(|(f64, len)| SpareBuffer { f64, length: len as f64 }).collect()
 }

@@ -24,7 +24,11 @@
 //! that zero it: 96 MB took 24 ms vs 14 ms into warm memory here), so the
 //! large buffers of a finished Async call are kept as spares ([`park`]) and
 //! reused by the next call of the same sizes ([`scratch`]): a loop of Async
-//! calls pays the memcpy only. At most [`SPARE_MAX_COUNT`] buffers and
+//! calls pays the memcpy only. Fresh results handed to JavaScript go the same
+//! way once collected (their finalizer parks them) and are reused by the next
+//! fresh result of their size ([`recycled`]), which is safe because every
+//! kernel that takes one writes all its elements (tested with NaN-filled
+//! `out`). At most [`SPARE_MAX_COUNT`] buffers and
 //! [`SPARE_MAX_BYTES`] are kept (resident until reused or the process ends).
 //!
 //! A caller's `out` must have the input's float type and the result's
@@ -124,6 +128,12 @@ pub fn park(o: Owned) {
     }
 }
 
+/// The spares kept now, oldest first: (float64?, elements).
+pub fn spares() -> Vec<(bool, usize)> {
+    let spares = SPARES.lock().unwrap_or_else(|p| p.into_inner());
+    spares.iter().map(|o| (o.floats().is_f64(), o.floats().len())).collect()
+}
+
 /// An Async call's copy of one input: parked as a spare when the call is
 /// dropped (on the JavaScript thread, after the Promise settled).
 pub struct InputCopy(Option<Owned>);
@@ -205,9 +215,19 @@ pub trait Typed: Real {
     unsafe fn slice_of(a: &mut FloatArray) -> Option<&mut [Self]>;
 }
 
-fn release<T: Real>(backing: Backing) -> impl FnOnce(*mut T, usize) + 'static {
+/// The finalizer of a result handed to JavaScript: the buffer becomes a spare
+/// ([`park`]) for the next result of its size ([`recycled`]), or is freed.
+/// Why: an Async loop of fresh results otherwise maps and faults in new
+/// memory on every call. Shape c (256 × 128 × 8, depth 4, f64: 9.6 MB),
+/// `signatureAsync` in an await loop, 2 cores: ~19-20 ms per call (median)
+/// when every result maps fresh memory, ~7 when a spare is there (8 calls in
+/// 9; the call during which V8 collects costs 16-30 ms), ~7.3 with `out`.
+/// Node runs this on the event loop after the GC that collected the array,
+/// so a sync loop would not see it: sync results are allocated by JavaScript
+/// (`src/native/resultArray.ts`). May run on any thread; `park` only locks.
+fn release<T: Typed>(backing: Backing) -> impl FnOnce(*mut T, usize) + 'static {
     // SAFETY (at the call): napi calls this once, with the pointer and length given below.
-    move |p, len| drop(unsafe { ZeroedBuf::from_raw(p, len, backing) })
+    move |p, len| park(T::owned(unsafe { ZeroedBuf::from_raw(p, len, backing) }))
 }
 
 impl Typed for f32 {
@@ -358,6 +378,16 @@ pub fn fresh<T: Real>(len: usize, size_arg: &str) -> CoreResult<ZeroedBuf<T>> {
     ZeroedBuf::new(size_arg, len)
 }
 
+/// A result buffer for a kernel that writes every element of it: a spare of
+/// exactly `len` elements (stale contents, pages already mapped: see
+/// [`release`]) or, when there is none, [`fresh`] with its size limit.
+pub fn recycled<T: Typed>(len: usize, size_arg: &str) -> CoreResult<ZeroedBuf<T>> {
+    if len as u128 * std::mem::size_of::<T>() as u128 > MAX_FRESH_BYTES {
+        return fresh(len, size_arg);
+    }
+    scratch(size_arg, len)
+}
+
 /// Where a sync kernel writes its result of `len` elements of `T`.
 pub enum Dest<'a, T: Real> {
     Fresh(ZeroedBuf<T>),
@@ -382,7 +412,8 @@ impl<T: Real> Dest<'_, T> {
 }
 
 /// The destination of a sync call's result: `out` after [`check_out`], or a
-/// fresh buffer (`ERR_ARG` naming `size_arg` when it cannot be allocated).
+/// [`recycled`] buffer (`ERR_ARG` naming `size_arg` when it cannot be
+/// allocated). The kernel must write every element of it.
 ///
 /// # Safety
 /// With `out`, the returned slice aliases JavaScript memory: the caller must
@@ -395,7 +426,7 @@ pub unsafe fn dest<'a, T: Typed>(
     inputs: &[(&str, (usize, usize))],
     size_arg: &str,
 ) -> CoreResult<Dest<'a, T>> {
-    let Some(out) = out else { return Ok(Dest::Fresh(fresh(len, size_arg)?)) };
+    let Some(out) = out else { return Ok(Dest::Fresh(recycled(len, size_arg)?)) };
     check_out::<T>(&OutMeta::of(out), like, len, layout, inputs)?;
     // SAFETY: the type was checked just above; see this function's contract.
     Ok(Dest::Given(unsafe { T::slice_of(out) }.expect("type checked by check_out")))

@@ -26,7 +26,7 @@ use sigvwap_core::{pool, CoreError, CoreResult};
 
 use crate::args::{self, FloatArray};
 use crate::errors::guarded;
-use crate::outbuf::{check_out, dest, fresh, scratch, write_back, Floats, InputCopy, OutMeta, Owned, Typed};
+use crate::outbuf::{check_out, dest, recycled, scratch, write_back, Floats, InputCopy, OutMeta, Owned, Typed};
 
 #[napi(object)]
 pub struct SignatureOptions {
@@ -228,7 +228,7 @@ impl SignatureTask {
         // With `out` the result stays native until it is copied into `out` (no
         // size cap), and may be a spare: the kernels write every element.
         let name = size_arg(opts, grad_out.is_some());
-        let mut buf = if self.out_meta.is_some() { scratch::<T>(name, len)? } else { fresh::<T>(len, name)? };
+        let mut buf = if self.out_meta.is_some() { scratch::<T>(name, len)? } else { recycled::<T>(len, name)? };
         kernel(path, grad_out, opts, dev, buf.as_mut_slice())?;
         Ok(T::owned(buf))
     }

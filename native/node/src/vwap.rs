@@ -22,7 +22,7 @@ use sigvwap_core::{pool, CoreError, CoreResult, Real};
 
 use crate::args::{self, FloatArray};
 use crate::errors::guarded;
-use crate::outbuf::{check_out, dest, fresh, scratch, write_back, Floats, InputCopy, OutMeta, Owned, Typed};
+use crate::outbuf::{check_out, dest, recycled, scratch, write_back, Floats, InputCopy, OutMeta, Owned, Typed};
 
 #[napi(object)]
 pub struct VwapOptions {
@@ -146,7 +146,7 @@ fn typed<A: Typed, P: Real, V: Real>(
             }
             // With `out` the gradient stays native until it is copied into `out`
             // (no size cap), and may be a spare: the kernel writes every element.
-            let mut buf = if meta.is_some() { scratch::<A>("batch", n)? } else { fresh::<A>(n, "batch")? };
+            let mut buf = if meta.is_some() { scratch::<A>("batch", n)? } else { recycled::<A>(n, "batch")? };
             let loss = vwap::vwap_loss_on(device, a, p, v, args, Some(buf.as_mut_slice()))?;
             Ok((loss, Grad::Owned(A::owned(buf))))
         }

@@ -61,6 +61,12 @@ pub const SEGMENTS_PER_PASS_CHOICES: [usize; 3] = [1, 2, 4];
 ///   1.37-1.41 at 1 -> 1.24-1.34 at 2, b 3.47-4.10 -> 2.90-2.92, d = 3,
 ///   m = 5 10.5 -> 8.8; with 2 channels 2 per pass lost: 0.64-0.89 -> 1.02
 ///   at m = 3, 2.6-3.4 -> 3.5 at m = 5).
+/// * 8 per pass (tried 2026-12-03 with `MAX_SEGMENTS_PER_PASS` raised to 8;
+///   sigbench `--sweep --sweep-per-pass 2,4,8`, AVX-512, 2 threads, forward
+///   CPU ms, 8 f64 / 16 f32 lanes) lost to the choice above on every shape:
+///   c f64 13.8 vs 10.7 at 4, c f32 8.1 vs 5.9, a f64 2.7 vs 2.1, d f32 15.3
+///   vs 11.5 (the P partial products and P·d scaled increments no longer fit
+///   the 32 vector registers), so 4 stays the most per pass.
 /// * backward (its forward sweep and chunk signatures, to depth m-1): 2 once
 ///   the top level outgrows L1 (>= 2048 lane entries), else 1, as before
 ///   the sweep over this parameter (the backward met its targets).
