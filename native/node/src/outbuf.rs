@@ -102,15 +102,18 @@ static SPARES: Mutex<Vec<Owned>> = Mutex::new(Vec::new());
 /// overwrite: a spare of exactly that size (stale contents), else a fresh
 /// zeroed one (`ERR_ARG` naming `name` when it cannot be allocated).
 pub fn scratch<T: Typed>(name: &str, len: usize) -> CoreResult<ZeroedBuf<T>> {
-    if len * std::mem::size_of::<T>() >= SPARE_MIN_BYTES {
-        let mut spares = SPARES.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(at) = spares.iter().position(|o| o.floats().is_f64() == T::IS_F64 && o.floats().len() == len) {
-            if let Some(b) = T::from_owned(spares.swap_remove(at)) {
-                return Ok(b);
-            }
-        }
+    take_spare(len).map_or_else(|| ZeroedBuf::new(name, len), Ok)
+}
+
+/// A spare of exactly `len` elements of `T`, removed from the spares, if one
+/// is kept (stale contents).
+fn take_spare<T: Typed>(len: usize) -> Option<ZeroedBuf<T>> {
+    if len.saturating_mul(std::mem::size_of::<T>()) < SPARE_MIN_BYTES {
+        return None;
     }
-    ZeroedBuf::new(name, len)
+    let mut spares = SPARES.lock().unwrap_or_else(|p| p.into_inner());
+    let at = spares.iter().position(|o| o.floats().is_f64() == T::IS_F64 && o.floats().len() == len)?;
+    T::from_owned(spares.swap_remove(at))
 }
 
 /// Keep a buffer that is no longer needed as a spare for [`scratch`] (the
@@ -380,12 +383,10 @@ pub fn fresh<T: Real>(len: usize, size_arg: &str) -> CoreResult<ZeroedBuf<T>> {
 
 /// A result buffer for a kernel that writes every element of it: a spare of
 /// exactly `len` elements (stale contents, pages already mapped: see
-/// [`release`]) or, when there is none, [`fresh`] with its size limit.
+/// [`release`]) or, when there is none, [`fresh`] with its size limit (no
+/// spare is that large: they are capped at [`SPARE_MAX_BYTES`]).
 pub fn recycled<T: Typed>(len: usize, size_arg: &str) -> CoreResult<ZeroedBuf<T>> {
-    if len as u128 * std::mem::size_of::<T>() as u128 > MAX_FRESH_BYTES {
-        return fresh(len, size_arg);
-    }
-    scratch(size_arg, len)
+    take_spare(len).map_or_else(|| fresh(len, size_arg), Ok)
 }
 
 /// Where a sync kernel writes its result of `len` elements of `T`.
