@@ -3,7 +3,7 @@
  * kernels. For each benchmark shape (a–d of signature.bench.ts), dtype (f32
  * input runs float32 arithmetic, f64 input float64), instruction set this
  * machine has (AVX-512, AVX2+FMA; NEON/FMA on aarch64), lanes per block
- * (2, 4, 8, 16 paths) and segments per pass of the forward sweep (1, 2, 4),
+ * (2, 4, 8, 16 paths) and segments per pass of the forward sweep (1, 2, 4, 8),
  * it times the forward and backward (median of the runs, each configuration
  * checked against the reference first) with
  * native/core/examples/sigbench.rs --sweep, prints the best configuration per

@@ -5,7 +5,7 @@
 //!   --threads N     pool size (default: all cores)
 //!   --shape b,l,c,m extra shape (repeatable); --only-extra skips the default table
 //!   --lanes N / --chunks N / --per-pass N / --portable   override the work plan
-//!                   (--per-pass: segments per pass of the forward sweep, 1, 2 or 4)
+//!                   (--per-pass: segments per pass of the forward sweep, 1, 2, 4 or 8)
 //!   --simd portable|avx2|avx512           instruction set (portable if not available)
 //!   --precision auto|f32|f64              arithmetic of the kernels (default auto)
 //!   --direction fwd|bwd / --dtype f64|f32  time only these (for profiling)
@@ -16,7 +16,7 @@
 //!                   shape (runs interleaved: A, B, A, B, ...), with the ratio
 //!   --sweep         block-size sweep: every shape x dtype x available
 //!                   instruction set x lanes (2, 4, 8, 16) x segments per pass
-//!                   (1, 2, 4), forward and backward, one JSON object per line
+//!                   (1, 2, 4, 8), forward and backward, one JSON object per line
 //!                   on stdout (read by bench/signature-sweep.ts, which appends
 //!                   it to the history); --simd limits it to one instruction
 //!                   set, --sweep-lanes 4,8 / --sweep-per-pass 1,4 to those values

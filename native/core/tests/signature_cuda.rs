@@ -10,7 +10,7 @@ mod util;
 mod common;
 use common::gpu_or_skip;
 use sigvwap_core::device::Device;
-use sigvwap_core::signature::{signature, signature_backward, signature_backward_on, signature_on, SigFloat, SigOptions};
+use sigvwap_core::signature::{signature, signature_backward, signature_backward_on, signature_on, Precision, SigFloat, SigOptions};
 use sigvwap_core::CoreResult;
 use util::rel_error;
 
@@ -67,10 +67,19 @@ fn cuda_signature_matches_cpu() {
             let gc = signature_backward(&path, &w, &opts).unwrap();
             let gg = signature_backward_cuda(&path, &w, &opts).unwrap();
             assert!(rel_error(&gg, &gc) <= 1e-10, "{name} stream={stream} basepoint={basepoint}: backward");
+            // Float32 input: the kernels compute in float64 and round the
+            // output once, as the CPU does with precision f64. The CPU's
+            // default for float32 input, float32 arithmetic, is printed: its
+            // rounding over long paths is held to the vectors' 1e-4
+            // (signature_precision.rs), not to this bound.
             let p32: Vec<f32> = path.iter().map(|&x| x as f32).collect();
-            let c32: Vec<f64> = signature(&p32, &opts).unwrap().iter().map(|&x| x as f64).collect();
+            let o64 = opts.with_precision(Precision::F64);
+            let c32: Vec<f64> = signature(&p32, &o64).unwrap().iter().map(|&x| x as f64).collect();
             let g32: Vec<f64> = signature_cuda(&p32, &opts).unwrap().iter().map(|&x| x as f64).collect();
-            assert!(rel_error(&g32, &c32) <= 1e-6, "{name} stream={stream}: f32 forward");
+            let err = rel_error(&g32, &c32);
+            assert!(err <= 1e-6, "{name} stream={stream} basepoint={basepoint}: f32 forward, rel error {err:e}");
+            let f32_arith: Vec<f64> = signature(&p32, &opts).unwrap().iter().map(|&x| x as f64).collect();
+            println!("{name} stream={stream} basepoint={basepoint}: CUDA vs CPU float32 arithmetic, rel error {:.2e}", rel_error(&g32, &f32_arith));
         }
     }
 }

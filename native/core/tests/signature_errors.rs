@@ -4,7 +4,7 @@
 use sigvwap_core::error::{DataValue, ErrorCode};
 use sigvwap_core::signature::{
     check_inputs, output_len, sig_length, signature, signature_backward, signature_backward_into, signature_backward_with,
-    signature_into, signature_reference, signature_with, SigOptions, Tuning, MAX_DEPTH,
+    signature_into, signature_reference, signature_with, Precision, SigOptions, Tuning, MAX_DEPTH,
 };
 use sigvwap_core::CoreError;
 
@@ -153,6 +153,18 @@ fn overflowing_signature_of_a_finite_path_is_err_nonfinite_naming_the_level() {
     let e = signature(&path, &SigOptions::new(2, 3, 2, 3)).unwrap_err();
     assert_eq!((e.code, int(&e, "level")), (ErrorCode::NonFinite, 2), "{e}");
     assert!(e.message.contains("f32") && e.message.contains("Float64Array"), "{e}");
+    // float32 input with float64 arithmetic: finite in the kernel's state,
+    // Infinity only once rounded to the output (the kernel's own check of its
+    // state cannot see that; the output is scanned)
+    let e = signature(&path, &SigOptions::new(2, 3, 2, 3).with_precision(Precision::F64)).unwrap_err();
+    assert_eq!((e.code, int(&e, "level"), int(&e, "batch")), (ErrorCode::NonFinite, 2, 1), "{e}");
+    // one path of many blocks overflows (37 paths, 8 or 16 lanes a block)
+    let many = |big: f64| -> Vec<f64> { (0..37).flat_map(|b| two_paths(if b == 30 { big } else { 1.0 })[6..].to_vec()).collect() };
+    let o = SigOptions::new(37, 3, 2, 3);
+    let f32_path: Vec<f32> = many(1e30).iter().map(|&v| v as f32).collect();
+    for (name, e) in [("f64", signature(&many(1e200), &o).unwrap_err()), ("f32", signature(&f32_path, &o).unwrap_err())] {
+        assert_eq!((e.code, int(&e, "batch"), int(&e, "level")), (ErrorCode::NonFinite, 30, 2), "{name}: {e}");
+    }
     // representable: returned
     assert!(signature(&two_paths(1e100), &SigOptions::new(2, 3, 2, 3)).unwrap().iter().all(|v| v.is_finite()));
 }

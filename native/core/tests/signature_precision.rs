@@ -174,11 +174,12 @@ fn float32_backward_on_a_long_path() {
     }
 }
 
-/// Several segments per pass of the forward sweep (`segments_per_pass` 2 and
-/// 4) against one per pass, every instruction set and both arithmetics:
+/// Several segments per pass of the forward sweep (`segments_per_pass` 2, 4
+/// and 8) against one per pass, every instruction set and both arithmetics:
 /// segment counts not divisible by the pass (length 1, 2, 4, 6, 8, 70: a tile
-/// of 64 plus a tail of 5), batch 1 and partial blocks, depths 1 to 5 (top
-/// level 1 and 2 take the special cases), a run-time channel count (10),
+/// of 64 plus a tail of 5; 16: a pass of 8, 4, 2 and 1), batch 1 and partial
+/// blocks, depths 1 to 5 (top level 1 and 2 take the special cases), a
+/// run-time channel count (10, whose scaled increments are heap rows),
 /// chunked paths, and the backward, whose recompute sweep uses the same pass.
 /// The multi-segment pass does the operations of single steps in the same
 /// order, so the results agree to the last bit; the check allows 1e-14
@@ -196,6 +197,8 @@ fn segments_per_pass_match_one_segment() {
         ("b5-l70-c8-m4", 5, 70, 8, 4),
         ("b2-l23-c4-m5", 2, 23, 4, 5),
         ("b3-l13-c10-m3", 3, 13, 10, 3),
+        ("b2-l16-c3-m4", 2, 16, 3, 4),
+        ("b2-l11-c10-m4", 2, 11, 10, 4),
     ];
     let mut f = Failures(Vec::new());
     let (mut checks, mut inexact) = (0, 0);
@@ -211,7 +214,7 @@ fn segments_per_pass_match_one_segment() {
                     let plan = |p: usize| Tuning { simd: Some(simd), lanes, chunks, segments_per_pass: Some(p), ..Tuning::default() };
                     let one = signature_with(&path, &o, &plan(1)).unwrap();
                     let one_grad = signature_backward_with(&path, &grad_out, &o, &plan(1)).unwrap();
-                    for p in [2, 4] {
+                    for p in [2, 4, 8] {
                         let name = format!("{} {simd:?} {precision:?} lanes={lanes:?} chunks={chunks:?} per_pass={p}", sh.0);
                         let got = signature_with(&path, &o, &plan(p)).unwrap();
                         let got_grad = signature_backward_with(&path, &grad_out, &o, &plan(p)).unwrap();

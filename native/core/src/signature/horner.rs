@@ -281,8 +281,11 @@ fn horner_chain<'a, D: Dim, E: Lane, const W: usize, const FMA: bool>(
     cur
 }
 
-/// [`horner_chain`] with A_{upto} copied into every `stride`-th entry of
-/// `out` (d^upto entries, the first at `out[0]`).
+/// A_{upto} of level k (as [`horner_chain`], sign +1) written into every
+/// `stride`-th entry of `out` (d^upto entries, the first at `out[0]`): the
+/// chain runs to A_{upto-1} in `bufs` and its last layer stores straight into
+/// `out` (for upto = 1, A_1 = z/k + S_1 without a buffer): a separate copy
+/// pass showed in the profile of shape a (d = 3, m = 3).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn horner_chain_into<D: Dim, E: Lane, const W: usize, const FMA: bool>(
@@ -297,10 +300,27 @@ fn horner_chain_into<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     out: &mut [[E; W]],
     stride: usize,
 ) {
-    let a = horner_chain::<D, E, W, FMA>(dim, shape, state, z, 1.0, k, upto, bufs, heap);
-    let n = shape.level_size(upto);
-    for (o, v) in out.iter_mut().step_by(stride).zip(&a[..n]) {
-        *o = *v;
+    let d = dim.get();
+    let mut zl = Line([[E::ZERO; W]; LOCAL_CHANNELS]);
+    if upto == 1 {
+        let zk = scaled(z, 1.0 / k as f64, d, &mut zl.0, heap);
+        for (o, (zv, sv)) in out.iter_mut().step_by(stride).zip(zk[..d].iter().zip(&state[..d])) {
+            *o = lanes_add(*zv, *sv);
+        }
+        return;
+    }
+    let cur = horner_chain::<D, E, W, FMA>(dim, shape, state, z, 1.0, k, upto - 1, bufs, heap);
+    let n = shape.level_size(upto - 1);
+    let zc = scaled(z, 1.0 / (k - upto + 1) as f64, d, &mut zl.0, heap);
+    let (zc, s) = (&zc[..d], &state[shape.level(upto)]);
+    let mut dst = out.iter_mut().step_by(stride);
+    for (w, cw) in cur[..n].iter().enumerate() {
+        let srow = &s[w * d..w * d + d];
+        for a in 0..d {
+            if let Some(o) = dst.next() {
+                *o = lanes_fma::<E, W, FMA>(*cw, zc[a], srow[a]);
+            }
+        }
     }
 }
 
@@ -354,6 +374,14 @@ pub(crate) fn mul_exp_step<D: Dim, E: Lane, const W: usize, const FMA: bool>(
     if top == 0 {
         return;
     }
+    if top == 1 && sign == 1.0 {
+        // S_1 += z (the level below the pair of a depth-3 multi-segment pass).
+        let s1 = &mut state[..d];
+        for a in 0..d {
+            s1[a] = lanes_add(s1[a], z[a]);
+        }
+        return;
+    }
     let [heap1, heap2, heap3] = heap_rows::<E, W, 3>(&mut scratch.zc, d);
     let (mut l1, mut l2) = (Line([[E::ZERO; W]; LOCAL_CHANNELS]), Line([[E::ZERO; W]; LOCAL_CHANNELS]));
     let z1 = scaled(z, sign, d, &mut l1.0, heap1);
@@ -379,7 +407,7 @@ pub(crate) fn mul_exp_step<D: Dim, E: Lane, const W: usize, const FMA: bool>(
 
 /// Most segments one pass of [`mul_exp_steps`] advances (the scratch is sized
 /// for it).
-pub(crate) const MAX_SEGMENTS_PER_PASS: usize = 4;
+pub(crate) const MAX_SEGMENTS_PER_PASS: usize = 8;
 
 /// `P` segments at once, `S ← S ⊗ exp(z_1) ⊗ ... ⊗ exp(z_P)`, levels
 /// 1..=`top` (`top <= m`, `1 <= P <= MAX_SEGMENTS_PER_PASS`), with exactly the
@@ -432,30 +460,52 @@ pub(crate) fn mul_exp_steps<D: Dim, E: Lane, const W: usize, const FMA: bool, co
         }
     }
     let StepScratch { zc: heap, pair, .. } = &mut *scratch;
-    // z_j and z_j/2 for every segment: in local arrays when d is small (the
-    // channel loops then index registers or one stack line), else in the
-    // heap rows (2P rows of d; the scratch holds 2 · MAX_SEGMENTS_PER_PASS + 1).
-    let mut local = Line([[[E::ZERO; W]; LOCAL_CHANNELS]; 2 * MAX_SEGMENTS_PER_PASS]);
-    let mut z_full: [&[[E; W]]; P] = [&[]; P];
-    let mut z_half: [&[[E; W]]; P] = [&[]; P];
-    {
-        let mut rest_local: &mut [[[E; W]; LOCAL_CHANNELS]] = &mut local.0[..];
-        let mut rest_heap: &mut [[E; W]] = &mut heap[..];
-        for j in 0..P {
-            for (half, out) in [(false, &mut z_full[j]), (true, &mut z_half[j])] {
-                let (l, lt) = std::mem::take(&mut rest_local).split_first_mut().expect("2P local rows");
-                rest_local = lt;
-                let take = if d > LOCAL_CHANNELS { d } else { 0 };
-                let (h, ht) = std::mem::take(&mut rest_heap).split_at_mut(take);
-                rest_heap = ht;
-                *out = scaled(zs[j], if half { 0.5 } else { 1.0 }, d, l, h);
-            }
-        }
-    }
     let (lower, upper) = state.split_at_mut(shape.level_start(top));
     let below = &mut lower[shape.level(top - 1)];
     let level_top = &mut upper[..shape.level_size(top)];
-    let (pq, below, level_top) = (&pair[..2 * P * n], &mut below[..n * d], &mut level_top[..n * d * d]);
+    let pq = &pair[..2 * P * n];
+    // z_j and z_j/2 of every segment, read through a closure so that the
+    // loop below sees one base address: a local array when d is small (the
+    // channel loops then index registers or one stack block; as 2P separate
+    // row slices they were 2P base pointers, spilled at P = 8, and the
+    // accumulation over j stayed rolled), else 2P heap rows of d.
+    if d <= LOCAL_CHANNELS {
+        let mut zl = Line([[[[E::ZERO; W]; LOCAL_CHANNELS]; 2]; P]);
+        for (j, z) in zs.into_iter().enumerate() {
+            for a in 0..d {
+                zl.0[j][0][a] = z[a];
+                zl.0[j][1][a] = lanes_scale(z[a], 0.5);
+            }
+        }
+        top_two_levels::<D, E, W, FMA, P>(dim, n, pq, below, level_top, |j, half, a| zl.0[j][half as usize][a]);
+    } else {
+        let rows = &mut heap[..2 * P * d];
+        for (j, z) in zs.into_iter().enumerate() {
+            for a in 0..d {
+                rows[2 * j * d + a] = z[a];
+                rows[(2 * j + 1) * d + a] = lanes_scale(z[a], 0.5);
+            }
+        }
+        let rows = &*rows;
+        top_two_levels::<D, E, W, FMA, P>(dim, n, pq, below, level_top, |j, half, a| rows[(2 * j + half as usize) * d + a]);
+    }
+}
+
+/// The register part of [`mul_exp_steps`]: for each prefix w' (`n` of them)
+/// and letter b, advance S_{M-1}[w'b] (`below`) and the row S_M[w'b·]
+/// (`level_top`) by the P segments, given P_j, Q_j (`pq`, layout
+/// [w'][j][P, Q]) and `z(j, half, a)` = z_ja, or z_ja/2 when `half`.
+#[inline(always)]
+fn top_two_levels<D: Dim, E: Lane, const W: usize, const FMA: bool, const P: usize>(
+    dim: D,
+    n: usize,
+    pq: &[[E; W]],
+    below: &mut [[E; W]],
+    level_top: &mut [[E; W]],
+    z: impl Fn(usize, bool, usize) -> [E; W],
+) {
+    let d = dim.get();
+    let (pq, below, level_top) = (&pq[..2 * P * n], &mut below[..n * d], &mut level_top[..n * d * d]);
     for wp in 0..n {
         let pw: [[E; W]; P] = std::array::from_fn(|j| pq[2 * (wp * P + j)]);
         let qw: [[E; W]; P] = std::array::from_fn(|j| pq[2 * (wp * P + j) + 1]);
@@ -464,15 +514,15 @@ pub(crate) fn mul_exp_steps<D: Dim, E: Lane, const W: usize, const FMA: bool, co
             let mut s = below[w];
             let mut t = [[E::ZERO; W]; P];
             for j in 0..P {
-                t[j] = lanes_fma::<E, W, FMA>(pw[j], z_half[j][b], s);
-                s = lanes_fma::<E, W, FMA>(qw[j], z_full[j][b], s);
+                t[j] = lanes_fma::<E, W, FMA>(pw[j], z(j, true, b), s);
+                s = lanes_fma::<E, W, FMA>(qw[j], z(j, false, b), s);
             }
             below[w] = s;
             let row = &mut level_top[w * d..w * d + d];
             for a in 0..d {
                 let mut r = row[a];
                 for j in 0..P {
-                    r = lanes_fma::<E, W, FMA>(t[j], z_full[j][a], r);
+                    r = lanes_fma::<E, W, FMA>(t[j], z(j, false, a), r);
                 }
                 row[a] = r;
             }

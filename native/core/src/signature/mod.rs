@@ -290,7 +290,7 @@ fn forward_typed<T: SigFloat>(
     let plan = Plan::new(&shape, opts, opts.precision.is_f32::<T>(), false, tuning);
     let src = path_source(path, opts, &plan);
     let lanes = plan.lanes;
-    let finite = if plan.chunks == 1 {
+    let (finite, out_finite) = if plan.chunks == 1 {
         check_workspace(&shape, &plan, 0)?;
         with_kernel!(plan.f32, lanes, E, W => forward_blocks::<T, T, E, W>(&shape, &src, &plan, opts.stream, opts.depth, out))
     } else {
@@ -313,13 +313,18 @@ fn forward_typed<T: SigFloat>(
                 })
             });
         }
-        finite
+        (finite, false)
     };
     if !finite {
         return Err(non_finite_error(path, opts));
     }
     // Finite inputs can still overflow (|z|^k grows with the level): one scan
-    // of the output here instead of a check per multiply-add in the kernels.
+    // of the output here instead of a check per multiply-add in the kernels,
+    // unless every block found its final state finite (`forward_block`); the
+    // scan also locates the first bad entry for the error.
+    if out_finite {
+        return Ok(());
+    }
     check_output_finite(out, opts, siglen)
 }
 
@@ -368,8 +373,9 @@ macro_rules! with_kernel {
 use with_kernel;
 
 /// All forward blocks of `plan` in parallel: `out` is `[tasks, siglen]` or,
-/// with `stream`, `[tasks, count, siglen]`, levels 1..=`top`. Returns false on
-/// a non-finite increment. Workspaces are reused across the blocks a thread runs.
+/// with `stream`, `[tasks, count, siglen]`, levels 1..=`top`. Returns whether
+/// every increment was finite and whether every block knew its output finite
+/// (`forward_block`). Workspaces are reused across the blocks a thread runs.
 fn forward_blocks<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
     shape: &TensorShape,
     src: &PathSource<T>,
@@ -377,7 +383,7 @@ fn forward_blocks<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
     stream: bool,
     top: usize,
     out: &mut [U],
-) -> bool {
+) -> (bool, bool) {
     let (forward, _) = sweeps::<E, W>(shape.channels(), plan.simd);
     let row = if stream { plan.tasks[0].count * shape.siglen() } else { shape.siglen() };
     crate::pool::install(|| {
@@ -387,7 +393,7 @@ fn forward_blocks<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
                 || BlockState::<E, W>::new(shape, false),
                 |ws, (o, tasks)| forward_block::<T, U, E, W>(forward, shape, src, tasks, stream, top, plan.per_pass, ws, o),
             )
-            .reduce(|| true, |a, b| a && b)
+            .reduce(|| (true, true), |a, b| (a.0 && b.0, a.1 && b.1))
     })
 }
 
@@ -400,7 +406,7 @@ fn chunk_signatures<T: SigFloat>(
     top: usize,
     parts: &mut [f64],
 ) -> bool {
-    with_kernel!(plan.f32, plan.lanes, E, W => forward_blocks::<T, f64, E, W>(shape, src, plan, false, top, parts))
+    with_kernel!(plan.f32, plan.lanes, E, W => forward_blocks::<T, f64, E, W>(shape, src, plan, false, top, parts)).0
 }
 
 /// All backward blocks of `plan` in parallel (see [`backward_block`]).

@@ -31,8 +31,8 @@ pub struct Tuning {
     pub simd: Option<Simd>,
     /// Pretend the pool has this many threads when planning.
     pub threads: Option<usize>,
-    /// Segments the forward sweep advances per pass over the state: 1, 2 or
-    /// 4 (others round down to one of these). Also applies to the forward
+    /// Segments the forward sweep advances per pass over the state: 1, 2, 4
+    /// or 8 (others round down to one of these). Also applies to the forward
     /// sweep inside the backward (to depth m-1); the stream forward always
     /// takes 1 (it needs every prefix).
     pub segments_per_pass: Option<usize>,
@@ -43,30 +43,29 @@ pub struct Tuning {
 }
 
 /// Segments per pass the kernels are compiled for.
-pub const SEGMENTS_PER_PASS_CHOICES: [usize; 3] = [1, 2, 4];
+pub const SEGMENTS_PER_PASS_CHOICES: [usize; 4] = [1, 2, 4, 8];
 
 /// Segments per pass over the state (`horner::mul_exp_steps`), for the top
-/// level `top` of the sweep (m forward, m-1 for the backward's recompute),
-/// from the sweep over segments per pass (`npm run bench:signature-sweep`,
-/// CPU ms per call, AVX-512, 2 threads, 2026-12-02):
-/// * forward, top level (d^m · lanes entries) past L1 (> 64 KiB): 4 per pass,
-///   a quarter of the L2 traffic of one (shape c, d = 8, m = 4: 8 float64
-///   lanes 16.7 ms at 4 per pass, 29 at 1; 16 float32 lanes 8.1 at 4, 15 at 1).
-/// * forward, state in L1: 2 per pass for float64 (8-15% less than 1 on
-///   shapes a and d, a tie on b; the single step does one load and one store
-///   per multiply-add of the top level), 1 for float32 (2 and 4 tied or lost,
-///   up to 25% on shape d) except with 3 channels: 2 (sigbench after the
-///   SIMD fill, `fill.rs`: 1 thread, 16 lanes, wall ms, medians of 31 over
-///   three alternating runs, load ~4.7 on 2 cores, 2026-12-03: shape a
-///   1.37-1.41 at 1 -> 1.24-1.34 at 2, b 3.47-4.10 -> 2.90-2.92, d = 3,
-///   m = 5 10.5 -> 8.8; with 2 channels 2 per pass lost: 0.64-0.89 -> 1.02
-///   at m = 3, 2.6-3.4 -> 3.5 at m = 5).
-/// * 8 per pass (tried 2026-12-03 with `MAX_SEGMENTS_PER_PASS` raised to 8;
-///   sigbench `--sweep --sweep-per-pass 2,4,8`, AVX-512, 2 threads, forward
-///   CPU ms, 8 f64 / 16 f32 lanes) lost to the choice above on every shape:
-///   c f64 13.8 vs 10.7 at 4, c f32 8.1 vs 5.9, a f64 2.7 vs 2.1, d f32 15.3
-///   vs 11.5 (the P partial products and P·d scaled increments no longer fit
-///   the 32 vector registers), so 4 stays the most per pass.
+/// level `top` of the sweep (m forward, m-1 for the backward's recompute).
+/// Forward, from sigbench runs on two machines (2 threads, AVX-512, 8 float64
+/// / 16 float32 lanes; `npm run bench:signature-sweep` reruns them):
+/// * top level (d^m · lanes entries) past L1 (> 64 KiB): 8 per pass, an
+///   eighth of the L2 traffic of one. Shape c (d = 8, m = 4), wall ms:
+///   float64 5.2-5.3 at 8 vs 6.2-6.4 at 4 (57% vs 48% of the FMA peak;
+///   AMD EPYC Zen 4, 2026-12-04, alternating runs), 10.6 vs 11.6 CPU ms
+///   (Intel Emerald Rapids, 2026-12-03); float32 2.83-2.87 vs 2.89-2.92
+///   (Zen 4), 5.4 vs 6.4 CPU ms (EMR). 8 per pass lost everywhere while the
+///   2P scaled increments were separate row slices (2P base pointers,
+///   spilled); they are one local array since, read through one closure.
+///   16 per pass lost on c (12.3 ms vs 9.6 at 8, 1 thread, EMR): 8 is the
+///   most compiled.
+/// * state in L1, float64: 4 per pass (Zen 4, wall ms, three alternating
+///   runs: shape a 1.32-1.51 at 4 vs 1.45-1.55 at 2, b 2.97-3.59 vs
+///   3.53-3.68, d 12.0-13.5 vs 13.2-14.1, d = 2, m = 4 a tie; EMR the same
+///   order); 8 lost on all of them (a: 1.85-2.03, d: 20-24).
+/// * state in L1, float32: 2 per pass (Zen 4, three alternating runs:
+///   shape d 6.6-6.8 at 2 vs 9.4-9.9 at 1 and 8.7-11.5 at 4; d = 2, m = 4
+///   2.43-2.57 vs 2.76-3.10 at 1; a and b tied between 2 and 4).
 /// * backward (its forward sweep and chunk signatures, to depth m-1): 2 once
 ///   the top level outgrows L1 (>= 2048 lane entries), else 1, as before
 ///   the sweep over this parameter (the backward met its targets).
@@ -81,11 +80,11 @@ pub(crate) fn default_segments_per_pass(shape: &TensorShape, lanes: usize, f32: 
     }
     let bytes = entries * if f32 { 4 } else { 8 };
     if bytes > 64 << 10 {
-        4
-    } else if f32 && shape.channels() != 3 {
-        1
-    } else {
+        8
+    } else if f32 {
         2
+    } else {
+        4
     }
 }
 
@@ -98,8 +97,8 @@ pub(crate) fn default_segments_per_pass(shape: &TensorShape, lanes: usize, f32: 
 ///   (backward, which used to prefer 4 lanes under AVX2) and tied 16; float32:
 ///   16 beat 8 by 20-35% both ways.
 /// * 4096 < siglen <= 16384 (e.g. d = 8, m = 4): the state outgrows L1.
-///   Forward: one register (8 float64 / 16 float32 lanes) with 4 segments
-///   per pass ([`default_segments_per_pass`]): 4 lanes at 2 per pass, the
+///   Forward: one register (8 float64 / 16 float32 lanes) with several
+///   segments per pass ([`default_segments_per_pass`]): 4 lanes at 2 per pass, the
 ///   earlier choice, took 1.4x (float64) and 1.6x (float32) the CPU time
 ///   (sweep of 2026-12-02, shape c). Backward: 8 float64 / 4 float32 lanes
 ///   (best by 10-20%).
@@ -128,7 +127,7 @@ pub(crate) struct Plan {
     /// Float32 arithmetic (else float64), from the call's precision.
     pub f32: bool,
     pub chunks: usize,
-    /// Segments per pass of the forward sweeps (1, 2 or 4).
+    /// Segments per pass of the forward sweeps (1, 2, 4 or 8).
     pub per_pass: usize,
     pub simd: Simd,
     /// How full tiles of increments are transposed.
