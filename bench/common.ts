@@ -35,8 +35,12 @@ export function fingerprint(): Fingerprint {
 }
 
 export function gitCommit(): string {
+  const git = (args: string) => execSync(`git ${args}`, { cwd: benchDir, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
   try {
-    return execSync('git rev-parse --short HEAD', { cwd: benchDir, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    // Uncommitted changes to tracked files (the history itself aside) mean
+    // the figures are not those of HEAD: the commit reads `<head>+dirty`.
+    const dirty = git("status --porcelain --untracked-files=no -- . ':(exclude)bench/results'") !== '';
+    return `${git('rev-parse --short HEAD')}${dirty ? '+dirty' : ''}`;
   } catch {
     return 'unknown';
   }
