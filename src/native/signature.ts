@@ -51,8 +51,10 @@ export const SIGNATURE_PRECISIONS = ['auto', 'f32', 'f64'] as const satisfies re
  * Where to write the result, for loops that call the kernel many times:
  * `out` must have the input's float type and the result's length, and must
  * not share memory with `path` or `gradOut`. It is returned. Without it the
- * result is a fresh array (from a zero-copy native buffer; large ones are
- * huge-page backed, see native/core/src/buffer.rs).
+ * result is a fresh array: for a sync call, allocated by JavaScript without
+ * zeroing, since the kernel writes every element (see resultArray.ts); for an
+ * Async call, a zero-copy native buffer (large ones are huge-page backed, see
+ * native/core/src/buffer.rs).
  *
  * Async forms: the inputs are copied when the call is made (changing or
  * transferring them afterwards does not affect the result), the kernel

@@ -416,6 +416,13 @@ impl<T: Real> Dest<'_, T> {
 /// [`recycled`] buffer (`ERR_ARG` naming `size_arg` when it cannot be
 /// allocated). The kernel must write every element of it.
 ///
+/// `out` is advised huge pages (contents unchanged): it is usually the fresh
+/// JavaScript array of a call without `out` (`src/native/resultArray.ts`),
+/// and one past glibc's mmap threshold (32 MiB at most) is new, untouched
+/// memory that the kernel's threads would otherwise fault in 4 KiB at a time.
+/// vwapLossGrad 1M × 12 f64 (96 MB), 2 cores: 78 ms per call before, 38 ms
+/// with a reused `out`.
+///
 /// # Safety
 /// With `out`, the returned slice aliases JavaScript memory: the caller must
 /// not let JavaScript run while the slice lives (sync calls only).
@@ -430,7 +437,9 @@ pub unsafe fn dest<'a, T: Typed>(
     let Some(out) = out else { return Ok(Dest::Fresh(recycled(len, size_arg)?)) };
     check_out::<T>(&OutMeta::of(out), like, len, layout, inputs)?;
     // SAFETY: the type was checked just above; see this function's contract.
-    Ok(Dest::Given(unsafe { T::slice_of(out) }.expect("type checked by check_out")))
+    let given = unsafe { T::slice_of(out) }.expect("type checked by check_out");
+    sigvwap_core::fills::advise_huge_pages(given);
+    Ok(Dest::Given(given))
 }
 
 /// The current data pointer, length and detached state of a typed array,

@@ -54,10 +54,10 @@ pub(crate) fn e(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> C
 /// One thread per element, 256 threads a block. Not cudarc's
 /// `for_num_elems` (1024 a block): a block's threads share 65536 registers,
 /// so a kernel using more than 64 registers a thread cannot launch 1024 of
-/// them. The signature and fill kernels did not (CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES
-/// on an H200, nvcc 13.0, 2026-12-04); 256 threads at the per-thread maximum
-/// of 255 registers fit. Kernels compare their index with n, so the last
-/// block may be partial.
+/// them. The signature and fill kernels use more, and failed to launch with
+/// 1024 (CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES on an H200, nvcc 13.0,
+/// 2026-12-04); 256 threads at the per-thread maximum of 255 registers fit.
+/// Kernels compare their index with n, so the last block may be partial.
 pub(crate) fn launch_cfg(n: usize) -> cudarc::driver::LaunchConfig {
     let blocks = n.div_ceil(256).clamp(1, i32::MAX as usize) as u32;
     cudarc::driver::LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 }
