@@ -37,9 +37,11 @@ export function fingerprint(): Fingerprint {
 export function gitCommit(): string {
   const git = (args: string) => execSync(`git ${args}`, { cwd: benchDir, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
   try {
-    // Uncommitted changes to tracked files (the history itself aside) mean
-    // the figures are not those of HEAD: the commit reads `<head>+dirty`.
-    const dirty = git("status --porcelain --untracked-files=no -- . ':(exclude)bench/results'") !== '';
+    // Uncommitted changes to tracked files anywhere in the repository (the
+    // history itself aside) mean the figures are not those of HEAD: the
+    // commit reads `<head>+dirty`. `top` because git runs in bench/, where
+    // plain pathspecs would cover bench/ only.
+    const dirty = git("status --porcelain --untracked-files=no -- ':(top)' ':(top,exclude)bench/results'") !== '';
     return `${git('rev-parse --short HEAD')}${dirty ? '+dirty' : ''}`;
   } catch {
     return 'unknown';
