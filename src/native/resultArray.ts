@@ -52,8 +52,9 @@ export function outArg(o: { out?: unknown } | undefined): FloatArray | undefined
 
 /**
  * The array a sync call writes into: `o.out`, or a fresh uninitialized one of
- * `elements()` values of `like`'s type (the kernel must write every element). Invalid or huge sizes (`elements` throws, or more
- * than 2 GiB) are left to the native call, which reports or allocates them.
+ * `elements()` values of `like`'s type (the kernel must write every element).
+ * Invalid or huge sizes (`elements` throws, or more than 2 GiB) are left to
+ * the native call, which reports or allocates them.
  */
 export function resultArray(like: FloatArray, elements: () => number, o: { out?: unknown }): FloatArray | undefined {
   const out = outArg(o);
