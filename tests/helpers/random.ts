@@ -10,6 +10,12 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** `n` seeded values uniform in [-0.5, 0.5): test paths and weights. */
+export function centeredUniform(n: number, seed: number): Float64Array {
+  const r = rng(seed);
+  return Float64Array.from({ length: n }, () => r() - 0.5);
+}
+
 /** Random orders: unnormalized allocations, prices near 100, positive volumes. */
 export function randomOrders(batch: number, horizon: number, seed: number) {
   const r = rng(seed);

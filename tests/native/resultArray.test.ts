@@ -11,15 +11,10 @@ import { describe, expect, it } from 'vitest';
 
 import { sigLength, signature, signatureBackward, vwapLossGrad } from '../../src/index.js';
 import { uninitializedLike } from '../../src/native/resultArray.js';
-import { rng } from '../helpers/random.js';
+import { centeredUniform, randomOrders } from '../helpers/random.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-
-function walk(n: number, seed: number): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: n }, () => r() - 0.5);
-}
 
 describe('uninitializedLike', () => {
   it.each([
@@ -41,12 +36,10 @@ describe('uninitializedLike', () => {
 
 describe('sync results over stale memory', () => {
   const o = { batch: 33, length: 9, channels: 8, depth: 4 };
-  const path = walk(o.batch * o.length * o.channels, 1);
-  const w = walk(o.batch * sigLength(o.channels, o.depth), 2);
+  const path = centeredUniform(o.batch * o.length * o.channels, 1);
+  const w = centeredUniform(o.batch * sigLength(o.channels, o.depth), 2);
   const orders = { batch: 40, horizon: 50 };
-  const alloc = walk(orders.batch * orders.horizon, 3).map((x) => x + 1);
-  const price = walk(orders.batch * orders.horizon, 4).map((x) => 100 + x);
-  const volume = walk(orders.batch * orders.horizon, 5).map((x) => 2 + x);
+  const { alloc, price, volume } = randomOrders(orders.batch, orders.horizon, 3);
   volume.fill(0, 50, 100); // order 1 has no volume: its gradient row is written as zeros
   const cases: { name: string; like: Float64Array | Float32Array; call: (out?: Float64Array | Float32Array) => Float64Array | Float32Array }[] = [
     { name: 'signature f64', like: path, call: (out) => signature(path, { ...o, out }) },

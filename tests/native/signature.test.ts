@@ -18,7 +18,7 @@ import {
 } from '../../src/index.js';
 import { native } from '../../src/native/binding.js';
 import { signatureOp } from '../../src/ops/signatureOp.js';
-import { rng } from '../helpers/random.js';
+import { centeredUniform, rng } from '../helpers/random.js';
 import { flattenLevels, signatureReference } from '../helpers/signatureReference.js';
 
 beforeAll(async () => {
@@ -26,8 +26,7 @@ beforeAll(async () => {
 });
 
 function walk(batch: number, length: number, channels: number, seed: number): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: batch * length * channels }, () => r() - 0.5);
+  return centeredUniform(batch * length * channels, seed);
 }
 
 const maxAbs = (x: ArrayLike<number>) => Array.from(x).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
