@@ -27,14 +27,21 @@ import { assertFloatArray, type FloatArray } from './checks.js';
 /** Results up to this size are allocated by JavaScript in sync calls. */
 const JS_RESULT_MAX_BYTES = 2 ** 31;
 
+/** A typed-array constructor that can view an ArrayBuffer. */
+type ViewCtor<A> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): A; readonly BYTES_PER_ELEMENT: number };
+
 /**
- * An array of `n` values of `like`'s float type with unspecified contents, on
- * an ArrayBuffer of its own: only for a result whose every element is written
+ * An array of `n` elements of type `ctor` with unspecified contents, on an
+ * ArrayBuffer of its own: only for a result whose every element is written
  * before the caller sees it.
  */
+export function uninitialized<A>(ctor: ViewCtor<A>, n: number): A {
+  return new ctor(Buffer.allocUnsafeSlow(n * ctor.BYTES_PER_ELEMENT).buffer as ArrayBuffer, 0, n);
+}
+
+/** `uninitialized` of `like`'s float type. */
 export function uninitializedLike(like: FloatArray, n: number): FloatArray {
-  const memory = Buffer.allocUnsafeSlow(n * like.BYTES_PER_ELEMENT).buffer;
-  return like instanceof Float32Array ? new Float32Array(memory, 0, n) : new Float64Array(memory, 0, n);
+  return like instanceof Float32Array ? uninitialized(Float32Array, n) : uninitialized(Float64Array, n);
 }
 
 /** A zero-filled array of `like`'s float type. */

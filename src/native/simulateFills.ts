@@ -27,6 +27,7 @@ import { fromNative, SigvwapError } from '../errors.js';
 import type { DeviceName } from './backend.js';
 import { native } from './binding.js';
 import { assertOneOf, assertSize } from './checks.js';
+import { uninitialized } from './resultArray.js';
 
 export type FinalBin = 'sweep' | 'leave';
 
@@ -258,11 +259,14 @@ function optionsOf(params: FillParamsInput | undefined, device: DeviceName | und
 /**
  * The output arrays of a sync call: the caller's `out` fields (type-checked,
  * ERR_ARG naming `out.<field>`), the rest allocated here. JavaScript allocates
- * them so that the garbage collector frees them in synchronous loops (see
- * resultArray.ts; the native side gives the large ones huge pages before its
- * first write). Fields left out (inputs of inconsistent shape, or results
- * over 2 GiB) are allocated natively, after the native side has checked the
- * inputs, so a wrong input is reported before anything is allocated.
+ * them so that the garbage collector frees them in synchronous loops, and
+ * uninitialized, because the kernels write every element of every output
+ * (see resultArray.ts; tests/native/simulateFills.test.ts checks it over
+ * sentinel-filled `out` arrays; the native side gives the large per-bin ones
+ * huge pages before its first write). Fields left out (inputs of
+ * inconsistent shape, or results over 2 GiB) are allocated natively, after
+ * the native side has checked the inputs, so a wrong input is reported
+ * before anything is allocated.
  */
 function outputsOf(input: SimulateFillsInput): Partial<FillArrays> {
   const out = input.out ?? {};
@@ -278,7 +282,7 @@ function outputsOf(input: SimulateFillsInput): Partial<FillArrays> {
       assertTyped(`out.${name}`, given, ctor);
       r[name] = given;
     } else if (fresh) {
-      r[name] = new ctor(len);
+      r[name] = uninitialized<Float64Array | Int32Array>(ctor, len);
     }
   };
   for (const name of PER_BIN) take(name, Float64Array, n);

@@ -141,6 +141,41 @@ describe('simulateFills against the TypeScript reference', () => {
   });
 });
 
+// Sync results are allocated uninitialized (src/native/resultArray.ts), which
+// is only right if the kernel writes every element of every output: outputs
+// prefilled with a sentinel must come back equal to the reference everywhere.
+// Two sentinels, so that an element the kernel skips shows up whatever value
+// the reference gives it (NaN fill prices included).
+const SENTINELS = [
+  { sname: 'NaN', f64: NaN, i32: -777 },
+  { sname: '-777', f64: -777, i32: 2 ** 31 - 1 },
+];
+const PREFILL_CASES = ['b1-h1', 'b7-h5', 'b2049-h13'].flatMap((name) =>
+  ['all-on', 'leave-linear'].flatMap((pname) =>
+    SENTINELS.map((sentinel) => ({
+      ...SHAPES.find((x) => x.name === name)!,
+      ...PARAMS.find((x) => x.pname === pname)!,
+      ...sentinel,
+      label: `${name}-${pname}-${sentinel.sname}`,
+    })),
+  ),
+);
+
+describe('simulateFills writes every element of every output', () => {
+  it.each(PREFILL_CASES)('$label', ({ batch, horizon, params, rel, f64, i32 }) => {
+    const { market, schedule } = randomFillMarket(batch, horizon, batch * 7 + horizon);
+    const out = Object.fromEntries(
+      FIELDS.map((f) => {
+        const n = f === 'filled' || f === 'fillPrice' ? batch * horizon : batch;
+        return [f, f === 'zeroVolumeBins' || f === 'stoppedAt' ? new Int32Array(n).fill(i32) : new Float64Array(n).fill(f64)];
+      }),
+    ) as unknown as FillArrays;
+    const got = simulateFills({ ...market, schedule, device: 'cpu', out }, params);
+    for (const f of FIELDS) expect(got[f], f).toBe(out[f]);
+    expectSame(got, simulateFillsReference(market, schedule, params), rel);
+  });
+});
+
 describe('simulateFills boundary', () => {
   const { market, schedule } = randomFillMarket(4, 3, 21);
   const base = { ...market, schedule };

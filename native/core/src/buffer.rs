@@ -170,6 +170,30 @@ impl<T: Real> Drop for ZeroedBuf<T> {
     }
 }
 
+/// Advise the OS to back `x` with huge pages where it spans whole 2 MiB
+/// pages (Linux; a no-op elsewhere). Contents are unchanged; pages not yet
+/// touched (a fresh JavaScript result past glibc's mmap threshold) are then
+/// mapped 2 MiB per fault when the kernel first writes them, instead of
+/// 4 KiB: a 96 MB result takes ~50 faults instead of ~24,000. For output
+/// arrays the caller allocated (the sync calls' JavaScript results;
+/// [`ZeroedBuf`] advises its own mappings). Cost: one system call.
+pub fn advise_huge_pages<T>(x: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = x.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(x);
+        let (a, b) = (start.next_multiple_of(HUGE), end & !(HUGE - 1));
+        if b > a {
+            // SAFETY: [a, b) lies inside `x`, which is borrowed exclusively;
+            // MADV_HUGEPAGE changes how pages are backed, never their contents.
+            unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = x;
+}
+
 #[cfg(target_os = "linux")]
 fn map_zeroed(bytes: usize) -> Option<NonNull<u8>> {
     // SAFETY: a fresh anonymous private mapping; no existing memory is touched.
@@ -232,6 +256,21 @@ mod tests {
             // SAFETY: the parts of one into_raw call, given back once.
             let b = unsafe { ZeroedBuf::from_raw(p, n, backing) };
             assert_eq!(b.as_slice().last().copied(), n.checked_sub(1).map(|i| i as f64), "{name}");
+        }
+    }
+
+    #[test]
+    fn huge_page_advice_keeps_contents_and_bounds() {
+        // Written before and after the advice, on spans with and without a
+        // whole aligned 2 MiB page and at an odd offset into the allocation
+        // (the advice must stay inside the slice, rounding inwards).
+        let mut v: Vec<f64> = (0..(5 << 20) / 8 + 3).map(|i| i as f64).collect();
+        for (name, lo, hi) in [("empty", 0usize, 0usize), ("one element", 7, 8), ("under 2 MiB", 1, 200_000), ("odd, 5 MiB", 3, v.len())] {
+            advise_huge_pages(&mut v[lo..hi]);
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i as f64), "{name}: contents changed");
+            v[lo..hi].iter_mut().for_each(|x| *x = -*x);
+            assert!(v[lo..hi].iter().enumerate().all(|(i, &x)| x == -((lo + i) as f64)), "{name}: not writable");
+            v[lo..hi].iter_mut().for_each(|x| *x = -*x);
         }
     }
 

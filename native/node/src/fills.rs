@@ -25,7 +25,7 @@
 use napi::bindgen_prelude::{AsyncTask, Either, Float64Array, Int32Array, Int8Array, Uint8Array};
 use napi::{Env, Task};
 use napi_derive::napi;
-use sigvwap_core::buffer::ZeroedBuf;
+use sigvwap_core::buffer::{self, ZeroedBuf};
 use sigvwap_core::device::{self, Device, DeviceRequest};
 use sigvwap_core::fills::{self, FillInputs, FillOut, FillOutputs, FillParams, FillSimulator, FinalBin, OrderOut, Passive};
 use sigvwap_core::{pool, CoreError, CoreResult};
@@ -479,8 +479,8 @@ fn run(m: &Market, schedule: &[f64], o: Option<&FillOptions>, given: Option<Fill
     check_disjoint(&m.ranges(schedule), &out_ranges(&view))?;
     // The per-bin results (fresh JavaScript arrays, usually) get huge pages
     // before the kernel's threads first touch them.
-    fills::advise_huge_pages(view.filled);
-    fills::advise_huge_pages(view.fill_price);
+    buffer::advise_huge_pages(view.filled);
+    buffer::advise_huge_pages(view.fill_price);
     let dev = device::resolve(req)?;
     fills::simulate_fills_on(dev, &inputs, schedule, &params, &mut view)?;
     Ok((outs, dev))

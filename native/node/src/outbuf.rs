@@ -439,7 +439,7 @@ pub unsafe fn dest<'a, T: Typed>(
     check_out::<T>(&OutMeta::of(out), like, len, layout, inputs)?;
     // SAFETY: the type was checked just above; see this function's contract.
     let given = unsafe { T::slice_of(out) }.expect("type checked by check_out");
-    sigvwap_core::fills::advise_huge_pages(given);
+    sigvwap_core::buffer::advise_huge_pages(given);
     Ok(Dest::Given(given))
 }
 

@@ -460,29 +460,6 @@ pub fn check_call(i: &FillInputs, schedule_len: usize, params: &FillParams, out:
     check_out_shapes(i.batch, i.horizon, out)
 }
 
-/// Advise the OS to back `x` with huge pages where it spans whole 2 MiB
-/// pages (Linux; a no-op elsewhere). Contents are unchanged; pages not yet
-/// touched (a fresh, zeroed JavaScript array) are then mapped 2 MiB per fault
-/// when the kernel first writes them, instead of 4 KiB: a 96 MB result takes
-/// ~50 faults instead of ~24,000. Used on large output arrays that the caller
-/// allocated. Cost: one system call.
-pub fn advise_huge_pages<T>(x: &mut [T]) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = x.as_mut_ptr() as usize;
-        let end = start + std::mem::size_of_val(x);
-        let (a, b) = (start.next_multiple_of(HUGE), end & !(HUGE - 1));
-        if b > a {
-            // SAFETY: [a, b) lies inside `x`, which is borrowed exclusively;
-            // MADV_HUGEPAGE changes how pages are backed, never their contents.
-            unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_HUGEPAGE) };
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = x;
-}
-
 /// [`simulate_fills`] on `device`. Results agree bit for bit across devices
 /// for β ∈ {0.5, 1} (the CUDA kernel uses unfused IEEE operations; other β
 /// go through `pow`, whose last bit may differ), and errors are the same (a
