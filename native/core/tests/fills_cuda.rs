@@ -91,14 +91,15 @@ fn run(d: &Data, p: &FillParams, device: Device) -> FillOutputs {
 }
 
 /// Bit-for-bit equality (NaN == NaN), or, when `tol` > 0, |x - y| <= tol ·
-/// max(|scale_i|, 1): `scale` is x itself, or for a difference of large
-/// terms the magnitude of those terms (a last-bit difference in them is not
-/// small relative to the difference).
-fn same(a: &[f64], b: &[f64], scale: &[f64], tol: f64) -> Result<(), String> {
-    if a.len() != b.len() {
-        return Err(format!("lengths {} and {}", a.len(), b.len()));
+/// max(|s_i|, 1) with s = `scale`, or x itself when `None`: for a difference
+/// of large terms, the magnitude of those terms (a last-bit difference in
+/// them is not small relative to the difference).
+fn same(a: &[f64], b: &[f64], scale: Option<&[f64]>, tol: f64) -> Result<(), String> {
+    if a.len() != b.len() || scale.is_some_and(|s| s.len() != a.len()) {
+        return Err(format!("lengths {} and {} (scale {:?})", a.len(), b.len(), scale.map(<[f64]>::len)));
     }
-    for (i, ((x, y), s)) in a.iter().zip(b).zip(scale).enumerate() {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let s = scale.map_or(*x, |s| s[i]);
         if x.to_bits() != y.to_bits() && !(tol > 0.0 && x.is_finite() && (x - y).abs() <= tol * s.abs().max(1.0)) {
             return Err(format!("[{i}]: CPU {x:e}, CUDA {y:e}, difference {:e} against scale {s:e}", (x - y).abs()));
         }
@@ -109,20 +110,20 @@ fn same(a: &[f64], b: &[f64], scale: &[f64], tol: f64) -> Result<(), String> {
 fn assert_parity(c: &FillOutputs, g: &FillOutputs, tol: f64, what: &str) {
     // shortfallCost = side · (notional - filled · arrival): measured against
     // the notional, which pow's last bits (beta != 1) move.
-    let pairs: [(&str, &[f64], &[f64], &[f64]); 13] = [
-        ("filled", &c.filled, &g.filled, &c.filled),
-        ("fillPrice", &c.fill_price, &g.fill_price, &c.fill_price),
-        ("filledQty", &c.filled_qty, &g.filled_qty, &c.filled_qty),
-        ("notional", &c.notional, &g.notional, &c.notional),
-        ("spreadCost", &c.spread_cost, &g.spread_cost, &c.spread_cost),
-        ("temporaryImpactCost", &c.temporary_impact_cost, &g.temporary_impact_cost, &c.temporary_impact_cost),
-        ("permanentImpactCost", &c.permanent_impact_cost, &g.permanent_impact_cost, &c.permanent_impact_cost),
-        ("feeCost", &c.fee_cost, &g.fee_cost, &c.fee_cost),
-        ("collarBlockedQty", &c.collar_blocked_qty, &g.collar_blocked_qty, &c.collar_blocked_qty),
-        ("maxParticipation", &c.max_participation, &g.max_participation, &c.max_participation),
-        ("marketVolume", &c.market_volume, &g.market_volume, &c.market_volume),
-        ("marketVwap", &c.market_vwap, &g.market_vwap, &c.market_vwap),
-        ("shortfallCost", &c.shortfall_cost, &g.shortfall_cost, &c.notional),
+    let pairs: [(&str, &[f64], &[f64], Option<&[f64]>); 13] = [
+        ("filled", &c.filled, &g.filled, None),
+        ("fillPrice", &c.fill_price, &g.fill_price, None),
+        ("filledQty", &c.filled_qty, &g.filled_qty, None),
+        ("notional", &c.notional, &g.notional, None),
+        ("spreadCost", &c.spread_cost, &g.spread_cost, None),
+        ("temporaryImpactCost", &c.temporary_impact_cost, &g.temporary_impact_cost, None),
+        ("permanentImpactCost", &c.permanent_impact_cost, &g.permanent_impact_cost, None),
+        ("feeCost", &c.fee_cost, &g.fee_cost, None),
+        ("collarBlockedQty", &c.collar_blocked_qty, &g.collar_blocked_qty, None),
+        ("maxParticipation", &c.max_participation, &g.max_participation, None),
+        ("marketVolume", &c.market_volume, &g.market_volume, None),
+        ("marketVwap", &c.market_vwap, &g.market_vwap, None),
+        ("shortfallCost", &c.shortfall_cost, &g.shortfall_cost, Some(&c.notional)),
     ];
     for (name, x, y, scale) in pairs {
         if let Err(at) = same(x, y, scale, tol) {
