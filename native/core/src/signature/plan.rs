@@ -100,15 +100,21 @@ pub(crate) fn default_segments_per_pass(shape: &TensorShape, lanes: usize, f32: 
 ///   Forward: one register (8 float64 / 16 float32 lanes) with several
 ///   segments per pass ([`default_segments_per_pass`]): 4 lanes at 2 per pass, the
 ///   earlier choice, took 1.4x (float64) and 1.6x (float32) the CPU time
-///   (sweep of 2026-12-02, shape c). Backward: 8 float64 / 4 float32 lanes
-///   (best by 10-20%).
+///   (sweep of 2026-12-02, shape c). Backward: 8 lanes, float64 and
+///   float32. Float32 took 4 until the sweeps of 2026-12-03 (Intel Emerald
+///   Rapids, CPU ms 20-22 at 8 vs 24-27 at 4) and 2026-12-04 (AMD EPYC Zen 4:
+///   11.6 vs 15.3; wall 5.72-5.78 ms vs 7.54-7.64 in three alternating
+///   sigbench runs) both put 8 ahead; 16 splits them (EMR 16-21, Zen 4 12.3).
+///   The float32 forward stays at 16, though Zen 4 ran 8 faster (wall
+///   2.35-2.38 ms vs 2.53-2.61, three alternating runs), because EMR ran 16
+///   much faster (6.3 vs 9.7 CPU ms, 4 per pass).
 /// * larger: 2 lanes (state of 16384 · 2 float64 = 256 KiB per block).
 pub(crate) fn default_lanes(shape: &TensorShape, backward: bool, f32: bool) -> usize {
     let siglen = shape.siglen();
     if siglen > 16384 {
         2
     } else if siglen > 4096 && backward {
-        if f32 { 4 } else { 8 }
+        8
     } else if f32 {
         16
     } else {
