@@ -24,8 +24,8 @@
  */
 import { assertFloatArray, type FloatArray } from './checks.js';
 
-/** Results up to this size are allocated by JavaScript in sync calls. */
-const JS_RESULT_MAX_BYTES = 2 ** 31;
+/** Results up to this size (per array) are allocated by JavaScript in sync calls. */
+export const JS_RESULT_MAX_BYTES = 2 ** 31;
 
 /** A typed-array constructor that can view an ArrayBuffer. */
 type ViewCtor<A> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): A; readonly BYTES_PER_ELEMENT: number };

@@ -27,7 +27,7 @@ import { fromNative, SigvwapError } from '../errors.js';
 import type { DeviceName } from './backend.js';
 import { native } from './binding.js';
 import { assertOneOf, assertSize } from './checks.js';
-import { uninitialized } from './resultArray.js';
+import { JS_RESULT_MAX_BYTES, uninitialized } from './resultArray.js';
 
 export type FinalBin = 'sweep' | 'leave';
 
@@ -292,9 +292,6 @@ function outputsOf(input: SimulateFillsInput): Partial<FillArrays> {
   for (const name of PER_ORDER_I32) take(name, Int32Array, input.batch);
   return r as Partial<FillArrays>;
 }
-
-/** Results up to this size (per array) are allocated by JavaScript in sync calls (as resultArray.ts). */
-const JS_RESULT_MAX_BYTES = 2 ** 31;
 
 /** Simulate `schedule` open loop (threaded over orders; CUDA with `device`). */
 export function simulateFills(input: SimulateFillsInput, params?: FillParamsInput): FillResult {
