@@ -12,6 +12,8 @@
 //!   --stream        time the stream (every prefix) forward and backward
 //!   --scalar-fill   transpose increments lane by lane (the scalar gather)
 //!                   instead of with SIMD shuffles (`Tuning::scalar_fill`)
+//!   --no-by-letter  never sweep one first letter at a time with the state in
+//!                   registers (`Tuning::by_letter`), the per-segment step instead
 //!   --fill-ab       time the SIMD and the scalar fill side by side on every
 //!                   shape (runs interleaved: A, B, A, B, ...), with the ratio
 //!   --sweep         block-size sweep: every shape x dtype x available
@@ -402,6 +404,7 @@ fn main() {
             }
             "--sweep" => do_sweep = true,
             "--scalar-fill" => tuning.scalar_fill = Some(true),
+            "--no-by-letter" => tuning.by_letter = Some(false),
             "--fill-ab" => do_fill_ab = true,
             "--only-extra" => only_extra = true,
             "--direction" => filter.direction = args.next(),

@@ -34,6 +34,7 @@
 //! points share with the neighbouring tasks: `-z̄_first` (point first-1) and
 //! `z̄_last` (point first+count-1), see `partials`.
 
+use super::by_letter;
 use super::fill::{self, Transpose};
 use super::horner::{mul_exp_backward_step, mul_exp_step, mul_exp_steps, Dim, Fixed, Runtime, StepScratch};
 use super::lane::{Lane, Lines};
@@ -211,33 +212,51 @@ pub(crate) struct BackwardVisit<'a, E: Lane, const W: usize> {
 }
 
 pub(crate) type ForwardSweep<E, const W: usize> =
-    fn(&TensorShape, &dyn Increments<E, W>, &[Task], &mut BlockState<E, W>, ForwardVisit<'_, E, W>, usize, usize) -> bool;
+    fn(&TensorShape, &dyn Increments<E, W>, &[Task], &mut BlockState<E, W>, ForwardVisit<'_, E, W>, usize, Pass) -> bool;
+
+/// How a forward sweep without a visit advances the state (`Plan`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pass {
+    /// Segments per pass over the state (1, 2, 4 or 8, `horner::mul_exp_steps`).
+    pub per_pass: usize,
+    /// Whole tiles one first letter at a time, the state in registers
+    /// (`by_letter.rs`), where the channel count and top level fit.
+    pub by_letter: bool,
+}
 pub(crate) type BackwardSweep<E, const W: usize> =
     fn(&TensorShape, &dyn Increments<E, W>, &[Task], &mut BlockState<E, W>, BackwardVisit<'_, E, W>) -> bool;
 
 /// Run every lane forward through all its segments from `ws.state` (levels
-/// 1..=`top`), calling `visit` after each, `per_pass` segments (1, 2, 4 or 8)
-/// per pass over the state when there is no `visit` (the stream needs every
-/// prefix). Returns false if an increment was not finite.
+/// 1..=`top`), calling `visit` after each; when there is no `visit` (the
+/// stream needs every prefix), tile by tile one first letter at a time
+/// (`by_letter.rs`) where `pass` asks for it and the state fits, else
+/// `pass.per_pass` segments (1, 2, 4 or 8) per pass over the state. Returns
+/// false if an increment was not finite.
 #[inline(always)]
-fn forward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool>(
+fn forward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool, const AVX512: bool>(
     shape: &TensorShape,
     inc: &dyn Increments<E, W>,
     tasks: &[Task],
     ws: &mut BlockState<E, W>,
     mut visit: ForwardVisit<'_, E, W>,
     top: usize,
-    per_pass: usize,
+    pass: Pass,
 ) -> bool {
     let dim = D::from_channels(shape.channels());
     let d = dim.get();
     let steps = tasks.iter().map(|t| t.count).max().unwrap_or(0);
-    let per_pass = if visit.is_some() { 1 } else { per_pass };
+    let per_pass = if visit.is_some() { 1 } else { pass.per_pass };
+    let letters = pass.by_letter && visit.is_none() && by_letter::fits(D::FIXED, top);
     let mut finite = true;
     let mut s0 = 0;
     while s0 < steps {
         let ns = TILE.min(steps - s0);
         finite &= inc.fill(tasks, s0, ns, &mut ws.tile);
+        if letters {
+            by_letter::forward_tile::<D, E, W, FMA, AVX512>(shape, &mut ws.state, &ws.tile, ns, top);
+            s0 += ns;
+            continue;
+        }
         let z = |s: usize| &ws.tile[s * d..(s + 1) * d];
         let mut s = 0;
         // The tile's tail (past the last multiple of `per_pass`) in passes of
@@ -351,7 +370,7 @@ fn backward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool>(
 
 /// Forward block: the signature of each task (`out` = `[lanes, siglen]`), or
 /// with `stream` every prefix (`out` = `[lanes, count, siglen]`, whole paths),
-/// levels 1..=`top` (the others are left zero), `per_pass` segments per pass
+/// levels 1..=`top` (the others are left zero), advanced as `pass` says
 /// (see `forward_sweep`). `ws` is a workspace from
 /// `BlockState::new(shape, false)`, reused across blocks. Returns whether
 /// every increment was finite, and whether the output is known finite (no
@@ -365,7 +384,7 @@ pub(crate) fn forward_block<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
     tasks: &[Task],
     stream: bool,
     top: usize,
-    per_pass: usize,
+    pass: Pass,
     ws: &mut BlockState<E, W>,
     out: &mut [U],
 ) -> (bool, bool) {
@@ -381,9 +400,9 @@ pub(crate) fn forward_block<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
             let starts: [usize; W] = std::array::from_fn(|lane| tasks.get(lane).map_or(0, |t| (lane * t.count + step) * siglen));
             fill::store_rows(src.transpose, state, siglen, &starts[..lanes], out);
         };
-        (sweep(shape, src, tasks, ws, Some(&mut visit), top, 1), false)
+        (sweep(shape, src, tasks, ws, Some(&mut visit), top, pass), false)
     } else {
-        let finite = sweep(shape, src, tasks, ws, None, top, per_pass);
+        let finite = sweep(shape, src, tasks, ws, None, top, pass);
         let starts: [usize; W] = std::array::from_fn(|lane| lane * siglen);
         fill::store_rows(src.transpose, &ws.state, siglen, &starts[..lanes], out);
         (finite, ws.state_finite && std::mem::size_of::<U>() >= std::mem::size_of::<E>())
@@ -402,8 +421,8 @@ pub(crate) enum Upstream<'a, G> {
 /// Backward block. `init_state` (`[lanes, siglen]`, float64, levels 1..m-1
 /// used) is each task's final state when the caller has it (chunks);
 /// otherwise it is recomputed by a forward sweep to depth m-1 (level m of the
-/// state never matters to the gradient, see `horner.rs`), `per_pass` segments
-/// per pass. Writes interior
+/// state never matters to the gradient, see `horner.rs`), advanced as `pass`
+/// says. Writes interior
 /// point gradients into `interiors[lane]` (`(count - 1) · channels` values)
 /// and `partials[lane] = [-z̄_first, z̄_last]` (`2 · channels` values). `ws`
 /// is a workspace from `BlockState::new(shape, true)`, reused across blocks.
@@ -416,7 +435,7 @@ pub(crate) fn backward_block<T: SigFloat, G: SigFloat, E: Lane, const W: usize>(
     tasks: &[Task],
     upstream: Upstream<G>,
     init_state: Option<&[f64]>,
-    per_pass: usize,
+    pass: Pass,
     ws: &mut BlockState<E, W>,
     interiors: &mut [&mut [T]],
     partials: &mut [f64],
@@ -430,7 +449,7 @@ pub(crate) fn backward_block<T: SigFloat, G: SigFloat, E: Lane, const W: usize>(
                 BlockState::<E, W>::load_lane(&mut ws.state, lane, row);
             }
         }
-        None => finite &= (sweeps.0)(shape, src, tasks, ws, None, shape.depth() - 1, per_pass),
+        None => finite &= (sweeps.0)(shape, src, tasks, ws, None, shape.depth() - 1, pass),
     }
     for (lane, t) in tasks.iter().enumerate() {
         let row = match upstream {
@@ -561,7 +580,7 @@ mod x86 {
     use super::*;
 
     macro_rules! entries {
-        ($features:literal, $fwd:ident, $bwd:ident, $fwd_entry:ident, $bwd_entry:ident, $simd:expr) => {
+        ($features:literal, $avx512:literal, $fwd:ident, $bwd:ident, $fwd_entry:ident, $bwd_entry:ident, $simd:expr) => {
             #[target_feature(enable = $features)]
             unsafe fn $fwd<D: Dim, E: Lane, const W: usize>(
                 shape: &TensorShape,
@@ -570,9 +589,9 @@ mod x86 {
                 ws: &mut BlockState<E, W>,
                 visit: ForwardVisit<'_, E, W>,
                 top: usize,
-                per_pass: usize,
+                pass: Pass,
             ) -> bool {
-                forward_sweep::<D, E, W, true>(shape, inc, tasks, ws, visit, top, per_pass)
+                forward_sweep::<D, E, W, true, $avx512>(shape, inc, tasks, ws, visit, top, pass)
             }
 
             #[target_feature(enable = $features)]
@@ -594,11 +613,11 @@ mod x86 {
                 ws: &mut BlockState<E, W>,
                 visit: ForwardVisit<'_, E, W>,
                 top: usize,
-                per_pass: usize,
+                pass: Pass,
             ) -> bool {
                 debug_assert!($simd.available());
                 // SAFETY: selected only when these features were detected on this CPU.
-                unsafe { $fwd::<D, E, W>(shape, inc, tasks, ws, visit, top, per_pass) }
+                unsafe { $fwd::<D, E, W>(shape, inc, tasks, ws, visit, top, pass) }
             }
 
             /// Only handed out by `sweeps` after `available()` for its `Simd`.
@@ -616,9 +635,10 @@ mod x86 {
         };
     }
 
-    entries!("avx2,fma", forward_avx2, backward_avx2, forward_entry, backward_entry, Simd::Avx2Fma);
+    entries!("avx2,fma", false, forward_avx2, backward_avx2, forward_entry, backward_entry, Simd::Avx2Fma);
     entries!(
         "avx512f,avx512vl,avx2,fma",
+        true,
         forward_avx512,
         backward_avx512,
         forward_entry512,
@@ -636,8 +656,8 @@ fn sweeps_for<D: Dim, E: Lane, const W: usize>(simd: Simd) -> (ForwardSweep<E, W
         Simd::Avx512 if Simd::Avx512.available() => (x86::forward_entry512::<D, E, W>, x86::backward_entry512::<D, E, W>),
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2Fma | Simd::Avx512 if Simd::Avx2Fma.available() => (x86::forward_entry::<D, E, W>, x86::backward_entry::<D, E, W>),
-        Simd::Fma if Simd::Fma.available() => (forward_sweep::<D, E, W, true>, backward_sweep::<D, E, W, true>),
-        _ => (forward_sweep::<D, E, W, false>, backward_sweep::<D, E, W, false>),
+        Simd::Fma if Simd::Fma.available() => (forward_sweep::<D, E, W, true, false>, backward_sweep::<D, E, W, true>),
+        _ => (forward_sweep::<D, E, W, false, false>, backward_sweep::<D, E, W, false>),
     }
 }
 

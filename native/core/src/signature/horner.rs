@@ -58,6 +58,8 @@ use super::tensor::TensorShape;
 /// The channel count `d` of the step functions: a compile-time constant
 /// ([`Fixed`], so that the loops over a channel unroll) or a run-time value.
 pub(crate) trait Dim: Copy + Send + Sync + 'static {
+    /// The compile-time channel count, 0 for [`Runtime`].
+    const FIXED: usize;
     fn from_channels(channels: usize) -> Self;
     fn get(self) -> usize;
 }
@@ -66,6 +68,7 @@ pub(crate) trait Dim: Copy + Send + Sync + 'static {
 pub(crate) struct Fixed<const D: usize>;
 
 impl<const D: usize> Dim for Fixed<D> {
+    const FIXED: usize = D;
     #[inline(always)]
     fn from_channels(channels: usize) -> Self {
         debug_assert_eq!(channels, D);
@@ -81,6 +84,7 @@ impl<const D: usize> Dim for Fixed<D> {
 pub(crate) struct Runtime(usize);
 
 impl Dim for Runtime {
+    const FIXED: usize = 0;
     #[inline(always)]
     fn from_channels(channels: usize) -> Self {
         Runtime(channels)

@@ -52,6 +52,7 @@
 //! of kernels/signature.cu, held to the CPU results by tests/signature_cuda.rs).
 
 mod block;
+mod by_letter;
 pub mod cpu;
 #[cfg(feature = "cuda")]
 mod cuda;
@@ -391,7 +392,7 @@ fn forward_blocks<T: SigFloat, U: SigFloat, E: Lane, const W: usize>(
             .zip(plan.tasks.par_chunks(W))
             .map_init(
                 || BlockState::<E, W>::new(shape, false),
-                |ws, (o, tasks)| forward_block::<T, U, E, W>(forward, shape, src, tasks, stream, top, plan.per_pass, ws, o),
+                |ws, (o, tasks)| forward_block::<T, U, E, W>(forward, shape, src, tasks, stream, top, plan.pass(), ws, o),
             )
             .reduce(|| (true, true), |a, b| (a.0 && b.0, a.1 && b.1))
     })
@@ -435,13 +436,13 @@ fn backward_blocks<T: SigFloat, G: SigFloat, E: Lane, const W: usize>(
             None => blocks
                 .map_init(new_ws, |ws, (((inner, part), tasks), g)| {
                     let up = if stream { Upstream::Stream(g) } else { Upstream::End(g) };
-                    backward_block::<T, G, E, W>(sweeps, shape, src, tasks, up, None, plan.per_pass, ws, inner, part)
+                    backward_block::<T, G, E, W>(sweeps, shape, src, tasks, up, None, plan.pass(), ws, inner, part)
                 })
                 .reduce(|| true, |a, b| a && b),
             Some(states) => blocks
                 .zip(states.par_chunks(W * siglen))
                 .map_init(new_ws, |ws, ((((inner, part), tasks), g), st)| {
-                    backward_block::<T, G, E, W>(sweeps, shape, src, tasks, Upstream::End(g), Some(st), plan.per_pass, ws, inner, part)
+                    backward_block::<T, G, E, W>(sweeps, shape, src, tasks, Upstream::End(g), Some(st), plan.pass(), ws, inner, part)
                 })
                 .reduce(|| true, |a, b| a && b),
         }
