@@ -35,7 +35,7 @@
 //! sweeps give bit-identical states (a test checks it).
 //!
 //! Which states: [`fits`] (compile-time channel counts whose group has at
-//! most [`GROUP_MAX`] entries and two levels or more); `plan.rs` takes it by
+//! most 16 entries and two levels or more); `plan.rs` takes it by
 //! default only where the group stays in registers (AVX-512, one register
 //! per tensor entry). Memory traffic per tile: the state once in and once out
 //! per letter, the tile's d·ns increments once per letter (d² · ns loads in
@@ -157,7 +157,8 @@ mod x86 {
     );
 }
 
-/// `G_i` of d = `D` up to level 4: one local per level (see the header).
+/// `G_i` of d = `D` up to level 3: one local per level (see the header;
+/// level 4 is [`sweep_m4`]'s own local).
 struct Group<R, const D: usize> {
     s1: R,
     s2: [R; D],
