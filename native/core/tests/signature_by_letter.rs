@@ -14,7 +14,7 @@ use sigvwap_core::signature::{
     output_len, signature_backward_with, signature_with, Precision, SigFloat, SigOptions, Simd,
     Tuning,
 };
-use util::{random_walk, Rng};
+use util::{bits, random_walk, Rng};
 
 struct Case {
     name: &'static str,
@@ -99,10 +99,6 @@ fn cases() -> Vec<Case> {
         },
         case("automatic plan, many paths", (70, 90, 3, 3), None, None),
     ]
-}
-
-fn bits<T: SigFloat>(v: &[T]) -> Vec<u64> {
-    v.iter().map(|x| x.to_f64().to_bits()).collect()
 }
 
 /// Instruction sets present here: the best, AVX2 under AVX-512, and the

@@ -12,7 +12,7 @@ mod util;
 use sigvwap_core::signature::{
     output_len, signature_backward_with, signature_with, Precision, SigFloat, SigOptions, Simd, Tuning,
 };
-use util::{random_walk, Rng};
+use util::{bits, random_walk, Rng};
 
 struct Case {
     name: &'static str,
@@ -50,10 +50,6 @@ fn cases() -> Vec<Case> {
         Case { precision: Precision::F32, ..case("float32 arithmetic", (16, 200, 3, 3), Some(16), Some(1)) },
         Case { precision: Precision::F64, ..case("float64 arithmetic", (8, 200, 3, 3), Some(8), Some(1)) },
     ]
-}
-
-fn bits<T: SigFloat>(v: &[T]) -> Vec<u64> {
-    v.iter().map(|x| x.to_f64().to_bits()).collect()
 }
 
 /// Instruction sets to run both fills under: this machine's best, and AVX2

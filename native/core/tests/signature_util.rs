@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use sigvwap_core::signature::tensor::TensorShape;
-use sigvwap_core::signature::SigOptions;
+use sigvwap_core::signature::{SigFloat, SigOptions};
 
 /// Deterministic pseudo-random numbers (splitmix64), no dependency.
 pub struct Rng(u64);
@@ -105,6 +105,11 @@ pub fn rel_error(got: &[f64], want: &[f64]) -> f64 {
     } else {
         diff / scale
     }
+}
+
+/// The bit patterns of `v` (as float64), for bit-for-bit comparisons.
+pub fn bits<T: SigFloat>(v: &[T]) -> Vec<u64> {
+    v.iter().map(|x| x.to_f64().to_bits()).collect()
 }
 
 pub fn to_f32(v: &[f64]) -> Vec<f32> {

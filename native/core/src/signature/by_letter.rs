@@ -157,14 +157,6 @@ mod x86 {
     );
 }
 
-/// `G_i` of d = `D` up to level 3: one local per level (see the header;
-/// level 4 is [`sweep_m4`]'s own local).
-struct Group<R, const D: usize> {
-    s1: R,
-    s2: [R; D],
-    s3: [[R; D]; D],
-}
-
 /// Level k's run of letter i: `state[start(k) + i d^(k-1) ..][.. d^(k-1)]`.
 #[inline(always)]
 fn run(shape: &TensorShape, k: usize, i: usize) -> usize {
@@ -173,7 +165,7 @@ fn run(shape: &TensorShape, k: usize, i: usize) -> usize {
 
 /// Advance the state (levels 1..=M, `[siglen][lane]`) through the `ns`
 /// segments of `tile` (`[segment][channel][lane]`), one first letter at a
-/// time, M = 2 or 3 (the group in `s1`, `s2`, `s3`).
+/// time, M = 2 or 3 (the group in the locals `s1`, `s2`, `s3`, one per level).
 #[inline(always)]
 fn sweep_m23<
     const D: usize,
@@ -192,19 +184,11 @@ fn sweep_m23<
     let tile = &tile[..ns * D];
     for i in 0..D {
         let (r2, r3) = (run(shape, 2, i), if M == 3 { run(shape, 3, i) } else { 0 });
-        let mut g = Group::<R, D> {
-            s1: R::load(&state[i]),
-            s2: std::array::from_fn(|c| R::load(&state[r2 + c])),
-            s3: std::array::from_fn(|b| {
-                std::array::from_fn(|c| {
-                    if M == 3 {
-                        R::load(&state[r3 + b * D + c])
-                    } else {
-                        R::load(&state[i])
-                    }
-                })
-            }),
-        };
+        let mut s1 = R::load(&state[i]);
+        let mut s2: [R; D] = std::array::from_fn(|c| R::load(&state[r2 + c]));
+        // Level 3 only when M = 3 (else unused copies of s1: no memory read).
+        let mut s3: [[R; D]; D] =
+            std::array::from_fn(|b| std::array::from_fn(|c| if M == 3 { R::load(&state[r3 + b * D + c]) } else { s1 }));
         for s in 0..ns {
             let z: [R; D] = std::array::from_fn(|c| R::load(&tile[s * D + c]));
             // z_i read from memory at a run-time offset: indexing `z` by the
@@ -213,29 +197,29 @@ fn sweep_m23<
             if M == 3 {
                 // Level 3: A_1 = z_i·(1/3) + S_1, t_b = A_1·(z_b·½) + S_2[b],
                 // S_3[b c] += t_b·z_c.
-                let a1 = zi.scale(1.0 / 3.0).add(g.s1);
+                let a1 = zi.scale(1.0 / 3.0).add(s1);
                 for b in 0..D {
-                    let t = a1.fma::<FMA>(z[b].scale(0.5), g.s2[b]);
+                    let t = a1.fma::<FMA>(z[b].scale(0.5), s2[b]);
                     for c in 0..D {
-                        g.s3[b][c] = t.fma::<FMA>(z[c], g.s3[b][c]);
+                        s3[b][c] = t.fma::<FMA>(z[c], s3[b][c]);
                     }
                 }
             }
             // Level 2: t = z_i·½ + S_1, S_2[c] += t·z_c; level 1.
-            let t = zi.scale(0.5).add(g.s1);
+            let t = zi.scale(0.5).add(s1);
             for c in 0..D {
-                g.s2[c] = t.fma::<FMA>(z[c], g.s2[c]);
+                s2[c] = t.fma::<FMA>(z[c], s2[c]);
             }
-            g.s1 = g.s1.add(zi);
+            s1 = s1.add(zi);
         }
-        g.s1.store(&mut state[i]);
+        s1.store(&mut state[i]);
         for c in 0..D {
-            g.s2[c].store(&mut state[r2 + c]);
+            s2[c].store(&mut state[r2 + c]);
         }
         if M == 3 {
             for b in 0..D {
                 for c in 0..D {
-                    g.s3[b][c].store(&mut state[r3 + b * D + c]);
+                    s3[b][c].store(&mut state[r3 + b * D + c]);
                 }
             }
         }
