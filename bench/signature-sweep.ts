@@ -11,11 +11,12 @@
  * bench/results/history.jsonl (suite 'signature-sweep'). The defaults in
  * native/core/src/signature/plan.rs (`default_lanes`,
  * `default_segments_per_pass`) come from these runs. The sweep runs the
- * default plan otherwise: where the forward sweep goes one first letter at a
- * time (`by_letter.rs`: AVX-512, lanes of one register, d = 3 up to depth 3,
- * d = 2 up to 4, any d <= 8 at depth 2; also the backward's forward sweep to
- * depth m - 1), segments per pass do not change that sweep, and rows differing
- * only in them measure the same code.
+ * default plan otherwise: where the forward sweep goes one first letter (or
+ * pair of first letters) at a time (`by_letter.rs`: AVX-512, lanes of one
+ * register, d = 2 to 4 up to depth 4, any d <= 8 at depth 2; also the
+ * backward's forward sweep to depth m - 1), segments per pass do not change
+ * that sweep, and rows differing only in them measure the same code (shapes
+ * a, b and d at 8 float64 / 16 float32 lanes).
  *
  * On a shared machine wall times swing by 2x when another process takes a
  * core, so the best configuration is picked by CPU ms per call (summed over

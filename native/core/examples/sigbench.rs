@@ -405,6 +405,8 @@ fn main() {
             "--sweep" => do_sweep = true,
             "--scalar-fill" => tuning.scalar_fill = Some(true),
             "--no-by-letter" => tuning.by_letter = Some(false),
+            "--no-prefetch" => tuning.prefetch = Some(false),
+            "--prefetch" => tuning.prefetch = Some(true),
             "--fill-ab" => do_fill_ab = true,
             "--only-extra" => only_extra = true,
             "--direction" => filter.direction = args.next(),

@@ -61,9 +61,21 @@ fn cases() -> Vec<Case> {
             Some(1),
         ),
         case(
-            "d 3 m 4 (backward only), 4 lanes",
+            "d 3 m 4 (by two letters), 4 lanes",
             (9, 140, 3, 4),
             Some(4),
+            Some(1),
+        ),
+        case(
+            "d 3 m 4 (by two letters), 8 lanes, several tiles",
+            (8, 300, 3, 4),
+            Some(8),
+            Some(1),
+        ),
+        case(
+            "d 3 m 5 (backward only), 8 lanes",
+            (8, 90, 3, 5),
+            Some(8),
             Some(1),
         ),
         case("d 3 m 2, 2 lanes", (5, 70, 3, 2), Some(2), Some(1)),
@@ -77,12 +89,20 @@ fn cases() -> Vec<Case> {
             Some(1),
         ),
         case("d 4 m 2, 8 lanes", (9, 64, 4, 2), Some(8), Some(1)),
+        case("d 4 m 3, 8 lanes", (8, 90, 4, 3), Some(8), Some(1)),
         case(
-            "d 4 m 3 (backward only), 8 lanes",
-            (8, 90, 4, 3),
+            "d 4 m 4 (by two letters), 16 lanes",
+            (17, 70, 4, 4),
+            Some(16),
+            Some(1),
+        ),
+        case(
+            "d 4 m 5 (backward only), 8 lanes",
+            (8, 40, 4, 5),
             Some(8),
             Some(1),
         ),
+        case("d 5 m 3 (never by letter)", (8, 40, 5, 3), None, None),
         case("d 8 m 2, 4 lanes", (6, 66, 8, 2), Some(4), Some(1)),
         case("d 8 m 3 (backward only)", (8, 40, 8, 3), None, None),
         case("d 1 m 3 (never by letter)", (8, 40, 1, 3), None, None),
@@ -169,6 +189,9 @@ fn by_letter_sweep_matches_the_reference() {
     for (name, shape) in [
         ("d 3 m 3", (8usize, 300usize, 3usize, 3usize)),
         ("d 2 m 4", (16, 200, 2, 4)),
+        ("d 3 m 4 (two letters)", (8, 200, 3, 4)),
+        ("d 4 m 3", (8, 150, 4, 3)),
+        ("d 4 m 4 (two letters)", (8, 100, 4, 4)),
         ("d 5 m 2", (8, 70, 5, 2)),
     ] {
         let (batch, length, channels, depth) = shape;

@@ -39,6 +39,9 @@ fn cases() -> Vec<Case> {
         case("several tiles, 16 lanes", (16, 300, 3, 3), Some(16), Some(1)),
         Case { basepoint: true, ..case("several tiles, 8 lanes, basepoint", (8, 300, 3, 4), Some(8), Some(1)) },
         case("4 lanes, 7 channels", (9, 150, 7, 2), Some(4), Some(1)),
+        case("8 lanes, 1 channel", (8, 150, 1, 3), Some(8), Some(1)),
+        case("8 lanes, 6 channels, partial block", (11, 130, 6, 2), Some(8), Some(1)),
+        case("8 lanes, 8 channels", (8, 70, 8, 2), Some(8), Some(1)),
         case("2 lanes", (6, 140, 3, 3), Some(2), Some(1)),
         case("1 lane", (3, 140, 2, 3), Some(1), Some(1)),
         case("channels > 8 (run-time count)", (8, 100, 9, 2), Some(8), Some(1)),
@@ -72,10 +75,11 @@ fn agree<T: SigFloat>(c: &Case, dtype: &str) {
     // An offset and small moves, so that the increments round.
     let path: Vec<T> = random_walk(&mut rng, batch, length, channels, 0.1).iter().map(|&v| T::from_f64(v + 3.0)).collect();
     let grad_out: Vec<T> = rng.vec(output_len(&o).unwrap(), 1.0).iter().map(|&v| T::from_f64(v)).collect();
-    for simd in simds() {
-        let simd_fill = Tuning { lanes: c.lanes, chunks: c.chunks, simd, ..Tuning::default() };
+    // With and without the prefetch of the next tile (`Tuning::prefetch`).
+    for (simd, prefetch) in simds().into_iter().flat_map(|s| [(s, true), (s, false)]) {
+        let simd_fill = Tuning { lanes: c.lanes, chunks: c.chunks, simd, prefetch: Some(prefetch), ..Tuning::default() };
         let scalar_fill = Tuning { scalar_fill: Some(true), ..simd_fill };
-        let what = format!("{} ({dtype}, {simd:?})", c.name);
+        let what = format!("{} ({dtype}, {simd:?}, prefetch {prefetch})", c.name);
         let want = signature_with(&path, &o, &scalar_fill).unwrap();
         let got = signature_with(&path, &o, &simd_fill).unwrap();
         assert!(bits(&got) == bits(&want), "{what}: forward differs");

@@ -154,6 +154,8 @@ pub(crate) struct BlockState<E: Lane, const W: usize> {
     pub zbar_tile: Lines<[E; W]>,
     scratch: StepScratch<E, W>,
     tile: Lines<[E; W]>,
+    /// The tile's increments halved (`by_letter.rs`).
+    half: Lines<[E; W]>,
     /// Set by a forward sweep without a visit: every entry of `state` is
     /// finite at its end (`forward_block` then spares the caller a scan of
     /// the output).
@@ -171,6 +173,7 @@ impl<E: Lane, const W: usize> BlockState<E, W> {
             zbar_tile: sized((TILE + 1) * d),
             scratch: StepScratch::new(shape),
             tile: Lines::new(TILE * d, [E::ZERO; W]),
+            half: Lines::new(TILE * d, [E::ZERO; W]),
             state_finite: false,
         }
     }
@@ -192,7 +195,7 @@ impl<E: Lane, const W: usize> BlockState<E, W> {
 /// Float64 elements of workspace one backward block holds (for size checks).
 pub(crate) fn block_workspace_elements(shape: &TensorShape, lanes: usize) -> usize {
     let (d, siglen) = (shape.channels(), shape.siglen());
-    lanes * (2 * siglen + (TILE + 1) * d + TILE * d + d) + StepScratch::<f64, 1>::elements(shape) * lanes
+    lanes * (2 * siglen + (TILE + 1) * d + 2 * TILE * d + d) + StepScratch::<f64, 1>::elements(shape) * lanes
 }
 
 /// Callback after each forward segment: `(segment, state)`.
@@ -253,7 +256,7 @@ fn forward_sweep<D: Dim, E: Lane, const W: usize, const FMA: bool, const AVX512:
         let ns = TILE.min(steps - s0);
         finite &= inc.fill(tasks, s0, ns, &mut ws.tile);
         if letters {
-            by_letter::forward_tile::<D, E, W, FMA, AVX512>(shape, &mut ws.state, &ws.tile, ns, top);
+            by_letter::forward_tile::<D, E, W, FMA, AVX512>(shape, &mut ws.state, &ws.tile, &mut ws.half, ns, top);
             s0 += ns;
             continue;
         }

@@ -31,6 +31,18 @@
 //! gives ±inf in both. `tests::f32_difference_through_f64_is_the_f32_difference`
 //! checks this on random and adversarial bit patterns.
 //!
+//! Memory: on small states the loads of the rows wait on the last-level
+//! cache (shape a, 9.8 MB of points: the fill took 26-28% of a one-thread
+//! profile, its samples on the loads). With `Transpose::prefetch` each row
+//! and block also prefetches the same place one tile on, which the sweep
+//! between two fills leaves time to arrive; it pays where the paths come
+//! from memory and costs instructions where they sit in cache (measured
+//! rule: `plan.rs`, `default_prefetch`). A kernel that loaded each value
+//! once (transposing the points, then subtracting whole rows, V + d live
+//! registers for d <= 8) instead of twice measured no faster on shapes a
+//! and d (sigbench, 2 threads, Zen 4, 2026-12-05: a 0.60-0.64 vs 0.60-0.66
+//! ms, d 7.9-9.3 vs 7.9-8.4) and was not kept.
+//!
 //! Finiteness: acc = fma(z, 0, acc) per vector, which stays 0 unless some z
 //! is ±inf or NaN (inf · 0 = NaN), one instruction per vector.
 //!
@@ -45,23 +57,29 @@ use super::options::SigFloat;
 use crate::real::{Floats, FloatsMut};
 
 /// How full tiles are transposed: with the shuffles of an instruction set
-/// (only one available on this machine, so the kernels may assume its
-/// features), or lane by lane (`None`).
+/// (`simd`, only one available on this machine, so the kernels may assume
+/// its features), or lane by lane (`None`); with `prefetch`, the SIMD
+/// kernels also prefetch each row's next tile (one cache line per row and
+/// V values, a tile ahead), which the sweep between two fills leaves time
+/// to arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Transpose(Option<Simd>);
+pub(crate) struct Transpose {
+    simd: Option<Simd>,
+    prefetch: bool,
+}
 
 impl Transpose {
     /// The SIMD transpose for `simd` (AVX-512 falls back to AVX2 where only
     /// that exists, as the sweeps do), or the scalar one when `scalar` or
     /// there is none (portable code, aarch64).
-    pub(crate) fn new(simd: Simd, scalar: bool) -> Transpose {
+    pub(crate) fn new(simd: Simd, scalar: bool, prefetch: bool) -> Transpose {
         let simd = match simd {
             _ if scalar => None,
             Simd::Avx512 if Simd::Avx512.available() => Some(Simd::Avx512),
             Simd::Avx512 | Simd::Avx2Fma if Simd::Avx2Fma.available() => Some(Simd::Avx2Fma),
             _ => None,
         };
-        Transpose(simd)
+        Transpose { simd, prefetch }
     }
 }
 
@@ -78,13 +96,15 @@ pub(crate) fn full<T: SigFloat, E: Lane, const W: usize>(
     // The SIMD kernels read these rows unchecked.
     assert!(starts.iter().all(|&s| s + n + d <= data.len()) && tile.len() >= n, "fill: rows out of bounds");
     #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = how.0 {
+    if let Some(simd) = how.simd {
         let flat = tile[..n].as_flattened_mut();
+        // The next tile of each row starts n values on.
+        let ahead = if how.prefetch { n } else { 0 };
         let (done, finite) = match (T::floats(data), E::floats_mut(flat)) {
-            (Floats::F64(x), FloatsMut::F64(z)) => x86::to_f64(simd, x, starts, d, n, z),
-            (Floats::F32(x), FloatsMut::F64(z)) => x86::to_f64(simd, x, starts, d, n, z),
-            (Floats::F64(x), FloatsMut::F32(z)) => x86::to_f32(simd, x, starts, d, n, z),
-            (Floats::F32(x), FloatsMut::F32(z)) => x86::to_f32(simd, x, starts, d, n, z),
+            (Floats::F64(x), FloatsMut::F64(z)) => x86::to_f64(simd, x, starts, d, n, ahead, z),
+            (Floats::F32(x), FloatsMut::F64(z)) => x86::to_f64(simd, x, starts, d, n, ahead, z),
+            (Floats::F64(x), FloatsMut::F32(z)) => x86::to_f32(simd, x, starts, d, n, ahead, z),
+            (Floats::F32(x), FloatsMut::F32(z)) => x86::to_f32(simd, x, starts, d, n, ahead, z),
         };
         return scalar(data, starts, d, done, n, tile) && finite;
     }
@@ -108,7 +128,7 @@ pub(crate) fn store_rows<E: Lane, U: SigFloat, const W: usize>(how: Transpose, s
     #[allow(unused_mut)]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if let (Some(simd), true) = (how.0, starts.len() == W) {
+    if let (Some(simd), true) = (how.simd, starts.len() == W) {
         let flat = state[..n].as_flattened();
         done = match (E::floats(flat), U::floats_mut(out)) {
             (Floats::F64(x), FloatsMut::F64(o)) => x86::from_f64(simd, x, W, n, starts, o),
@@ -357,11 +377,14 @@ mod x86 {
     /// (`[j][lane]`, `starts.len()` lanes, a multiple of V), lane groups of V.
     macro_rules! kernel {
         ($name:ident, $features:literal, $e:ty, $v:literal, $vec:ty, $zero:ident, $diff:ident, $fma:ident, $transpose:ident, $store:ident, $all_zero:ident) => {
+            /// With `ahead > 0`, also prefetches the row's values `ahead`
+            /// on (addresses past `x` are harmless: a prefetch never faults).
+            ///
             /// # Safety
             /// The features must be available; every row `starts[l]..+m+d`
             /// must lie in `x`, and `out` hold `m · starts.len()` values.
             #[target_feature(enable = $features)]
-            unsafe fn $name<S: Source>(x: &[S], starts: &[usize], d: usize, m: usize, out: &mut [$e]) -> bool {
+            unsafe fn $name<S: Source>(x: &[S], starts: &[usize], d: usize, m: usize, ahead: usize, out: &mut [$e]) -> bool {
                 let w = starts.len();
                 debug_assert!(w.is_multiple_of($v) && m.is_multiple_of($v) && out.len() >= m * w);
                 debug_assert!(starts.iter().all(|&s| s + m + d <= x.len()));
@@ -374,6 +397,13 @@ mod x86 {
                 for j in (0..m).step_by($v) {
                     for g in (0..w).step_by($v) {
                         for (k, r) in rows.iter_mut().enumerate() {
+                            if ahead > 0 {
+                                // V values of S: one or two cache lines.
+                                let next = src.wrapping_add(starts[g + k] + j + ahead) as *const i8;
+                                for line in (0..$v * size_of::<S>()).step_by(64) {
+                                    _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(line));
+                                }
+                            }
                             *r = S::$diff(src.add(starts[g + k] + j), d);
                             acc = $fma(*r, zero, acc);
                         }
@@ -473,20 +503,20 @@ mod x86 {
     /// Float64 lanes: 8 x 8 under AVX-512, 4 x 4 under AVX2 (and for 4
     /// lanes under AVX-512). Returns the entries written and whether every
     /// increment was finite. The caller checked the rows' bounds.
-    pub(super) fn to_f64<S: Source>(simd: Simd, x: &[S], starts: &[usize], d: usize, n: usize, out: &mut [f64]) -> (usize, bool) {
+    pub(super) fn to_f64<S: Source>(simd: Simd, x: &[S], starts: &[usize], d: usize, n: usize, ahead: usize, out: &mut [f64]) -> (usize, bool) {
         let Some((v, wide)) = width(simd, starts.len(), 8) else { return (0, true) };
         let m = n - n % v;
         // SAFETY: as in `from_f64`.
-        (m, unsafe { if wide { pd512(x, starts, d, m, out) } else { pd256(x, starts, d, m, out) } })
+        (m, unsafe { if wide { pd512(x, starts, d, m, ahead, out) } else { pd256(x, starts, d, m, ahead, out) } })
     }
 
     /// Float32 lanes: 16 x 16 under AVX-512, 8 x 8 under AVX2 (and for 8
     /// lanes under AVX-512). As [`to_f64`].
-    pub(super) fn to_f32<S: Source>(simd: Simd, x: &[S], starts: &[usize], d: usize, n: usize, out: &mut [f32]) -> (usize, bool) {
+    pub(super) fn to_f32<S: Source>(simd: Simd, x: &[S], starts: &[usize], d: usize, n: usize, ahead: usize, out: &mut [f32]) -> (usize, bool) {
         let Some((v, wide)) = width(simd, starts.len(), 16) else { return (0, true) };
         let m = n - n % v;
         // SAFETY: as in `from_f64`.
-        (m, unsafe { if wide { ps512(x, starts, d, m, out) } else { ps256(x, starts, d, m, out) } })
+        (m, unsafe { if wide { ps512(x, starts, d, m, ahead, out) } else { ps256(x, starts, d, m, ahead, out) } })
     }
 }
 
@@ -514,9 +544,9 @@ mod tests {
         let mut v: Vec<Transpose> = [Simd::Avx512, Simd::Avx2Fma]
             .into_iter()
             .filter(|s| s.available())
-            .map(|s| Transpose(Some(s)))
+            .flat_map(|s| [false, true].map(|prefetch| Transpose { simd: Some(s), prefetch }))
             .collect();
-        v.push(Transpose(None));
+        v.push(Transpose { simd: None, prefetch: false });
         v
     }
 
@@ -531,12 +561,12 @@ mod tests {
         let mut rng = Rng(W as u64);
         // Points with a large offset and small moves: the differences round.
         let data: Vec<T> = (0..4000).map(|i| T::from_f64(1e3 + (i % 97) as f64 * 0.1 + rng.unit() * 1e-3)).collect();
-        for d in [1, 2, 3, 5, 8, 9] {
+        for d in [1, 2, 3, 4, 5, 6, 7, 8, 9] {
             for n in [1, 3, 4, 7, 8, 15, 16, 17, 33, 64 * d] {
                 let starts: [usize; W] = std::array::from_fn(|_| (rng.next() % (data.len() - n - d) as u64) as usize);
                 let want = {
                     let mut t = vec![[E::ZERO; W]; n];
-                    assert!(full(Transpose(None), &data, &starts, d, n, &mut t));
+                    assert!(full(Transpose { simd: None, prefetch: false }, &data, &starts, d, n, &mut t));
                     t
                 };
                 for how in kinds() {
