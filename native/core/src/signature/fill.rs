@@ -40,8 +40,9 @@
 //! rule: `plan.rs`, `default_prefetch`). A kernel that loaded each value
 //! once (transposing the points, then subtracting whole rows, V + d live
 //! registers for d <= 8) instead of twice measured no faster on shapes a
-//! and d (sigbench, 2 threads, Zen 4, 2026-12-05: a 0.60-0.64 vs 0.60-0.66
-//! ms, d 7.9-9.3 vs 7.9-8.4) and was not kept.
+//! and d (sigbench, 2 threads, Zen 4, 2026-12-05, median wall ms of
+//! alternating runs: a 0.60-0.64 vs 0.62-0.63, d 8.1-9.3 vs 7.9-8.4) and
+//! was not kept.
 //!
 //! Finiteness: acc = fma(z, 0, acc) per vector, which stays 0 unless some z
 //! is ±inf or NaN (inf · 0 = NaN), one instruction per vector.
